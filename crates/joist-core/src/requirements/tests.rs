@@ -1,9 +1,8 @@
-//! Unit tests for the requirement algebra, one group per rule of spec core §1.5.
-
-use std::collections::BTreeMap;
+//! Unit tests of [`Requirement`] for each rule of spec core §1.5 (the [`Requirements`] rules are
+//! tested next to their code in `set.rs` and `compat.rs`).
 
 use super::*;
-use crate::labels::{self, LabelAliases, WellKnownLabels};
+use crate::labels::{self, LabelAliases};
 use crate::rng::SeededRng;
 
 /// `key <op> values` on the key `"key"`.
@@ -34,14 +33,6 @@ fn gte(n: &str) -> Requirement {
 }
 fn lte(n: &str) -> Requirement {
     req(Operator::Lte, &[n])
-}
-
-fn reqs(items: impl IntoIterator<Item = Requirement>) -> Requirements {
-    items.into_iter().collect()
-}
-
-fn keyed(key: &str, op: Operator, values: &[&str]) -> Requirement {
-    Requirement::new(key, op, values.iter().copied()).unwrap()
 }
 
 // === Construction and derived operator ===
@@ -310,6 +301,15 @@ fn any_of_not_in_avoids_excluded_values() {
 }
 
 #[test]
+fn any_falls_back_to_negative_values_when_the_default_range_is_excluded() {
+    let r = lte("0").intersection(&not_in(&["0"]));
+    assert_eq!(r.to_string(), "key NotIn [0] <=0");
+    let mut rng = SeededRng::new(0);
+    let n: i64 = r.any(&mut rng).unwrap().parse().unwrap();
+    assert!(n < 0, "{n}");
+}
+
+#[test]
 fn any_of_unbounded_exists_is_a_non_negative_integer() {
     let mut rng = SeededRng::new(5);
     for _ in 0..20 {
@@ -347,306 +347,5 @@ fn string_forms_match_upstream() {
     assert_eq!(
         in_(&["a", "b", "c", "d", "e"]).to_string(),
         "key In [a b c d e]"
-    );
-}
-
-#[test]
-fn requirements_string_is_sorted_and_skips_hostname() {
-    let r = reqs([
-        keyed("inA", Operator::In, &["A"]),
-        keyed("exists", Operator::Exists, &[]),
-        keyed("greaterThan1", Operator::Gt, &["1"]),
-        keyed("notIn12", Operator::NotIn, &["1", "2"]),
-        keyed(labels::HOSTNAME, Operator::In, &["node-1"]),
-        keyed("doesNotExist", Operator::DoesNotExist, &[]),
-    ]);
-    assert_eq!(
-        r.to_string(),
-        "doesNotExist DoesNotExist, exists Exists, greaterThan1 Exists >=2, inA In [A], \
-         notIn12 NotIn [1 2]"
-    );
-}
-
-// === Requirements: add / get / conversions ===
-
-#[test]
-fn add_intersects_an_existing_key() {
-    let mut r = Requirements::new();
-    r.add(keyed("k", Operator::In, &["a", "b"]).with_min_values(Some(1)));
-    r.add(keyed("k", Operator::NotIn, &["a"]).with_min_values(Some(2)));
-    assert_eq!(r.len(), 1);
-    assert_eq!(r.get("k").to_string(), "k In [b] minValues 2");
-}
-
-#[test]
-fn get_of_an_absent_key_is_exists() {
-    let r = Requirements::new();
-    assert!(!r.has("k"));
-    assert_eq!(r.get("k").operator(), Operator::Exists);
-    assert_eq!(r.get("k").key(), "k");
-    assert!(r.find("k").is_none());
-}
-
-#[test]
-fn keys_are_iterated_in_order() {
-    let r = reqs([
-        keyed("b", Operator::Exists, &[]),
-        keyed("a", Operator::Exists, &[]),
-    ]);
-    assert_eq!(r.keys().collect::<Vec<_>>(), ["a", "b"]);
-    let mut r = r;
-    assert!(r.remove("a").is_some());
-    assert_eq!(r.keys().collect::<Vec<_>>(), ["b"]);
-}
-
-#[test]
-fn from_labels_normalises_and_uses_in() {
-    let labels = BTreeMap::from([
-        (labels::BETA_ARCH.to_owned(), "arm64".to_owned()),
-        ("team".to_owned(), "a".to_owned()),
-    ]);
-    let r = Requirements::from_labels(&labels, &LabelAliases::core());
-    assert_eq!(r.to_string(), "kubernetes.io/arch In [arm64], team In [a]");
-}
-
-#[test]
-fn from_node_selector_requirements_normalises_intersects_and_reports_errors() {
-    let wire = [
-        NodeSelectorRequirement::new(labels::FAILURE_DOMAIN_BETA_ZONE, Operator::In, ["a", "b"]),
-        NodeSelectorRequirement::new(labels::ZONE, Operator::NotIn, ["a"]).with_min_values(Some(1)),
-    ];
-    let r = Requirements::from_node_selector_requirements(&wire, &LabelAliases::core()).unwrap();
-    assert_eq!(
-        r.to_string(),
-        "topology.kubernetes.io/zone In [b] minValues 1"
-    );
-    let bad = [NodeSelectorRequirement::new("k", Operator::Gt, ["x"])];
-    assert!(Requirements::from_node_selector_requirements(&bad, &LabelAliases::core()).is_err());
-}
-
-#[test]
-fn to_node_selector_requirements_emits_bounds_as_gte_and_lte() {
-    let r = reqs([
-        keyed("both", Operator::Gt, &["1"]).intersection(&keyed("both", Operator::Lt, &["9"])),
-        keyed("in", Operator::In, &["b", "a"]).with_min_values(Some(2)),
-        keyed("lower", Operator::Gt, &["1"]),
-        keyed("notin", Operator::Gte, &["0"]).intersection(&keyed(
-            "notin",
-            Operator::NotIn,
-            &["5"],
-        )),
-        keyed("none", Operator::DoesNotExist, &[]),
-        keyed("any", Operator::Exists, &[]),
-    ]);
-    let wire = r.to_node_selector_requirements();
-    let expected = [
-        NodeSelectorRequirement::new("any", Operator::Exists, Vec::<String>::new()),
-        NodeSelectorRequirement::new("both", Operator::Gte, ["2"]),
-        NodeSelectorRequirement::new("both", Operator::Lte, ["8"]),
-        NodeSelectorRequirement::new("in", Operator::In, ["a", "b"]).with_min_values(Some(2)),
-        NodeSelectorRequirement::new("lower", Operator::Gte, ["2"]),
-        NodeSelectorRequirement::new("none", Operator::DoesNotExist, Vec::<String>::new()),
-        NodeSelectorRequirement::new("notin", Operator::Gte, ["0"]),
-        NodeSelectorRequirement::new("notin", Operator::NotIn, ["5"]),
-    ];
-    assert_eq!(wire, expected);
-    let back =
-        Requirements::from_node_selector_requirements(&wire, &LabelAliases::empty()).unwrap();
-    assert_eq!(back, r);
-}
-
-#[test]
-fn labels_resolve_custom_keys_and_skip_excluded_and_hostname() {
-    let r = reqs([
-        keyed("custom", Operator::In, &["x", "a"]),
-        keyed("gpu-count", Operator::Gt, &["3"]).intersection(&keyed(
-            "gpu-count",
-            Operator::Lt,
-            &["5"],
-        )),
-        keyed("absent", Operator::DoesNotExist, &[]),
-        keyed(labels::ZONE, Operator::In, &["us-east-1a"]),
-        keyed(labels::HOSTNAME, Operator::In, &["h"]),
-    ]);
-    let mut rng = SeededRng::new(0);
-    let resolved = r.labels(&mut rng, &WellKnownLabels::core());
-    let expected = BTreeMap::from([
-        ("custom".to_owned(), "a".to_owned()),
-        ("gpu-count".to_owned(), "4".to_owned()),
-    ]);
-    assert_eq!(resolved, expected);
-    let all = r.labels(&mut rng, &WellKnownLabels::empty());
-    assert_eq!(
-        all.get(labels::ZONE).map(String::as_str),
-        Some("us-east-1a")
-    );
-    assert!(!all.contains_key(labels::HOSTNAME));
-}
-
-#[test]
-fn requirements_intersection_unions_keys_and_intersects_shared_ones() {
-    let a = reqs([
-        keyed("a", Operator::In, &["1", "2"]),
-        keyed("b", Operator::Exists, &[]),
-    ]);
-    let b = reqs([
-        keyed("a", Operator::In, &["2", "3"]),
-        keyed("c", Operator::DoesNotExist, &[]),
-    ]);
-    assert_eq!(
-        a.intersection(&b).to_string(),
-        "a In [2], b Exists, c DoesNotExist"
-    );
-}
-
-// === Intersects / Compatible ===
-
-#[test]
-fn intersects_reports_every_conflicting_key_in_order() {
-    let existing = reqs([
-        keyed("a", Operator::In, &["1"]),
-        keyed("b", Operator::In, &["x"]),
-    ]);
-    let incoming = reqs([
-        keyed("a", Operator::In, &["2"]),
-        keyed("b", Operator::In, &["y"]),
-        keyed("c", Operator::In, &["z"]),
-    ]);
-    let err = existing.intersects(&incoming).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "key a, a In [2] not in a In [1]; key b, b In [y] not in b In [x]"
-    );
-    assert!(!existing.can_intersect(&incoming));
-    assert!(
-        existing
-            .intersects(&reqs([keyed("c", Operator::In, &["z"])]))
-            .is_ok()
-    );
-}
-
-#[test]
-fn intersects_allows_two_negative_requirements() {
-    let existing = reqs([keyed("k", Operator::DoesNotExist, &[])]);
-    for op in [Operator::NotIn, Operator::DoesNotExist] {
-        let incoming = reqs([keyed("k", op, &["a"])]);
-        assert!(existing.intersects(&incoming).is_ok(), "{op}");
-        assert!(existing.can_intersect(&incoming));
-    }
-    let incoming = reqs([keyed("k", Operator::In, &["a"])]);
-    assert!(existing.intersects(&incoming).is_err());
-    let reverse = reqs([keyed("k", Operator::In, &["a"])]);
-    assert!(
-        reverse.intersects(&existing).is_err(),
-        "In vs DoesNotExist conflicts both ways"
-    );
-}
-
-#[test]
-fn compatible_requires_custom_keys_to_be_defined() {
-    let nodepool = reqs([keyed("team", Operator::In, &["a"])]);
-    let pod = reqs([keyed("deployment", Operator::Exists, &[])]);
-    let err = nodepool
-        .compatible(&pod, &WellKnownLabels::empty())
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "label \"deployment\" does not have known values"
-    );
-    assert!(!nodepool.is_compatible(&pod, &WellKnownLabels::empty()));
-    let negative = reqs([keyed("deployment", Operator::NotIn, &["x"])]);
-    assert!(
-        nodepool
-            .compatible(&negative, &WellKnownLabels::empty())
-            .is_ok()
-    );
-}
-
-#[test]
-fn compatible_allows_undefined_well_known_keys_but_still_intersects_defined_ones() {
-    let nodepool = reqs([keyed(labels::ARCH, Operator::In, &["amd64"])]);
-    let wk = WellKnownLabels::core();
-    let pod = reqs([keyed(labels::ZONE, Operator::In, &["us-east-1a"])]);
-    assert!(nodepool.compatible(&pod, &wk).is_ok());
-    assert!(
-        nodepool
-            .compatible(&pod, &WellKnownLabels::empty())
-            .is_err()
-    );
-    let arm = reqs([keyed(labels::ARCH, Operator::In, &["arm64"])]);
-    assert_eq!(
-        nodepool.compatible(&arm, &wk).unwrap_err().to_string(),
-        "key kubernetes.io/arch, kubernetes.io/arch In [arm64] not in kubernetes.io/arch In [amd64]"
-    );
-    assert!(!nodepool.is_compatible(&arm, &wk));
-}
-
-#[test]
-fn compatible_reports_only_the_first_undefined_key() {
-    let pod = reqs([
-        keyed("b-key", Operator::Exists, &[]),
-        keyed("a-key", Operator::Exists, &[]),
-    ]);
-    let err = Requirements::new()
-        .compatible(&pod, &WellKnownLabels::empty())
-        .unwrap_err();
-    assert_eq!(
-        err,
-        IncompatibleError::UndefinedLabel {
-            key: "a-key".into(),
-            typo_of: None
-        }
-    );
-}
-
-#[test]
-fn typo_hints_match_upstream() {
-    let cases = [
-        ("zone", labels::ZONE),
-        ("region", labels::REGION),
-        ("nodepool", labels::NODEPOOL),
-        ("instance-type", labels::INSTANCE_TYPE),
-        ("arch", labels::ARCH),
-        ("capacity-type", labels::CAPACITY_TYPE),
-        ("topology.kubernetesio/zone", labels::ZONE),
-        ("node.io/zone", labels::ZONE),
-        ("topology.kubernetes.io/regio", labels::REGION),
-        ("node.kubernetes.io/region", labels::REGION),
-        ("karpenter/nodepool", labels::NODEPOOL),
-    ];
-    for (bad, hint) in cases {
-        let pod = reqs([keyed(bad, Operator::Exists, &[])]);
-        let err = Requirements::new()
-            .compatible(&pod, &WellKnownLabels::core())
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("label \"{bad}\" does not have known values (typo of \"{hint}\"?)")
-        );
-    }
-}
-
-#[test]
-fn typo_hints_fall_back_to_defined_keys() {
-    let nodepool = reqs([keyed("example.com/team", Operator::In, &["a"])]);
-    let pod = reqs([keyed("team", Operator::In, &["a"])]);
-    let err = nodepool
-        .compatible(&pod, &WellKnownLabels::core())
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "label \"team\" does not have known values (typo of \"example.com/team\"?)"
-    );
-}
-
-#[test]
-fn undefined_label_quotes_like_go() {
-    let pod = reqs([keyed("we\"ird\n", Operator::Exists, &[])]);
-    let err = Requirements::new()
-        .compatible(&pod, &WellKnownLabels::empty())
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"label "we\"ird\n" does not have known values"#
     );
 }

@@ -153,11 +153,6 @@ fn parse_component<'a>(s: &'a str, input: &str) -> Result<(u64, &'a str), Durati
     if fraction > 0 {
         // Go converts the fraction through float64 ("to be nanosecond accurate for fractions of
         // hours") and truncates; the `as` cast mirrors that truncation.
-        #[allow(
-            clippy::cast_precision_loss,
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss
-        )]
         let fraction_nanos = (fraction as f64 * (unit_nanos as f64 / scale)) as u64;
         nanos = nanos
             .checked_add(fraction_nanos)

@@ -15,71 +15,65 @@ impl Schedule {
             return None;
         }
         // Start at the next whole second, as robfig does.
-        let start = after.naive_utc().with_nanosecond(0)? + chrono::TimeDelta::seconds(1);
+        let start = after
+            .naive_utc()
+            .with_nanosecond(0)?
+            .checked_add_signed(chrono::TimeDelta::seconds(1))?;
         let year_limit = start.year().checked_add(5)?;
         let mut cursor = Cursor::from(start);
-        // Every `continue` re-checks all fields after a carry into a larger unit, exactly where
-        // robfig's `goto WRAP` does; the cursor only moves forward, and the year limit ends it.
-        loop {
-            if cursor.date.year() > year_limit {
-                return None;
+        // The cursor only moves forward, so the year limit ends the search.
+        while cursor.date.year() <= year_limit {
+            match self.advance(cursor)? {
+                Advance::Matched(at) => return Some(at.to_naive()?.and_utc()),
+                Advance::Carried(next) => cursor = next,
             }
-            if !has(self.month, cursor.date.month()) {
-                let year = cursor.date.year();
-                match next_value(self.month, cursor.date.month() + 1, 12) {
-                    Some(month) => {
-                        cursor = Cursor::midnight(NaiveDate::from_ymd_opt(year, month, 1)?)
-                    }
-                    None => {
-                        cursor =
-                            Cursor::midnight(NaiveDate::from_ymd_opt(year.checked_add(1)?, 1, 1)?);
-                        continue;
-                    }
-                }
-            }
-            if !self.day_matches(cursor.date) {
-                // Within the month this only re-checks a matching month; into a new month it is
-                // robfig's wrap.
-                cursor = Cursor::midnight(cursor.date.succ_opt()?);
-                continue;
-            }
-            if !has(self.hour, cursor.hour) {
-                match next_value(self.hour, cursor.hour + 1, 23) {
-                    Some(hour) => {
-                        cursor = Cursor {
-                            hour,
-                            minute: 0,
-                            second: 0,
-                            ..cursor
-                        }
-                    }
-                    None => {
-                        cursor = Cursor::midnight(cursor.date.succ_opt()?);
-                        continue;
-                    }
-                }
-            }
-            if !has(self.minute, cursor.minute) {
-                match next_value(self.minute, cursor.minute + 1, 59) {
-                    Some(minute) => {
-                        cursor = Cursor {
-                            minute,
-                            second: 0,
-                            ..cursor
-                        }
-                    }
-                    None => {
-                        cursor = cursor.next_hour()?;
-                        continue;
-                    }
-                }
-            }
-            if cursor.second != 0 {
-                cursor = cursor.next_minute()?;
-                continue;
-            }
-            return Some(cursor.to_naive()?.and_utc());
         }
+        None
+    }
+
+    /// One pass of robfig's checks, month down to second. Each field that does not match moves
+    /// the cursor to the field's next matching value (zeroing the smaller units); when none is
+    /// left in the larger unit the cursor carries into it and the pass ends, so every field is
+    /// checked again — exactly where robfig's `goto WRAP` restarts.
+    fn advance(&self, mut cursor: Cursor) -> Option<Advance> {
+        if !has(self.month, cursor.date.month()) {
+            let year = cursor.date.year();
+            let Some(month) = next_value(self.month, cursor.date.month() + 1, 12) else {
+                let next_year = NaiveDate::from_ymd_opt(year.checked_add(1)?, 1, 1)?;
+                return Some(Advance::Carried(Cursor::midnight(next_year)));
+            };
+            cursor = Cursor::midnight(NaiveDate::from_ymd_opt(year, month, 1)?);
+        }
+        if !self.day_matches(cursor.date) {
+            // Within the month the next pass only re-checks a matching month; into a new month
+            // it is robfig's wrap.
+            return Some(Advance::Carried(Cursor::midnight(cursor.date.succ_opt()?)));
+        }
+        if !has(self.hour, cursor.hour) {
+            let Some(hour) = next_value(self.hour, cursor.hour + 1, 23) else {
+                return Some(Advance::Carried(Cursor::midnight(cursor.date.succ_opt()?)));
+            };
+            cursor = Cursor {
+                hour,
+                minute: 0,
+                second: 0,
+                ..cursor
+            };
+        }
+        if !has(self.minute, cursor.minute) {
+            let Some(minute) = next_value(self.minute, cursor.minute + 1, 59) else {
+                return Some(Advance::Carried(cursor.next_hour()?));
+            };
+            cursor = Cursor {
+                minute,
+                second: 0,
+                ..cursor
+            };
+        }
+        if cursor.second != 0 {
+            return Some(Advance::Carried(cursor.next_minute()?));
+        }
+        Some(Advance::Matched(cursor))
     }
 
     /// robfig's `dayMatches`: AND when either day field contains a star, OR otherwise.
@@ -113,6 +107,15 @@ fn has(bits: u64, value: u32) -> bool {
 /// The smallest value in `from..=max` present in the bit set.
 fn next_value(bits: u64, from: u32, max: u32) -> Option<u32> {
     (from..=max).find(|value| has(bits, *value))
+}
+
+/// The outcome of one pass of [`Schedule::advance`].
+#[derive(Debug, Clone, Copy)]
+enum Advance {
+    /// Every field matches at this position.
+    Matched(Cursor),
+    /// A field carried into a larger unit; search again from here.
+    Carried(Cursor),
 }
 
 /// A UTC wall-clock position, kept as parts because the search moves one part at a time.

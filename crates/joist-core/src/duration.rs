@@ -1,12 +1,13 @@
 //! Go-compatible durations and the duration/budget string patterns of the NodePool API.
 //!
 //! Karpenter's users write durations the way Go's `time.ParseDuration` reads them (`"720h"`,
-//! `"1.5h"`, `"300ms"`, `"1h30m"`) and see them printed the way Go's `Duration.String()` prints them
-//! (`"720h0m0s"`). joist must read and print exactly the same strings, so this module implements
-//! both directions by hand, plus [`NillableDuration`] (upstream's type for `expireAfter` and
-//! `consolidateAfter`: a duration or `"Never"`) and the CRD `pattern` checks (spec core §1.1) that
-//! the API validation mirrors. The pattern checks are hand-written matchers equivalent to the Go
-//! (RE2) regular expressions the API server evaluates; no regex engine is involved.
+//! `"1.5h"`, `"300ms"`, `"1h30m"`) and see them printed the way Go's `Duration.String()` prints
+//! them (`"720h0m0s"`). joist must read and print exactly the same strings, so this module
+//! implements both directions by hand, plus [`NillableDuration`] (upstream's type for
+//! `expireAfter` and `consolidateAfter`: a duration or `"Never"`) and the CRD `pattern` checks
+//! (spec core §1.1) that the API validation mirrors. The pattern checks are hand-written matchers
+//! equivalent to the Go (RE2) regular expressions the API server evaluates; no regex engine is
+//! involved.
 //!
 //! Negative durations: Go accepts `"-5m"`, but every place joist reads a duration (NodePool,
 //! NodeClaim fields, budget windows, pod annotations) needs a non-negative span, and the CRD

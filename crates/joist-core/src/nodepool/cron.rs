@@ -224,8 +224,8 @@ pub enum CronError {
 }
 
 /// A parsed UTC cron schedule: the set of matching values of each field as a bit set (bit `v`
-/// set ⇔ value `v` matches), plus a star marker bit where the field was written with `*`/`?`. Seconds are
-/// always 0, as with robfig's standard parser.
+/// set ⇔ value `v` matches), plus a star marker bit where the field was written with `*`/`?`.
+/// Seconds are always 0, as with robfig's standard parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Schedule {
     /// Matching minutes.

@@ -444,8 +444,11 @@ proptest! {
         seconds in 631_152_000i64..4_102_444_800, // 1990..2100
     ) {
         let text = format!("{minute} {hour} {day_of_month} {month} {day_of_week}");
-        let schedule = Schedule::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
-        let after = DateTime::from_timestamp(seconds, 0).ok_or_else(|| TestCaseError::fail("time"))?;
-        prop_assert_eq!(schedule.next_after(after), naive_next(&schedule, after), "{} after {}", text, after);
+        let schedule = Schedule::parse(&text)
+            .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        let after = DateTime::from_timestamp(seconds, 0)
+            .ok_or_else(|| TestCaseError::fail("time"))?;
+        let expected = naive_next(&schedule, after);
+        prop_assert_eq!(schedule.next_after(after), expected, "{} after {}", text, after);
     }
 }

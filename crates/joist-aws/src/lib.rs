@@ -11,3 +11,4 @@ pub mod labels;
 pub mod offerings;
 pub mod overhead;
 pub mod pricing;
+pub mod settings;

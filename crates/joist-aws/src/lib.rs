@@ -12,3 +12,6 @@ pub mod offerings;
 pub mod overhead;
 pub mod pricing;
 pub mod settings;
+
+#[cfg(test)]
+mod oracle_tests;

@@ -3,6 +3,8 @@
 //! Pure functions over a catalog record and explicit [`CapacitySettings`]; all amounts are exact
 //! integers (millicores, bytes, counts) so the figures can be compared bit for bit with Karpenter's.
 
+use joist_core::resources::{names, Quantity, QuantityFormat, ResourceList};
+
 use crate::catalog::InstanceTypeRecord;
 use crate::settings::{AmiFamily, CapacitySettings, InstanceStorePolicy, NodeClassSettings, MIB};
 
@@ -40,6 +42,46 @@ pub struct Capacity {
     pub efa: u64,
     /// `vpc.amazonaws.com/PrivateIPv4Address`, only for Windows families on amd64 types.
     pub private_ipv4_address: Option<u64>,
+}
+
+// === impl Capacity ===
+
+impl Capacity {
+    /// The capacity as a resource list, printed as Karpenter prints it (cpu and counts as
+    /// integers, memory and EBS-backed storage in binary units, RAID0 storage in decimal units).
+    pub fn to_resource_list(&self) -> ResourceList {
+        let mut list = ResourceList::new();
+        list.insert(names::CPU, Quantity::from_milli(saturating_i64(self.cpu_millis)));
+        list.insert(names::MEMORY, Quantity::from_bytes_binary(saturating_i64(self.memory_bytes)));
+        let storage_format =
+            if self.ephemeral_storage_bytes % MIB == 0 { QuantityFormat::BinarySi } else { QuantityFormat::DecimalSi };
+        list.insert(
+            names::EPHEMERAL_STORAGE,
+            Quantity::from_int(saturating_i64(self.ephemeral_storage_bytes)).with_format(storage_format),
+        );
+        let counts = [
+            (names::PODS, self.pods),
+            (names::AWS_POD_ENI, self.pod_eni),
+            (names::NVIDIA_GPU, self.nvidia_gpu),
+            (names::AMD_GPU, self.amd_gpu),
+            (names::AWS_NEURON, self.neuron),
+            (names::AWS_NEURON_CORE, self.neuron_core),
+            (names::HABANA_GAUDI, self.habana_gaudi),
+            (names::AWS_EFA, self.efa),
+        ];
+        for (name, count) in counts {
+            list.insert(name, Quantity::from_int(saturating_i64(count)));
+        }
+        if let Some(addresses) = self.private_ipv4_address {
+            list.insert(names::AWS_PRIVATE_IPV4_ADDRESS, Quantity::from_int(saturating_i64(addresses)));
+        }
+        list
+    }
+}
+
+/// Real amounts are far below `i64::MAX`; saturate rather than wrap for hand-built records.
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Computes the capacity of `record` under `settings`.
@@ -320,6 +362,22 @@ mod tests {
         nc.ami_family = AmiFamily::Windows2022;
         nc.block_device_mappings.clear();
         assert_eq!(ephemeral_storage_bytes(r, &nc), 50 * GIB, "Windows default");
+    }
+
+    #[test]
+    fn resource_list_has_every_well_known_resource() {
+        let list = capacity(record("g4dn.8xlarge"), &settings(AmiFamily::Al2023)).to_resource_list();
+        let q = |text: &str| Quantity::parse(text).expect("quantity");
+        assert_eq!(list.get("cpu"), Some(q("32")));
+        assert_eq!(list.get("memory"), Some(Quantity::from_mebibytes(121241)));
+        assert_eq!(list.get("ephemeral-storage"), Some(q("20Gi")));
+        assert_eq!(list.get("pods"), Some(q("58")));
+        assert_eq!(list.get("nvidia.com/gpu"), Some(q("1")));
+        assert_eq!(list.get("vpc.amazonaws.com/efa"), Some(q("1")));
+        assert_eq!(list.get("vpc.amazonaws.com/pod-eni"), Some(q("58")));
+        assert_eq!(list.get("amd.com/gpu"), Some(Quantity::ZERO), "absent devices are listed as zero");
+        assert!(!list.contains("vpc.amazonaws.com/PrivateIPv4Address"));
+        assert_eq!(list.len(), 11);
     }
 
     #[test]

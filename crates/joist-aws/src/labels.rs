@@ -284,3 +284,167 @@ fn add_instance_labels(requirements: &mut Requirements, record: &InstanceTypeRec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::offerings::Placement;
+    use joist_core::requirements::Operator;
+
+    fn record(name: &str) -> &'static InstanceTypeRecord {
+        Catalog::embedded().expect("catalog").get(name).unwrap_or_else(|| panic!("{name} in catalog"))
+    }
+
+    fn requirements_for(name: &str, family: AmiFamily) -> Requirements {
+        let placement = Placement::default();
+        let scope = OfferingScope { region: "us-east-1", zones: placement.zones(), capacity_types: &["on-demand", "spot"] };
+        instance_type_requirements(record(name), family, &scope)
+    }
+
+    fn values<'a>(requirements: &'a Requirements, key: &str) -> Vec<&'a str> {
+        requirements.find(key).unwrap_or_else(|| panic!("{key} is defined")).values().collect()
+    }
+
+    fn assert_does_not_exist(requirements: &Requirements, key: &str) {
+        let requirement = requirements.find(key).unwrap_or_else(|| panic!("{key} is defined"));
+        assert_eq!(requirement.operator(), Operator::DoesNotExist, "{key}");
+    }
+
+    #[test]
+    fn g4dn_8xlarge_has_every_well_known_label_with_real_values() {
+        let r = requirements_for("g4dn.8xlarge", AmiFamily::Al2023);
+        let expected = [
+            (INSTANCE_TYPE, "g4dn.8xlarge"),
+            (ARCH, "amd64"),
+            (OS, "linux"),
+            (REGION, "us-east-1"),
+            (INSTANCE_CATEGORY, "g"),
+            (INSTANCE_FAMILY, "g4dn"),
+            (INSTANCE_GENERATION, "4"),
+            (INSTANCE_SIZE, "8xlarge"),
+            (INSTANCE_CAPABILITY_FLEX, "false"),
+            (INSTANCE_CPU, "32"),
+            (INSTANCE_CPU_MANUFACTURER, "intel"),
+            (INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ, "2500"),
+            (INSTANCE_MEMORY, "131072"),
+            (INSTANCE_GPU_NAME, "t4"),
+            (INSTANCE_GPU_MANUFACTURER, "nvidia"),
+            (INSTANCE_GPU_COUNT, "1"),
+            (INSTANCE_GPU_MEMORY, "16384"),
+            (INSTANCE_LOCAL_NVME, "900"),
+            (INSTANCE_EBS_BANDWIDTH, "9500"),
+            (INSTANCE_NETWORK_BANDWIDTH, "50000"),
+            (INSTANCE_HYPERVISOR, "nitro"),
+            (INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED, "true"),
+        ];
+        for (key, value) in expected {
+            assert_eq!(values(&r, key), [value], "{key}");
+        }
+        assert_eq!(values(&r, ZONE_ID), ["use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"]);
+        assert_eq!(values(&r, ZONE).len(), 6);
+        assert_eq!(values(&r, CAPACITY_TYPE), ["on-demand", "spot"]);
+        assert_eq!(values(&r, INSTANCE_TENANCY), ["dedicated", "default"]);
+        for key in [WINDOWS_BUILD, INSTANCE_ACCELERATOR_NAME, INSTANCE_ACCELERATOR_MANUFACTURER, INSTANCE_ACCELERATOR_COUNT, NITRO_SANDBOX] {
+            assert_does_not_exist(&r, key);
+        }
+    }
+
+    #[test]
+    fn inf2_xlarge_has_accelerator_labels_and_no_gpu_labels() {
+        let r = requirements_for("inf2.xlarge", AmiFamily::Al2023);
+        assert_eq!(values(&r, INSTANCE_ACCELERATOR_NAME), ["inferentia2"]);
+        assert_eq!(values(&r, INSTANCE_ACCELERATOR_MANUFACTURER), ["aws"]);
+        assert_eq!(values(&r, INSTANCE_ACCELERATOR_COUNT), ["1"]);
+        assert_eq!(values(&r, INSTANCE_NETWORK_BANDWIDTH), ["2083"]);
+        for key in [INSTANCE_GPU_NAME, INSTANCE_GPU_MANUFACTURER, INSTANCE_GPU_COUNT, INSTANCE_GPU_MEMORY] {
+            assert_does_not_exist(&r, key);
+        }
+    }
+
+    #[test]
+    fn flex_types_are_excluded_by_capability_flex_false() {
+        let mut no_flex = Requirements::new();
+        no_flex.add(Requirement::in_values(INSTANCE_CAPABILITY_FLEX, ["false"]));
+        let flex = requirements_for("c7i-flex.large", AmiFamily::Al2023);
+        assert_eq!(values(&flex, INSTANCE_CAPABILITY_FLEX), ["true"]);
+        assert!(!flex.can_intersect(&no_flex));
+        assert!(requirements_for("c7i.large", AmiFamily::Al2023).can_intersect(&no_flex));
+    }
+
+    #[test]
+    fn absent_values_are_does_not_exist_so_selecting_them_excludes_the_type() {
+        let m5 = requirements_for("m5.large", AmiFamily::Al2023);
+        let mut wants_gpu = Requirements::new();
+        wants_gpu.add(Requirement::in_values(INSTANCE_GPU_NAME, ["t4"]));
+        assert!(!m5.can_intersect(&wants_gpu));
+        assert_does_not_exist(&m5, INSTANCE_LOCAL_NVME);
+    }
+
+    #[test]
+    fn bare_metal_hypervisor_is_the_empty_string() {
+        let metal = requirements_for("m5.metal", AmiFamily::Al2023);
+        assert_eq!(values(&metal, INSTANCE_HYPERVISOR), [""]);
+    }
+
+    #[test]
+    fn windows_families_set_os_and_build_and_arm64_gets_no_os() {
+        let windows = requirements_for("m5.large", AmiFamily::Windows2022);
+        assert_eq!(values(&windows, OS), ["windows"]);
+        assert_eq!(values(&windows, WINDOWS_BUILD), ["10.0.20348"]);
+        assert_eq!(values(&requirements_for("m5.large", AmiFamily::Windows2019), WINDOWS_BUILD), ["10.0.17763"]);
+        assert_eq!(values(&requirements_for("m5.large", AmiFamily::Windows2025), WINDOWS_BUILD), ["10.0.26100"]);
+        let arm = requirements_for("m6g.large", AmiFamily::Windows2022);
+        assert_does_not_exist(&arm, OS);
+        let linux = requirements_for("m6g.large", AmiFamily::Bottlerocket);
+        assert_eq!(values(&linux, OS), ["linux"]);
+        assert_does_not_exist(&linux, WINDOWS_BUILD);
+    }
+
+    #[test]
+    fn auto_mode_keys_carry_the_same_requirement_as_their_twins() {
+        for name in ["g4dn.8xlarge", "inf2.xlarge", "m5.metal", "c7i-flex.large"] {
+            let r = requirements_for(name, AmiFamily::Al2023);
+            for (key, twin) in AUTO_MODE_TWINS {
+                let (karpenter, auto) = (r.find(key).expect("key"), r.find(twin).expect("twin"));
+                assert_eq!(karpenter.operator(), auto.operator(), "{name} {twin}");
+                assert_eq!(karpenter.values().collect::<Vec<_>>(), auto.values().collect::<Vec<_>>(), "{name} {twin}");
+            }
+        }
+        let mut auto_mode_pool = Requirements::new();
+        auto_mode_pool.add(Requirement::in_values(auto_mode::INSTANCE_FAMILY, ["g4dn", "g5"]));
+        auto_mode_pool.add(Requirement::in_values(auto_mode::INSTANCE_GPU_MANUFACTURER, ["nvidia"]));
+        assert!(requirements_for("g4dn.8xlarge", AmiFamily::Al2023).can_intersect(&auto_mode_pool));
+        assert!(!requirements_for("inf2.xlarge", AmiFamily::Al2023).can_intersect(&auto_mode_pool));
+    }
+
+    #[test]
+    fn zone_id_is_omitted_when_no_zone_id_is_known() {
+        let zones = [Zone::new("us-east-1a", "")];
+        let scope = OfferingScope { region: "us-east-1", zones: &zones, capacity_types: &["on-demand"] };
+        let r = instance_type_requirements(record("m5.large"), AmiFamily::Al2023, &scope);
+        assert!(r.find(ZONE_ID).is_none());
+        assert_eq!(values(&r, ZONE), ["us-east-1a"]);
+    }
+
+    #[test]
+    fn well_known_labels_cover_every_key_types_define() {
+        let well_known = well_known_labels();
+        let r = requirements_for("g4dn.8xlarge", AmiFamily::Al2023);
+        for key in r.keys() {
+            assert!(well_known.contains(key), "{key} is well known");
+        }
+        for key in [CAPACITY_RESERVATION_ID, CAPACITY_RESERVATION_TYPE, CAPACITY_RESERVATION_INTERRUPTIBLE, "karpenter.sh/nodepool"] {
+            assert!(well_known.contains(key), "{key}");
+        }
+        assert!(!well_known.contains(EC2NODECLASS));
+    }
+
+    #[test]
+    fn ebs_csi_zone_is_an_alias_of_the_zone_label() {
+        let aliases = label_aliases();
+        assert_eq!(aliases.normalize(EBS_CSI_ZONE), ZONE);
+        assert_eq!(aliases.normalize("failure-domain.beta.kubernetes.io/zone"), ZONE);
+        assert_eq!(aliases.normalize(ZONE_ID), ZONE_ID);
+    }
+}

@@ -286,10 +286,28 @@ enum LabelValue {
     Absent,
 }
 
+/// Adds every instance key of `record`, and its Auto Mode twin with the same requirement.
 fn add_instance_labels(requirements: &mut Requirements, record: &InstanceTypeRecord) {
+    for (key, value) in instance_label_values(record) {
+        let twin = AUTO_MODE_TWINS
+            .iter()
+            .find(|(karpenter_key, _)| *karpenter_key == key)
+            .map(|(_, twin)| *twin);
+        for key in std::iter::once(key).chain(twin) {
+            requirements.add(match &value {
+                LabelValue::One(value) => Requirement::in_values(key, [value]),
+                LabelValue::Many(values) => Requirement::in_values(key, values.iter().copied()),
+                LabelValue::Absent => Requirement::does_not_exist(key),
+            });
+        }
+    }
+}
+
+/// The value of each `karpenter.k8s.aws` instance key for `record`.
+fn instance_label_values(record: &InstanceTypeRecord) -> [(&'static str, LabelValue); 23] {
     use LabelValue::{Absent, Many, One};
     let optional = |value: Option<String>| value.map_or(Absent, One);
-    let values: [(&str, LabelValue); 23] = [
+    [
         (INSTANCE_CATEGORY, One(record.category.clone())),
         (INSTANCE_FAMILY, One(record.family.clone())),
         (INSTANCE_GENERATION, One(record.generation.to_string())),
@@ -356,20 +374,7 @@ fn add_instance_labels(requirements: &mut Requirements, record: &InstanceTypeRec
         ),
         (INSTANCE_TENANCY, Many(&TENANCIES)),
         (NITRO_SANDBOX, Absent),
-    ];
-    for (key, value) in values {
-        let twin = AUTO_MODE_TWINS
-            .iter()
-            .find(|(karpenter_key, _)| *karpenter_key == key)
-            .map(|(_, twin)| *twin);
-        for key in std::iter::once(key).chain(twin) {
-            requirements.add(match &value {
-                One(value) => Requirement::in_values(key, [value]),
-                Many(values) => Requirement::in_values(key, values.iter().copied()),
-                Absent => Requirement::does_not_exist(key),
-            });
-        }
-    }
+    ]
 }
 
 #[cfg(test)]

@@ -133,3 +133,40 @@ fn worked_examples_of_spec_aws_3_3() {
     let m5x = computed_allocatable(catalog.get("m5.xlarge").expect("m5.xlarge"), &settings);
     assert_eq!((m5x.cpu_m, m5x.pods), (3920, 58));
 }
+
+/// Spec aws §13 item 35 ("allocatable never exceeds what real nodes report"), in the form the
+/// catalog can check: allocatable is below the raw hardware for every type. Windows is left out on
+/// purpose: with 110 pods its kube-reserved memory (1465Mi) exceeds the memory of the smallest
+/// types, so their allocatable is negative and nothing fits, exactly as upstream computes it.
+#[test]
+fn allocatable_is_positive_and_below_capacity_for_every_type_and_linux_family() {
+    let catalog = Catalog::embedded().expect("catalog");
+    for family in [
+        AmiFamily::Al2,
+        AmiFamily::Al2023,
+        AmiFamily::Bottlerocket,
+        AmiFamily::Custom,
+    ] {
+        let settings = CapacitySettings::for_family(family);
+        for record in catalog.records() {
+            let cap = capacity(record, &settings);
+            let over = default_overhead(record, &cap, &settings);
+            let reserved_memory = over.kube_reserved_memory_bytes + over.eviction_memory_bytes;
+            assert!(
+                over.kube_reserved_cpu_millis < cap.cpu_millis,
+                "{} {family:?}",
+                record.name
+            );
+            assert!(
+                reserved_memory < cap.memory_bytes,
+                "{} {family:?}",
+                record.name
+            );
+            assert!(
+                cap.memory_bytes < record.memory_mib * MIB,
+                "{} {family:?}",
+                record.name
+            );
+        }
+    }
+}

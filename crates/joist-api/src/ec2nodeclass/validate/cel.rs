@@ -14,45 +14,34 @@ use super::super::launch::{
     BlockDeviceMapping, ConnectionTracking, NetworkInterface, PlacementGroupSelector,
 };
 use super::super::rules::{self, Rule};
-use super::super::schema_check::go_quote;
 use super::super::types::{AmiSelectorTerm, EC2NodeClassSpec};
 use crate::validation::{FieldError, FieldPath};
 
-/// Collects rule failures.
+/// Collects rule failures. Messages are upstream's rule messages verbatim (the API server
+/// prints them after `Invalid value:` and, for strings, the value; joist reports the message,
+/// as for the NodePool/NodeClaim rules).
 #[derive(Default)]
 struct Failures(Vec<FieldError>);
 
 impl Failures {
-    /// A rule on an object or list failed: the API server omits the value.
-    fn object(&mut self, path: &FieldPath, rule: Rule) {
-        self.0.push(FieldError::new(
-            path,
-            format!("Invalid value: {}", rule.message),
-        ));
+    /// `rule` failed at `path`.
+    fn fail(&mut self, path: &FieldPath, rule: Rule) {
+        self.0.push(FieldError::new(path, rule.message));
     }
 
-    /// A rule on a string failed: the API server shows the value.
-    fn string(&mut self, path: &FieldPath, value: &str, rule: Rule) {
+    /// `rule` could not be evaluated; `error` is CEL's runtime error, worded like the API
+    /// server's `<error> evaluating rule: <message>`.
+    fn evaluation(&mut self, path: &FieldPath, error: &str, rule: Rule) {
         self.0.push(FieldError::new(
             path,
-            format!("Invalid value: {}: {}", go_quote(value), rule.message),
+            format!("{error} evaluating rule: {}", rule.message),
         ));
-    }
-
-    /// A rule could not be evaluated (`error` is CEL's runtime error); the server names the type.
-    fn evaluation(&mut self, path: &FieldPath, schema_type: &str, error: &str, rule: Rule) {
-        let message = format!(
-            "Invalid value: {}: {error} evaluating rule: {}",
-            go_quote(schema_type),
-            rule.message
-        );
-        self.0.push(FieldError::new(path, message));
     }
 
     /// Reports `rule` on an object/list unless `holds`.
     fn require(&mut self, holds: bool, path: &FieldPath, rule: Rule) {
         if !holds {
-            self.object(path, rule);
+            self.fail(path, rule);
         }
     }
 }
@@ -70,8 +59,8 @@ pub(super) fn check_spec(spec: &EC2NodeClassSpec, path: &FieldPath) -> Vec<Field
             rules::INSTANCE_PROFILE_NOT_EMPTY,
         ),
     ] {
-        if let Some(value) = value.as_deref().filter(|v| v.is_empty()) {
-            failures.string(&path.child(field), value, rule);
+        if value.as_deref() == Some("") {
+            failures.fail(&path.child(field), rule);
         }
     }
     if let Some(tags) = &spec.tags {
@@ -244,21 +233,20 @@ fn alias_well_formed(alias: &str) -> bool {
 
 fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
     if !alias_well_formed(alias) {
-        failures.string(path, alias, rules::ALIAS_FORMAT);
+        failures.fail(path, rules::ALIAS_FORMAT);
     }
     let mut parts = alias.split('@');
     let family = parts.next().unwrap_or_default();
     if !rules::ALIAS_FAMILIES.contains(&family) {
-        failures.string(path, alias, rules::ALIAS_FAMILY);
+        failures.fail(path, rules::ALIAS_FAMILY);
     }
     if rules::WINDOWS_ALIAS_FAMILIES.contains(&family) {
         match parts.next() {
             Some("latest") => {}
-            Some(_) => failures.string(path, alias, rules::ALIAS_WINDOWS_LATEST),
+            Some(_) => failures.fail(path, rules::ALIAS_WINDOWS_LATEST),
             // `self.split('@')[1]` on a one-element list.
             None => failures.evaluation(
                 path,
-                "string",
                 "index '1' out of range in list size '1'",
                 rules::ALIAS_WINDOWS_LATEST,
             ),
@@ -311,7 +299,7 @@ fn keys_matched(
     };
     match to {
         Some(to) => failures.require(from.keys().all(|key| to.contains_key(key)), path, rule),
-        None => failures.evaluation(path, "object", &format!("no such key: {to_field}"), rule),
+        None => failures.evaluation(path, &format!("no such key: {to_field}"), rule),
     }
 }
 

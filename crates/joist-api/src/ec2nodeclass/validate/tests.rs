@@ -349,7 +349,7 @@ fn non_blocking_schema_errors_keep_cel_rules() {
         errors_of(&class),
         [
             ("spec.ipPrefixCount".to_owned(), "Invalid value: -1: spec.ipPrefixCount in body should be greater than or equal to 0".to_owned()),
-            ("spec".to_owned(), "Invalid value: must specify exactly one of ['role', 'instanceProfile']".to_owned()),
+            ("spec".to_owned(), "must specify exactly one of ['role', 'instanceProfile']".to_owned()),
         ]
     );
 }

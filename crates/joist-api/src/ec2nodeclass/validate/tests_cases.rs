@@ -43,10 +43,10 @@ pub(super) fn case_owned(
 
 pub(super) const NOT_CHECKED: &str = "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 const FAMILIES: &str = r#"supported values: "AL2", "AL2023", "Bottlerocket", "Custom", "Windows2019", "Windows2022", "Windows2025""#;
-const XOR: &str = "Invalid value: must specify exactly one of ['role', 'instanceProfile']";
+const XOR: &str = "must specify exactly one of ['role', 'instanceProfile']";
 pub(super) const FAMILY_REQUIRED: &str =
-    "Invalid value: must specify amiFamily if amiSelectorTerms does not contain an alias";
-pub(super) const TERM_TAGS: &str = "Invalid value: empty tag keys or values aren't supported";
+    "must specify amiFamily if amiSelectorTerms does not contain an alias";
+pub(super) const TERM_TAGS: &str = "empty tag keys or values aren't supported";
 pub(super) const ALIAS_FORMAT: &str =
     "'alias' is improperly formatted, must match the format 'family@version'";
 pub(super) const ALIAS_FAMILY: &str = "family is not supported, must be one of the following: 'al2', 'al2023', 'bottlerocket', 'windows2019', 'windows2022', 'windows2025'";
@@ -78,7 +78,7 @@ fn role_and_family_cases() -> Vec<Case> {
         case(
             "1: empty role",
             |s| s.role = some(""),
-            &[("spec.role", r#"Invalid value: "": role cannot be empty"#)],
+            &[("spec.role", "role cannot be empty")],
         ),
         case(
             "1: empty instanceProfile",
@@ -86,10 +86,7 @@ fn role_and_family_cases() -> Vec<Case> {
                 s.role = None;
                 s.instance_profile = some("");
             },
-            &[(
-                "spec.instanceProfile",
-                r#"Invalid value: "": instanceProfile cannot be empty"#,
-            )],
+            &[("spec.instanceProfile", "instanceProfile cannot be empty")],
         ),
         case(
             "2: Ubuntu family",
@@ -115,7 +112,7 @@ fn role_and_family_cases() -> Vec<Case> {
             |s| s.ami_family = some("AL2"),
             &[(
                 "spec",
-                "Invalid value: if set, amiFamily must be 'AL2023' or 'Custom' when using an AL2023 alias",
+                "if set, amiFamily must be 'AL2023' or 'Custom' when using an AL2023 alias",
             )],
         ),
         case(
@@ -126,7 +123,7 @@ fn role_and_family_cases() -> Vec<Case> {
             },
             &[(
                 "spec",
-                "Invalid value: if set, amiFamily must be 'Windows2022' or 'Custom' when using a Windows2022 alias",
+                "if set, amiFamily must be 'Windows2022' or 'Custom' when using a Windows2022 alias",
             )],
         ),
         case(
@@ -137,7 +134,7 @@ fn role_and_family_cases() -> Vec<Case> {
             },
             &[(
                 "spec",
-                "Invalid value: if set, amiFamily must be 'Bottlerocket' or 'Custom' when using a Bottlerocket alias",
+                "if set, amiFamily must be 'Bottlerocket' or 'Custom' when using a Bottlerocket alias",
             )],
         ),
     ]
@@ -150,7 +147,7 @@ fn tag_cases() -> Vec<Case> {
             move |s| s.tags = tags(&[(key, "value")]),
             vec![(
                 "spec.tags",
-                format!("Invalid value: tag contains a restricted tag matching {shown}"),
+                format!("tag contains a restricted tag matching {shown}"),
             )],
         )
     };
@@ -166,10 +163,7 @@ fn tag_cases() -> Vec<Case> {
         case(
             "3: empty tag key",
             |s| s.tags = tags(&[("", "v")]),
-            &[(
-                "spec.tags",
-                "Invalid value: empty tag keys aren't supported",
-            )],
+            &[("spec.tags", "empty tag keys aren't supported")],
         ),
     ]
 }

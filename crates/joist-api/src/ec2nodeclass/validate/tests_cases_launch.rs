@@ -106,7 +106,7 @@ fn block_device_cases() -> Vec<Case> {
             mappings(vec![root(), root()]),
             &[(
                 "spec.blockDeviceMappings",
-                "Invalid value: must have only one blockDeviceMappings with rootVolume",
+                "must have only one blockDeviceMappings with rootVolume",
             )],
         ),
         case(
@@ -117,7 +117,7 @@ fn block_device_cases() -> Vec<Case> {
             })]),
             &[(
                 "spec.blockDeviceMappings[0].ebs",
-                "Invalid value: snapshotID or volumeSize must be defined",
+                "snapshotID or volumeSize must be defined",
             )],
         ),
         bad_size("0Gi"),
@@ -139,7 +139,7 @@ fn block_device_cases() -> Vec<Case> {
             mappings(vec![ebs_mapping(snapshot_rate(None, 200))]),
             &[(
                 "spec.blockDeviceMappings[0].ebs",
-                "Invalid value: snapshotID must be set when volumeInitializationRate is set",
+                "snapshotID must be set when volumeInitializationRate is set",
             )],
         ),
         case(
@@ -147,7 +147,7 @@ fn block_device_cases() -> Vec<Case> {
             mappings(vec![ebs_mapping(snapshot_rate(Some(""), 200))]),
             &[(
                 "spec.blockDeviceMappings[0].ebs",
-                "Invalid value: snapshotID must be set when volumeInitializationRate is set",
+                "snapshotID must be set when volumeInitializationRate is set",
             )],
         ),
         case(
@@ -199,8 +199,9 @@ fn interfaces(list: Vec<NetworkInterface>) -> impl Fn(&mut EC2NodeClassSpec) + '
 }
 
 fn network_cases() -> Vec<Case> {
-    let primary = "Invalid value: networkInterfaces must include a primary interface with interfaceType='interface'";
-    let unique = "Invalid value: networkInterfaces must not have duplicate networkCardIndex and deviceIndex pairs, and can have at most one efa device per network card";
+    let primary =
+        "networkInterfaces must include a primary interface with interfaceType='interface'";
+    let unique = "networkInterfaces must not have duplicate networkCardIndex and deviceIndex pairs, and can have at most one efa device per network card";
     let tracking = |mutate: fn(&mut ConnectionTracking)| {
         move |s: &mut EC2NodeClassSpec| {
             let mut tracking = ConnectionTracking::default();
@@ -293,7 +294,7 @@ fn network_cases() -> Vec<Case> {
             tracking(|_| {}),
             &[(
                 "spec.connectionTracking",
-                "Invalid value: at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set",
+                "at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set",
             )],
         ),
         case_owned(
@@ -378,16 +379,14 @@ fn kubelet_cases() -> Vec<Case> {
             )],
         )
     };
-    let gc = "Invalid value: imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent";
-    let soft_unmatched =
-        "Invalid value: evictionSoft OwnerKey does not have a matching evictionSoftGracePeriod";
-    let grace_unmatched =
-        "Invalid value: evictionSoftGracePeriod OwnerKey does not have a matching evictionSoft";
+    let gc = "imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent";
+    let soft_unmatched = "evictionSoft OwnerKey does not have a matching evictionSoftGracePeriod";
+    let grace_unmatched = "evictionSoftGracePeriod OwnerKey does not have a matching evictionSoft";
     vec![
         case_owned(
             "14: bad eviction signal",
             kubelet(|k| k.eviction_hard = tags(&[("memory", "5%")])),
-            vec![("spec.kubelet.evictionHard", format!("Invalid value: valid keys for evictionHard are {SIGNALS}"))],
+            vec![("spec.kubelet.evictionHard", format!("valid keys for evictionHard are {SIGNALS}"))],
         ),
         hard_value("5%3"),
         hard_value("110%"),
@@ -399,21 +398,21 @@ fn kubelet_cases() -> Vec<Case> {
                 k.eviction_soft_grace_period = tags(&[("memory", "1m")]);
             }),
             vec![
-                ("spec.kubelet.evictionSoft", format!("Invalid value: valid keys for evictionSoft are {SIGNALS}")),
-                ("spec.kubelet.evictionSoftGracePeriod", format!("Invalid value: valid keys for evictionSoftGracePeriod are {SIGNALS}")),
+                ("spec.kubelet.evictionSoft", format!("valid keys for evictionSoft are {SIGNALS}")),
+                ("spec.kubelet.evictionSoftGracePeriod", format!("valid keys for evictionSoftGracePeriod are {SIGNALS}")),
             ],
         ),
         case(
             "14: evictionSoft without grace periods (CEL no such key)",
             kubelet(|k| k.eviction_soft = tags(&[("memory.available", "200Mi")])),
-            &[("spec.kubelet", r#"Invalid value: "object": no such key: evictionSoftGracePeriod evaluating rule: evictionSoft OwnerKey does not have a matching evictionSoftGracePeriod"#)],
+            &[("spec.kubelet", r#"no such key: evictionSoftGracePeriod evaluating rule: evictionSoft OwnerKey does not have a matching evictionSoftGracePeriod"#)],
         ),
         case_owned(
             "14: grace period with a bad key and no evictionSoft",
             kubelet(|k| k.eviction_soft_grace_period = tags(&[("memory", "1m")])),
             vec![
-                ("spec.kubelet", r#"Invalid value: "object": no such key: evictionSoft evaluating rule: evictionSoftGracePeriod OwnerKey does not have a matching evictionSoft"#.to_owned()),
-                ("spec.kubelet.evictionSoftGracePeriod", format!("Invalid value: valid keys for evictionSoftGracePeriod are {SIGNALS}")),
+                ("spec.kubelet", r#"no such key: evictionSoft evaluating rule: evictionSoftGracePeriod OwnerKey does not have a matching evictionSoft"#.to_owned()),
+                ("spec.kubelet.evictionSoftGracePeriod", format!("valid keys for evictionSoftGracePeriod are {SIGNALS}")),
             ],
         ),
         case(
@@ -453,19 +452,19 @@ fn kubelet_cases() -> Vec<Case> {
         case(
             "14: kubeReserved key",
             kubelet(|k| k.kube_reserved = tags(&[("pods", "2")])),
-            &[("spec.kubelet.kubeReserved", "Invalid value: valid keys for kubeReserved are ['cpu','memory','ephemeral-storage','pid']")],
+            &[("spec.kubelet.kubeReserved", "valid keys for kubeReserved are ['cpu','memory','ephemeral-storage','pid']")],
         ),
         case(
             "14: negative kubeReserved",
             kubelet(|k| k.kube_reserved = tags(&[("cpu", "-1")])),
-            &[("spec.kubelet.kubeReserved", "Invalid value: kubeReserved value cannot be a negative resource quantity")],
+            &[("spec.kubelet.kubeReserved", "kubeReserved value cannot be a negative resource quantity")],
         ),
         case(
             "14: systemReserved key and negative value",
             kubelet(|k| k.system_reserved = tags(&[("pods", "-2")])),
             &[
-                ("spec.kubelet.systemReserved", "Invalid value: valid keys for systemReserved are ['cpu','memory','ephemeral-storage','pid']"),
-                ("spec.kubelet.systemReserved", "Invalid value: systemReserved value cannot be a negative resource quantity"),
+                ("spec.kubelet.systemReserved", "valid keys for systemReserved are ['cpu','memory','ephemeral-storage','pid']"),
+                ("spec.kubelet.systemReserved", "systemReserved value cannot be a negative resource quantity"),
             ],
         ),
         case_owned(
@@ -502,7 +501,7 @@ fn other_field_cases() -> Vec<Case> {
             placement(None, None),
             &[(
                 "spec.placementGroupSelector",
-                "Invalid value: expected at least one, got none, ['name', 'id']",
+                "expected at least one, got none, ['name', 'id']",
             )],
         ),
         case(
@@ -510,7 +509,7 @@ fn other_field_cases() -> Vec<Case> {
             placement(Some("pg"), Some("pg-1")),
             &[(
                 "spec.placementGroupSelector",
-                "Invalid value: 'name' and 'id' are mutually exclusive",
+                "'name' and 'id' are mutually exclusive",
             )],
         ),
         case_owned(

@@ -10,8 +10,8 @@
 //!    ranges), checked by [`super::schema_check`];
 //! 5. every CEL rule, mirrored in [`cel`] — skipped, as the server skips them, when step 4
 //!    found a blocking error (required, enum, type, maxLength, maxItems, maxProperties);
-//! 6. decode checks ([`decode`]): `volumeSize` must be a quantity and soft-eviction grace periods
-//!    Go durations, or Karpenter's controller cannot read the object at all.
+//! 6. decode checks ([`decode`]): soft-eviction grace periods must be Go durations, or
+//!    Karpenter's controller cannot read the object at all.
 //!
 //! Status is not validated: the API server ignores it on create.
 

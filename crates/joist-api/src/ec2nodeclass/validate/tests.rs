@@ -163,6 +163,8 @@ fn upstream_style_examples_are_valid() {
                     ebs_mapping(sized("64000G")),
                     ebs_mapping(sized("58Ti")),
                     ebs_mapping(sized("64T")),
+                    // Upstream's pattern admits a bare unit, which Go's ParseQuantity reads as 0.
+                    ebs_mapping(sized("Ti")),
                     ebs_mapping(BlockDevice {
                         snapshot_id: some("snap-0123"),
                         volume_initialization_rate: Some(300),

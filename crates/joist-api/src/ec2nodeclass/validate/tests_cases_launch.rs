@@ -8,10 +8,6 @@ use super::super::*;
 use super::tests::*;
 use super::tests_cases::{Case, NOT_CHECKED, SIGNALS, case, case_owned, pattern_error};
 
-/// Go's `ParseQuantity` error, for sizes the CRD pattern lets through.
-const QUANTITY_ERROR: &str =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-
 fn options(
     mutate: impl Fn(&mut MetadataOptions) + 'static,
 ) -> impl Fn(&mut EC2NodeClassSpec) + 'static {
@@ -126,14 +122,6 @@ fn block_device_cases() -> Vec<Case> {
         bad_size("65T"),
         bad_size("18Ti"),
         bad_size("20"),
-        case_owned(
-            "8: bare unit passes the pattern but is no quantity",
-            mappings(vec![ebs_mapping(sized("Ti"))]),
-            vec![(
-                size_path,
-                format!("Invalid value: \"Ti\": {QUANTITY_ERROR}"),
-            )],
-        ),
         case(
             "8: initialization rate without snapshot",
             mappings(vec![ebs_mapping(snapshot_rate(None, 200))]),

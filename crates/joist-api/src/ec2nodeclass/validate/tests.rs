@@ -236,9 +236,10 @@ fn upstream_style_examples_are_valid() {
                         tags(&[("memory.available", "1m30s"), ("imagefs.inodesFree", "-1h")]);
                     k.image_gc_high_threshold_percent = Some(100);
                     k.image_gc_low_threshold_percent = Some(0);
+                    k.extra.insert("shutdownGracePeriod".into(), json!("30s"));
                     k.extra.insert(
-                        "registerWithTaints".into(),
-                        json!([{"key": "x", "effect": "NoSchedule"}]),
+                        "featureGates".into(),
+                        json!({"InPlacePodVerticalScaling": true}),
                     );
                 });
             }),
@@ -285,6 +286,16 @@ fn upstream_style_examples_are_valid() {
                     ("karpenter.sh/managed", "true"),
                     ("kubernetes.io/role/key", "value"),
                 ]);
+            }),
+        ),
+        (
+            // CEL's has() is true for a present empty map; Go clients never send one.
+            "selector term with an empty tags map",
+            class_with(|s| {
+                s.subnet_selector_terms = Some(vec![SubnetSelectorTerm {
+                    tags: tags(&[]),
+                    ..Default::default()
+                }]);
             }),
         ),
         (

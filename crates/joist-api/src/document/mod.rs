@@ -31,6 +31,8 @@ pub struct Document<'a> {
     /// Input line where `text` begins (comments or a `---` may precede the content); line marks
     /// of the YAML parser count from here.
     first_line: usize,
+    /// Input line where `text` ends; the parser marks end-of-input errors one line further.
+    last_line: usize,
     /// The document's text, starting at a line boundary.
     text: &'a str,
 }
@@ -70,9 +72,10 @@ impl<'a> Document<'a> {
         }
     }
 
-    /// The input line of the document's line `relative` (1-based, as the parser counts).
+    /// The input line of the document's line `relative` (1-based, as the parser counts); the
+    /// parser's end-of-input position after a final line break counts as the last line.
     fn input_line(&self, relative: usize) -> usize {
-        self.first_line + relative.saturating_sub(1)
+        (self.first_line + relative.saturating_sub(1)).min(self.last_line)
     }
 }
 

@@ -138,22 +138,26 @@ impl Pending {
 pub fn split<'a>(input: &'a str) -> Vec<Document<'a>> {
     let mut documents = Vec::new();
     let mut pending = Pending::at(0, 1);
-    let finish = |pending: &Pending, end: usize, documents: &mut Vec<Document<'a>>| {
-        if let Some(start_line) = pending.content_line {
-            documents.push(Document {
-                number: documents.len() + 1,
-                start_line,
-                first_line: pending.first_line,
-                text: &input[pending.start..end],
-            });
-        }
-    };
+    let mut line_count = 0;
+    let finish =
+        |pending: &Pending, end: usize, last_line: usize, documents: &mut Vec<Document<'a>>| {
+            if let Some(start_line) = pending.content_line {
+                documents.push(Document {
+                    number: documents.len() + 1,
+                    start_line,
+                    first_line: pending.first_line,
+                    last_line,
+                    text: &input[pending.start..end],
+                });
+            }
+        };
     for (index, line) in lines(input).enumerate() {
         let line_number = index + 1;
+        line_count = line_number;
         match classify(line.text) {
             kind @ (LineKind::BareStart | LineKind::StartWithContent) => {
                 let had_content = pending.content_line.is_some();
-                finish(&pending, line.start, &mut documents);
+                finish(&pending, line.start, line_number - 1, &mut documents);
                 if had_content || pending.opened || !pending.has_directive {
                     pending = Pending::at(line.start, line_number);
                 }
@@ -163,7 +167,7 @@ pub fn split<'a>(input: &'a str) -> Vec<Document<'a>> {
                 }
             }
             LineKind::End => {
-                finish(&pending, line.next, &mut documents);
+                finish(&pending, line.next, line_number, &mut documents);
                 pending = Pending::at(line.next, line_number + 1);
             }
             LineKind::Blank => {}
@@ -175,7 +179,7 @@ pub fn split<'a>(input: &'a str) -> Vec<Document<'a>> {
             }
         }
     }
-    finish(&pending, input.len(), &mut documents);
+    finish(&pending, input.len(), line_count, &mut documents);
     documents
 }
 
@@ -252,6 +256,15 @@ mod tests {
             parts("--- {a: 1}\n--- |\n  text\n"),
             vec![(1, 1, 1, "--- {a: 1}\n"), (2, 2, 2, "--- |\n  text\n"),]
         );
+    }
+
+    #[test]
+    fn documents_know_their_last_line() {
+        let last_lines: Vec<usize> = split("a: 1\n\n---\nb: 2\n...\n# c\nc: 3")
+            .iter()
+            .map(|d| d.last_line)
+            .collect();
+        assert_eq!(last_lines, vec![2, 5, 7]);
     }
 
     #[test]

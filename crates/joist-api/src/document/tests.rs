@@ -106,7 +106,7 @@ fn one_broken_document_does_not_hide_the_others() {
     assert_eq!(lines[0], "valid: Widget/w");
     assert_eq!(
         lines[1],
-        "document 2 (line 8): invalid YAML: did not find expected ',' or ']', while parsing a flow sequence at line 7 column 6",
+        "document 2 (line 7): invalid YAML: did not find expected ',' or ']', while parsing a flow sequence at line 7 column 6",
     );
     assert_eq!(lines[2], "valid: Widget/w");
 }

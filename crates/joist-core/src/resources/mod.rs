@@ -1,1 +1,14 @@
-//! (being written)
+//! Kubernetes resource accounting: exact [`Quantity`] values, [`ResourceList`] arithmetic and the
+//! [`fits`] check, and what a pod requests (spec core §2.7).
+//!
+//! * [`quantity`]: apimachinery's quantity parsing and canonical printing.
+//! * [`ResourceList`]: name → quantity with Karpenter's per-key sum, difference, maximum and fit.
+//! * [`names`]: the resource names joist and its providers refer to.
+
+pub mod names;
+pub mod quantity;
+
+mod list;
+
+pub use list::{InsufficientResource, ResourceList, fits};
+pub use quantity::{Quantity, QuantityError, QuantityFormat};

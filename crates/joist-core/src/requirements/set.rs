@@ -1,0 +1,225 @@
+//! [`Requirements`]: requirements keyed by label key, in key order.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::{NodeSelectorRequirement, Requirement, RequirementError};
+use crate::labels::{HOSTNAME, LabelAliases, WellKnownLabels};
+use crate::rng::SeededRng;
+
+/// A conjunction of requirements, at most one per label key (upstream `Requirements`).
+///
+/// Stored as a `Vec` sorted by key: the sets are small (a pod has a handful of keys, an instance
+/// type a few dozen), so binary search beats hashing, iteration is in key order (deterministic
+/// output and error order), and cloning is one allocation plus reference-count bumps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Requirements {
+    /// The requirements, sorted by key, keys unique.
+    items: Vec<Requirement>,
+}
+
+// === impl Requirements: construction ===
+
+impl Requirements {
+    /// No requirements (every key allowed).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds requirements from wire requirements, normalising keys with `aliases` and
+    /// intersecting repeated keys (upstream `NewNodeSelectorRequirementsWithMinValues`).
+    pub fn from_node_selector_requirements(
+        requirements: &[NodeSelectorRequirement],
+        aliases: &LabelAliases,
+    ) -> Result<Self, RequirementError> {
+        let mut out = Self::new();
+        for requirement in requirements {
+            out.add(Requirement::from_node_selector_requirement(
+                requirement,
+                aliases,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// One `key In [value]` per label, keys normalised with `aliases` (upstream
+    /// `NewLabelRequirements`; two labels that normalise to one key intersect).
+    pub fn from_labels(labels: &BTreeMap<String, String>, aliases: &LabelAliases) -> Self {
+        let mut out = Self::new();
+        for (key, value) in labels {
+            out.add(Requirement::in_values(aliases.normalize(key), [value]));
+        }
+        out
+    }
+
+    /// Adds a requirement; if its key is already present the stored requirement becomes the
+    /// intersection of both (`minValues` = max).
+    pub fn add(&mut self, requirement: Requirement) {
+        match self.position(requirement.key()) {
+            Ok(i) => {
+                let merged = self.items[i].intersection(&requirement);
+                self.items[i] = merged;
+            }
+            Err(i) => self.items.insert(i, requirement),
+        }
+    }
+
+    /// Adds every requirement of `other` (see [`add`](Self::add)).
+    pub fn add_all(&mut self, other: &Requirements) {
+        for requirement in &other.items {
+            self.add(requirement.clone());
+        }
+    }
+
+    /// Removes and returns the requirement on `key`, if any (used when relaxing preferences).
+    pub fn remove(&mut self, key: &str) -> Option<Requirement> {
+        self.position(key).ok().map(|i| self.items.remove(i))
+    }
+
+    /// The requirements of both: keys of either side, intersected where both define them.
+    pub fn intersection(&self, other: &Requirements) -> Requirements {
+        let mut items = Vec::with_capacity(self.items.len() + other.items.len());
+        let (mut i, mut j) = (0, 0);
+        while i < self.items.len() && j < other.items.len() {
+            let (a, b) = (&self.items[i], &other.items[j]);
+            match a.key().cmp(b.key()) {
+                std::cmp::Ordering::Less => {
+                    items.push(a.clone());
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    items.push(b.clone());
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    items.push(a.intersection(b));
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        items.extend(self.items[i..].iter().cloned());
+        items.extend(other.items[j..].iter().cloned());
+        Requirements { items }
+    }
+}
+
+impl FromIterator<Requirement> for Requirements {
+    fn from_iter<I: IntoIterator<Item = Requirement>>(iter: I) -> Self {
+        let mut out = Self::new();
+        out.extend(iter);
+        out
+    }
+}
+
+impl Extend<Requirement> for Requirements {
+    fn extend<I: IntoIterator<Item = Requirement>>(&mut self, iter: I) {
+        for requirement in iter {
+            self.add(requirement);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Requirements {
+    type Item = &'a Requirement;
+    type IntoIter = std::slice::Iter<'a, Requirement>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+// === impl Requirements: queries ===
+
+impl Requirements {
+    /// Binary search for `key`.
+    pub(super) fn position(&self, key: &str) -> Result<usize, usize> {
+        self.items.binary_search_by(|r| r.key().cmp(key))
+    }
+
+    /// The requirement on `key`, or `key Exists` when the key is not constrained (upstream `Get`).
+    pub fn get(&self, key: &str) -> Cow<'_, Requirement> {
+        match self.find(key) {
+            Some(requirement) => Cow::Borrowed(requirement),
+            None => Cow::Owned(Requirement::exists(key)),
+        }
+    }
+
+    /// The requirement on `key` if the key is constrained.
+    pub fn find(&self, key: &str) -> Option<&Requirement> {
+        self.position(key).ok().map(|i| &self.items[i])
+    }
+
+    /// Whether `key` is constrained (upstream `Has`).
+    pub fn has(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// The constrained keys, sorted.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + Clone {
+        self.items.iter().map(Requirement::key)
+    }
+
+    /// The requirements in key order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Requirement> {
+        self.items.iter()
+    }
+
+    /// Number of constrained keys.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no key is constrained.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Whether any requirement carries `minValues` (upstream `HasMinValues`).
+    pub fn has_min_values(&self) -> bool {
+        self.items.iter().any(|r| r.min_values().is_some())
+    }
+
+    /// The wire form, in key order (upstream `NodeSelectorRequirements`, whose order is random).
+    pub fn to_node_selector_requirements(&self) -> Vec<NodeSelectorRequirement> {
+        self.items
+            .iter()
+            .flat_map(Requirement::to_node_selector_requirements)
+            .collect()
+    }
+
+    /// Node labels resolved from the requirements (upstream
+    /// `NodeClaimTemplate.resolveCustomLabelsFromRequirements`): for every key not in `exclude`
+    /// and not `kubernetes.io/hostname`, [`Requirement::any`] if it yields a value. Keys are
+    /// visited in order, so the result depends only on the requirements and the RNG state.
+    ///
+    /// Pass the provider's well-known labels as `exclude` to get upstream's behaviour (well-known
+    /// labels come from the chosen instance type instead); pass an empty set to resolve every key.
+    pub fn labels(
+        &self,
+        rng: &mut SeededRng,
+        exclude: &WellKnownLabels,
+    ) -> BTreeMap<String, String> {
+        self.items
+            .iter()
+            .filter(|r| r.key() != HOSTNAME && !exclude.contains(r.key()))
+            .filter_map(|r| r.any(rng).map(|value| (r.key().to_owned(), value)))
+            .collect()
+    }
+}
+
+/// Upstream's `String()`: every requirement except `kubernetes.io/hostname`, as strings, sorted,
+/// joined by `", "`.
+impl fmt::Display for Requirements {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = self
+            .items
+            .iter()
+            .filter(|r| r.key() != HOSTNAME)
+            .map(ToString::to_string)
+            .collect();
+        parts.sort_unstable();
+        f.write_str(&parts.join(", "))
+    }
+}

@@ -25,7 +25,7 @@ pub fn all() -> Vec<Value> {
 /// The provider's NodeClass CRDs. EC2NodeClass is wired in here once its module provides
 /// `crate::ec2nodeclass::crd()` (one line: `vec![crate::ec2nodeclass::crd()]`).
 pub fn provider() -> Vec<Value> {
-    Vec::new()
+    vec![crate::ec2nodeclass::crd()]
 }
 
 /// The CRDs as a multi-document YAML stream, each document introduced by `---`.

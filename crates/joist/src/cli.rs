@@ -1,6 +1,7 @@
 //! Command-line interface of the `joist` binary: argument parsing, dispatch to one file per
 //! subcommand, and the mapping of failures to exit codes.
 
+mod crds;
 mod validate;
 
 use std::io::{self, Write};
@@ -25,6 +26,8 @@ enum Command {
     /// invalid, 2 if some document cannot be read as an object (YAML errors, duplicate keys,
     /// unknown kinds, wrong types) or an input cannot be read.
     Validate(validate::Args),
+    /// Print the CustomResourceDefinitions of the joist API (multi-document YAML).
+    Crds(crds::Args),
 }
 
 /// Exit status for input that cannot be processed at all (unreadable file, usage error).
@@ -35,6 +38,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Crds(args) => crds::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -4,6 +4,9 @@
 use serde::de::DeserializeOwned;
 
 use super::{Document, DocumentError, Position};
+use crate::ec2nodeclass::{self, EC2NodeClass};
+use crate::nodeclaim::{self, NodeClaim};
+use crate::nodepool::{self, NodePool};
 use crate::validation::FieldError;
 
 /// Decodes one document as its kind, applies defaults and returns its field errors.
@@ -21,7 +24,29 @@ pub struct KindEntry {
 }
 
 /// The kinds joist validates, in the order they are listed to users.
-pub static KINDS: &[KindEntry] = &[];
+pub static KINDS: &[KindEntry] = &[
+    KindEntry {
+        api_version: nodepool::API_VERSION,
+        kind: nodepool::KIND,
+        check: |document| check_as(document, NodePool::with_defaults, nodepool::validate),
+    },
+    KindEntry {
+        api_version: nodeclaim::API_VERSION,
+        kind: nodeclaim::KIND,
+        check: |document| check_as(document, NodeClaim::with_defaults, nodeclaim::validate),
+    },
+    KindEntry {
+        api_version: ec2nodeclass::API_VERSION,
+        kind: ec2nodeclass::KIND,
+        check: |document| {
+            check_as(
+                document,
+                EC2NodeClass::with_defaults,
+                ec2nodeclass::validate,
+            )
+        },
+    },
+];
 
 /// Decodes `document` as a `T`, applies `defaults` the way the API server would before admission,
 /// and runs `validate` on the result.
@@ -153,5 +178,18 @@ fn supported_kinds(kinds: &[KindEntry]) -> String {
         None => "no kinds".to_owned(),
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wired_kinds_are_listed_as_users_expect() {
+        assert_eq!(
+            supported_kinds(KINDS),
+            "karpenter.sh/v1 NodePool, NodeClaim and karpenter.k8s.aws/v1 EC2NodeClass",
+        );
     }
 }

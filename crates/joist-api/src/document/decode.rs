@@ -124,6 +124,19 @@ mod tests {
         );
     }
 
+    /// Why [`Document::header`] must run first: typed decoding keeps the last of two equal map
+    /// keys without a word (derived structs only catch repeated known fields).
+    #[test]
+    fn typed_decoding_alone_lets_duplicate_map_keys_through() {
+        let documents = split("spec:\n  labels:\n    team: a\n    team: b\n");
+        let object: Object = documents[0].decode().expect("serde_yaml_ng accepts it");
+        assert_eq!(object.spec.labels["team"], "b");
+        assert_eq!(
+            decode_error("spec:\n  weight: 1\n  weight: 2\n"),
+            "document 1 (line 2): spec: duplicate field `weight`",
+        );
+    }
+
     #[test]
     fn valid_documents_decode() {
         let documents = split("---\nspec:\n  weight: 7\n");

@@ -71,6 +71,31 @@ fn describe(unexpected: de::Unexpected<'_>) -> String {
     }
 }
 
+/// Implements the visitor methods of numbers and booleans by handing a description of the value
+/// to `$handle`, a method of the visitor returning `Result<Self::Value, E>`.
+macro_rules! visit_numbers_and_bools {
+    ($handle:ident) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            self.$handle(de::Unexpected::Bool(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.$handle(de::Unexpected::Signed(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.$handle(de::Unexpected::Unsigned(v))
+        }
+        fn visit_i128<E: de::Error>(self, _: i128) -> Result<Self::Value, E> {
+            self.$handle(de::Unexpected::Other("integer"))
+        }
+        fn visit_u128<E: de::Error>(self, _: u128) -> Result<Self::Value, E> {
+            self.$handle(de::Unexpected::Other("integer"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            self.$handle(de::Unexpected::Float(v))
+        }
+    };
+}
+
 // === any node ===
 
 /// Walks one node of any shape, checking keys at every depth.
@@ -78,6 +103,12 @@ fn describe(unexpected: de::Unexpected<'_>) -> String {
 struct Node<'w> {
     walk: &'w Walk,
     path: Path<'w>,
+}
+
+impl Node<'_> {
+    fn accept_scalar<E>(self, _: de::Unexpected<'_>) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Node<'_> {
@@ -91,28 +122,12 @@ impl<'de> DeserializeSeed<'de> for Node<'_> {
 impl<'de> Visitor<'de> for Node<'_> {
     type Value = ();
 
+    visit_numbers_and_bools!(accept_scalar);
+
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i128<E>(self, _: i128) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u128<E>(self, _: u128) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
     fn visit_str<E>(self, _: &str) -> Result<(), E> {
         Ok(())
     }
@@ -287,6 +302,8 @@ impl<'de> DeserializeSeed<'de> for Root<'_> {
 impl<'de> Visitor<'de> for Root<'_> {
     type Value = Identity;
 
+    visit_numbers_and_bools!(not_an_object);
+
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
@@ -332,44 +349,26 @@ impl<'de> Visitor<'de> for Root<'_> {
         .map(|()| Identity::default())
     }
 
-    // Every other shape is not an object; `Unexpected` names it ("a sequence", "string \"x\"").
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Bool(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Signed(v)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Unsigned(v)))
-    }
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Other("integer")))
-    }
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Other("integer")))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Float(v)))
-    }
+    // Every other shape is not an object.
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Str(v)))
+        self.not_an_object(de::Unexpected::Str(v))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Unit))
+        self.not_an_object(de::Unexpected::Unit)
     }
     fn visit_none<E: de::Error>(self) -> Result<Identity, E> {
-        Err(self.not_an_object(de::Unexpected::Unit))
+        self.not_an_object(de::Unexpected::Unit)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Identity, A::Error> {
-        Err(self.not_an_object(de::Unexpected::Seq))
+        self.not_an_object(de::Unexpected::Seq)
     }
 }
 
 impl Root<'_> {
-    fn not_an_object<E: de::Error>(&self, found: de::Unexpected<'_>) -> E {
-        self.walk.fail(Problem::NotAnObject {
+    fn not_an_object<E: de::Error>(&self, found: de::Unexpected<'_>) -> Result<Identity, E> {
+        Err(self.walk.fail(Problem::NotAnObject {
             found: describe(found),
-        })
+        }))
     }
 }
 
@@ -377,6 +376,13 @@ impl Root<'_> {
 #[derive(Debug)]
 struct Metadata<'w> {
     walk: &'w Walk,
+}
+
+impl Metadata<'_> {
+    /// Any other shape has no name; the typed pass reports the wrong type of `metadata` itself.
+    fn no_name<E>(self, _: de::Unexpected<'_>) -> Result<Option<String>, E> {
+        Ok(None)
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Metadata<'_> {
@@ -392,6 +398,8 @@ impl<'de> DeserializeSeed<'de> for Metadata<'_> {
 
 impl<'de> Visitor<'de> for Metadata<'_> {
     type Value = Option<String>;
+
+    visit_numbers_and_bools!(no_name);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("object metadata")
@@ -422,19 +430,6 @@ impl<'de> Visitor<'de> for Metadata<'_> {
         Ok(name)
     }
 
-    // Any other shape has no name; the typed pass reports the wrong type of `metadata` itself.
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
         Ok(None)
     }
@@ -481,16 +476,18 @@ impl<'de> DeserializeSeed<'de> for Text<'_> {
 }
 
 impl Text<'_> {
-    fn wrong<E: de::Error>(&self, found: de::Unexpected<'_>) -> E {
-        self.walk.fail(Problem::NotAString {
+    fn wrong<E: de::Error>(&self, found: de::Unexpected<'_>) -> Result<Option<String>, E> {
+        Err(self.walk.fail(Problem::NotAString {
             field: self.field,
             found: describe(found),
-        })
+        }))
     }
 }
 
 impl<'de> Visitor<'de> for Text<'_> {
     type Value = Option<String>;
+
+    visit_numbers_and_bools!(wrong);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
@@ -505,32 +502,14 @@ impl<'de> Visitor<'de> for Text<'_> {
     fn visit_none<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Err(self.wrong(de::Unexpected::Bool(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Err(self.wrong(de::Unexpected::Signed(v)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Err(self.wrong(de::Unexpected::Unsigned(v)))
-    }
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Self::Value, E> {
-        Err(self.wrong(de::Unexpected::Other("integer")))
-    }
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Self::Value, E> {
-        Err(self.wrong(de::Unexpected::Other("integer")))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Err(self.wrong(de::Unexpected::Float(v)))
-    }
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(self.wrong(de::Unexpected::Seq))
+        self.wrong(de::Unexpected::Seq)
     }
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(self.wrong(de::Unexpected::Map))
+        self.wrong(de::Unexpected::Map)
     }
     fn visit_enum<A: EnumAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(self.wrong(de::Unexpected::Enum))
+        self.wrong(de::Unexpected::Enum)
     }
 }
 

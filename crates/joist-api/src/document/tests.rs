@@ -211,6 +211,14 @@ fn documents_must_be_objects_with_an_identity() {
             "# c\n\napiVersion: 3\n",
             "document 1 (line 3): apiVersion: expected a string, found integer `3`",
         ),
+        (
+            "apiVersion: x/v1\nkind: 170141183460469231731687303715884105727\n",
+            "document 1 (line 2): kind: expected a string, found integer",
+        ),
+        (
+            "apiVersion: test.joist.dev/v1\nkind: Widget\nmetadata: 1e400\n",
+            "document 1 (line 1): missing metadata.name",
+        ),
     ];
     for (input, expected) in cases {
         assert_eq!(outcomes(input), vec![expected], "{input}");

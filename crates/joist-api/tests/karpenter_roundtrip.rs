@@ -81,7 +81,7 @@ status: {nodes: 1, newStatusField: h}
     let raw: Value = serde_yaml_ng::from_str(yaml).unwrap();
     let mut nodepool: NodePool = serde_yaml_ng::from_str(yaml).unwrap();
     nodepool.spec.weight = Some(5);
-    let mut expected = raw.clone();
+    let mut expected = raw;
     expected["spec"]["weight"] = serde_json::json!(5);
     assert_eq!(serde_json::to_value(&nodepool).unwrap(), expected);
 }

@@ -227,9 +227,9 @@ mod tests {
 
     use super::*;
 
-    fn check(value: Value, schema: Value) -> Vec<String> {
+    fn check(value: &Value, schema: &Value) -> Vec<String> {
         let mut errors = Vec::new();
-        validate_value(&value, &schema, &FieldPath::root().child("spec"), &mut errors);
+        validate_value(value, schema, &FieldPath::root().child("spec"), &mut errors);
         errors.into_iter().map(|e| e.to_string()).collect()
     }
 
@@ -246,7 +246,7 @@ mod tests {
                           "items": {"type": "string"}},
             }
         });
-        let errors = check(json!({"op": "Foo", "weight": 110, "key": "AB1c", "tags": ["a", "a"]}), schema.clone());
+        let errors = check(&json!({"op": "Foo", "weight": 110, "key": "AB1c", "tags": ["a", "a"]}), &schema);
         assert_eq!(
             errors,
             vec![
@@ -258,9 +258,9 @@ mod tests {
                 r#"spec.tags[1]: Duplicate value: "a""#,
             ]
         );
-        assert_eq!(check(json!({}), schema.clone()), vec!["spec.op: Required value"]);
+        assert_eq!(check(&json!({}), &schema), vec!["spec.op: Required value"]);
         assert_eq!(
-            check(json!({"op": "In", "weight": "x"}), schema),
+            check(&json!({"op": "In", "weight": "x"}), &schema),
             vec![r#"spec.weight: Invalid value: "string": spec.weight in body must be of type integer: "string""#]
         );
     }
@@ -271,9 +271,9 @@ mod tests {
             "type": "object",
             "additionalProperties": {"x-kubernetes-int-or-string": true, "pattern": "^[0-9]+$"}
         });
-        assert!(check(json!({"cpu": 4, "memory": "16"}), schema.clone()).is_empty());
+        assert!(check(&json!({"cpu": 4, "memory": "16"}), &schema).is_empty());
         assert_eq!(
-            check(json!({"cpu": "4x", "gpu": true}), schema),
+            check(&json!({"cpu": "4x", "gpu": true}), &schema),
             vec![
                 r#"spec.cpu: Invalid value: "4x": spec.cpu in body should match '^[0-9]+$'"#,
                 r#"spec.gpu: Invalid value: "boolean": spec.gpu in body must be of type integer,string: "boolean""#,

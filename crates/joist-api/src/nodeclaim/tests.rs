@@ -35,6 +35,9 @@ fn errors(nodeclaim: &NodeClaim) -> Vec<(String, String)> {
 
 const SKIPPED: &str = "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
+/// A named NodeClaim and the errors it must produce.
+type Case = (&'static str, NodeClaim, Vec<(String, String)>);
+
 fn one(path: &str, message: &str) -> Vec<(String, String)> {
     vec![(path.to_owned(), message.to_owned())]
 }
@@ -54,7 +57,7 @@ fn base_and_full_nodeclaims_are_valid() {
 #[test]
 fn invalid_nodeclaims_report_upstream_messages() {
     let reqs = |r: Value| claim("requirements", Some(json!([r])));
-    let cases: Vec<(&str, NodeClaim, Vec<(String, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("requirements missing", claim("requirements", None), blocking("spec.requirements", "Required value")),
         ("In without values", reqs(json!({"key": "example.com/a", "operator": "In"})),
             one("spec.requirements", "requirements with operator 'In' must have a value defined")),

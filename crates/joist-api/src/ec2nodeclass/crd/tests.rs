@@ -1,0 +1,233 @@
+//! Structure of the generated CRD: names, columns, subresource, structural schema, every CEL
+//! rule at its place with upstream's message, and a maximal object that uses only declared fields.
+
+use serde_json::{Value, json};
+
+use super::super::patterns;
+use super::super::schema_check;
+use super::super::tests::FULL_YAML;
+use super::crd;
+use crate::validation::FieldPath;
+
+fn schema() -> Value {
+    crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+/// Calls `visit(path, node)` for every schema node, with `.prop`, `[]` and `{}` path steps.
+fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(&str, &Value)) {
+    visit(path, node);
+    for (name, child) in node.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        walk(child, &format!("{path}.{name}"), visit);
+    }
+    if let Some(items) = node.get("items") {
+        walk(items, &format!("{path}[]"), visit);
+    }
+    if let Some(values) = node.get("additionalProperties").filter(|v| v.is_object()) {
+        walk(values, &format!("{path}{{}}"), visit);
+    }
+}
+
+#[test]
+fn names_scope_and_version_match_upstream() {
+    let crd = crd();
+    assert_eq!(crd["apiVersion"], "apiextensions.k8s.io/v1");
+    assert_eq!(crd["kind"], "CustomResourceDefinition");
+    assert_eq!(crd["metadata"]["name"], "ec2nodeclasses.karpenter.k8s.aws");
+    assert_eq!(crd["spec"]["group"], "karpenter.k8s.aws");
+    assert_eq!(crd["spec"]["scope"], "Cluster");
+    assert_eq!(
+        crd["spec"]["names"],
+        json!({
+            "categories": ["karpenter"],
+            "kind": "EC2NodeClass",
+            "listKind": "EC2NodeClassList",
+            "plural": "ec2nodeclasses",
+            "shortNames": ["ec2nc", "ec2ncs"],
+            "singular": "ec2nodeclass",
+        })
+    );
+    let versions = crd["spec"]["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 1);
+    let v1 = &versions[0];
+    assert_eq!((&v1["name"], &v1["served"], &v1["storage"]), (&json!("v1"), &json!(true), &json!(true)));
+    assert_eq!(v1["subresources"], json!({"status": {}}));
+}
+
+#[test]
+fn printer_columns_are_ready_age_and_role() {
+    assert_eq!(
+        crd()["spec"]["versions"][0]["additionalPrinterColumns"],
+        json!([
+            {"jsonPath": ".status.conditions[?(@.type==\"Ready\")].status", "name": "Ready", "type": "string"},
+            {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"},
+            {"jsonPath": ".spec.role", "name": "Role", "priority": 1, "type": "string"},
+        ])
+    );
+}
+
+#[test]
+fn schema_is_structural() {
+    const KEYWORDS: [&str; 18] = [
+        "additionalProperties", "default", "enum", "format", "items", "maxItems", "maxLength",
+        "maxProperties", "maximum", "minItems", "minLength", "minimum", "pattern", "properties",
+        "required", "type", "x-kubernetes-list-type", "x-kubernetes-validations",
+    ];
+    let mut problems = Vec::new();
+    walk(&schema(), "", &mut |path, node| {
+        if node.get("type").and_then(Value::as_str).is_none() {
+            problems.push(format!("{path}: no type"));
+        }
+        if node.get("properties").is_some() && node.get("additionalProperties").is_some() {
+            problems.push(format!("{path}: properties and additionalProperties"));
+        }
+        for key in node.as_object().into_iter().flatten().map(|(k, _)| k.as_str()) {
+            if !KEYWORDS.contains(&key) && !(path == ".spec.kubelet" && key == "x-kubernetes-preserve-unknown-fields") {
+                problems.push(format!("{path}: unexpected keyword {key}"));
+            }
+        }
+        for required in node.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if node["properties"].get(required.as_str().unwrap_or_default()).is_none() {
+                problems.push(format!("{path}: required {required} is not a property"));
+            }
+        }
+    });
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(schema()["properties"]["metadata"], json!({"type": "object"}));
+    assert_eq!(
+        schema()["properties"]["spec"]["required"],
+        json!(["amiSelectorTerms", "securityGroupSelectorTerms", "subnetSelectorTerms"])
+    );
+}
+
+#[test]
+fn every_pattern_has_a_matcher() {
+    let mut missing = Vec::new();
+    walk(&schema(), "", &mut |path, node| {
+        if let Some(pattern) = node.get("pattern").and_then(Value::as_str).filter(|p| patterns::matcher(p).is_none()) {
+            missing.push(format!("{path}: {pattern}"));
+        }
+    });
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
+#[test]
+fn lists_with_rules_are_bounded() {
+    // CEL cost estimation needs maxItems on every list a rule iterates.
+    let mut unbounded = Vec::new();
+    walk(&schema(), "", &mut |path, node| {
+        if node["type"] == "array" && node.get("x-kubernetes-validations").is_some() && node.get("maxItems").is_none() {
+            unbounded.push(path.to_owned());
+        }
+    });
+    assert!(unbounded.is_empty(), "{unbounded:?}");
+}
+
+#[test]
+fn every_cel_rule_is_in_place_with_upstream_message() {
+    let mut found = Vec::new();
+    walk(&schema(), "", &mut |path, node| {
+        for rule in node.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten() {
+            assert!(rule["rule"].as_str().is_some_and(|r| !r.is_empty()), "{path}: empty rule");
+            found.push((path.to_owned(), rule["message"].as_str().unwrap_or_default().to_owned()));
+        }
+    });
+    let signals = "['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available']";
+    let family = |f: &str, article: &str| format!("if set, amiFamily must be '{f}' or 'Custom' when using {article} {f} alias");
+    let expected: Vec<(String, String)> = [
+        (".spec", "must specify exactly one of ['role', 'instanceProfile']".to_owned()),
+        (".spec", family("AL2", "an")),
+        (".spec", family("AL2023", "an")),
+        (".spec", family("Bottlerocket", "a")),
+        (".spec", family("Windows2019", "a")),
+        (".spec", family("Windows2022", "a")),
+        (".spec", family("Windows2025", "a")),
+        (".spec", "must specify amiFamily if amiSelectorTerms does not contain an alias".to_owned()),
+        (".spec.amiSelectorTerms", "expected at least one, got none, ['tags', 'id', 'name', 'alias', 'ssmParameter']".to_owned()),
+        (".spec.amiSelectorTerms", "'id' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms".to_owned()),
+        (".spec.amiSelectorTerms", "'alias' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms".to_owned()),
+        (".spec.amiSelectorTerms", "'alias' is mutually exclusive, cannot be set with a combination of other amiSelectorTerms".to_owned()),
+        (".spec.amiSelectorTerms[].alias", "'alias' is improperly formatted, must match the format 'family@version'".to_owned()),
+        (".spec.amiSelectorTerms[].alias", "family is not supported, must be one of the following: 'al2', 'al2023', 'bottlerocket', 'windows2019', 'windows2022', 'windows2025'".to_owned()),
+        (".spec.amiSelectorTerms[].alias", "windows families may only specify version 'latest'".to_owned()),
+        (".spec.amiSelectorTerms[].tags", "empty tag keys or values aren't supported".to_owned()),
+        (".spec.blockDeviceMappings", "must have only one blockDeviceMappings with rootVolume".to_owned()),
+        (".spec.blockDeviceMappings[].ebs", "snapshotID or volumeSize must be defined".to_owned()),
+        (".spec.blockDeviceMappings[].ebs", "snapshotID must be set when volumeInitializationRate is set".to_owned()),
+        (".spec.capacityReservationSelectorTerms", "expected at least one, got none, ['tags', 'id', 'instanceMatchCriteria']".to_owned()),
+        (".spec.capacityReservationSelectorTerms", "'id' is mutually exclusive, cannot be set along with other fields in a capacity reservation selector term".to_owned()),
+        (".spec.capacityReservationSelectorTerms[].tags", "empty tag keys or values aren't supported".to_owned()),
+        (".spec.connectionTracking", "at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set".to_owned()),
+        (".spec.instanceProfile", "instanceProfile cannot be empty".to_owned()),
+        (".spec.kubelet", "imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent".to_owned()),
+        (".spec.kubelet", "evictionSoft OwnerKey does not have a matching evictionSoftGracePeriod".to_owned()),
+        (".spec.kubelet", "evictionSoftGracePeriod OwnerKey does not have a matching evictionSoft".to_owned()),
+        (".spec.kubelet.evictionHard", format!("valid keys for evictionHard are {signals}")),
+        (".spec.kubelet.evictionSoft", format!("valid keys for evictionSoft are {signals}")),
+        (".spec.kubelet.evictionSoftGracePeriod", format!("valid keys for evictionSoftGracePeriod are {signals}")),
+        (".spec.kubelet.kubeReserved", "valid keys for kubeReserved are ['cpu','memory','ephemeral-storage','pid']".to_owned()),
+        (".spec.kubelet.kubeReserved", "kubeReserved value cannot be a negative resource quantity".to_owned()),
+        (".spec.kubelet.systemReserved", "valid keys for systemReserved are ['cpu','memory','ephemeral-storage','pid']".to_owned()),
+        (".spec.kubelet.systemReserved", "systemReserved value cannot be a negative resource quantity".to_owned()),
+        (".spec.networkInterfaces", "networkInterfaces must include a primary interface with interfaceType='interface'".to_owned()),
+        (".spec.networkInterfaces", "networkInterfaces must not have duplicate networkCardIndex and deviceIndex pairs, and can have at most one efa device per network card".to_owned()),
+        (".spec.placementGroupSelector", "expected at least one, got none, ['name', 'id']".to_owned()),
+        (".spec.placementGroupSelector", "'name' and 'id' are mutually exclusive".to_owned()),
+        (".spec.role", "role cannot be empty".to_owned()),
+        (".spec.securityGroupSelectorTerms", "securityGroupSelectorTerms cannot be empty".to_owned()),
+        (".spec.securityGroupSelectorTerms", "expected at least one, got none, ['tags', 'id', 'name']".to_owned()),
+        (".spec.securityGroupSelectorTerms", "'id' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term".to_owned()),
+        (".spec.securityGroupSelectorTerms", "'name' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term".to_owned()),
+        (".spec.securityGroupSelectorTerms[].tags", "empty tag keys or values aren't supported".to_owned()),
+        (".spec.subnetSelectorTerms", "subnetSelectorTerms cannot be empty".to_owned()),
+        (".spec.subnetSelectorTerms", "expected at least one, got none, ['tags', 'id']".to_owned()),
+        (".spec.subnetSelectorTerms", "'id' is mutually exclusive, cannot be set with a combination of other fields in a subnet selector term".to_owned()),
+        (".spec.subnetSelectorTerms[].tags", "empty tag keys or values aren't supported".to_owned()),
+        (".spec.tags", "empty tag keys aren't supported".to_owned()),
+        (".spec.tags", "tag contains a restricted tag matching eks:eks-cluster-name".to_owned()),
+        (".spec.tags", "tag contains a restricted tag matching kubernetes.io/cluster/".to_owned()),
+        (".spec.tags", "tag contains a restricted tag matching karpenter.sh/nodepool".to_owned()),
+        (".spec.tags", "tag contains a restricted tag matching karpenter.sh/nodeclaim".to_owned()),
+        (".spec.tags", "tag contains a restricted tag matching karpenter.k8s.aws/ec2nodeclass".to_owned()),
+    ]
+    .into_iter()
+    .map(|(path, message)| (path.to_owned(), message))
+    .collect();
+    assert_eq!(found, expected);
+    assert_eq!(found.len(), 54);
+}
+
+#[test]
+fn a_maximal_valid_object_uses_only_declared_fields() {
+    let mut object: Value = serde_yaml_ng::from_str(FULL_YAML).expect("full.yaml parses");
+    // metadata is validated by the API server itself, not by the CRD schema.
+    object.as_object_mut().expect("object").shift_remove("metadata");
+    let report = schema_check::check(&schema(), &object, &FieldPath::root());
+    assert!(report.unknown.is_empty(), "{:?}", report.unknown);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+    object["spec"]["blockDeviceMappings"][0]["ebs"]["throughputs"] = json!(125);
+    object["status"]["subnets"][0]["zoneId"] = json!("usw2-az1");
+    let report = schema_check::check(&schema(), &object, &FieldPath::root());
+    let unknown: Vec<String> = report.unknown.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        unknown,
+        [
+            "spec.blockDeviceMappings[0].ebs.throughputs: field not declared in schema",
+            "status.subnets[0].zoneId: field not declared in schema",
+        ]
+    );
+}
+
+#[test]
+fn metadata_options_default_and_kubelet_preservation() {
+    let spec = &schema()["properties"]["spec"]["properties"];
+    assert_eq!(
+        spec["metadataOptions"]["default"],
+        json!({"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"})
+    );
+    assert_eq!(spec["metadataOptions"]["properties"]["httpPutResponseHopLimit"]["maximum"], 64);
+    assert_eq!(spec["kubelet"]["x-kubernetes-preserve-unknown-fields"], true);
+    assert_eq!(spec["amiSelectorTerms"]["items"]["properties"]["alias"]["maxLength"], 30);
+    assert_eq!(spec["blockDeviceMappings"]["maxItems"], 50);
+    assert_eq!(spec["networkInterfaces"]["maxItems"], 150);
+}

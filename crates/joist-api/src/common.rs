@@ -4,6 +4,7 @@
 //! and the Rust mirror of the shared CEL and runtime checks.
 
 pub mod check;
+pub mod convert;
 pub mod labels;
 pub mod openapi;
 pub mod pattern;
@@ -13,5 +14,6 @@ pub mod types;
 pub use labels::{LabelPolicy, RestrictedDomain};
 pub use schema::CelRule;
 pub use types::{
-    Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, QuantityValue, ResourceList, Taint,
+    Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, QuantityValue, ResourceList,
+    Taint,
 };

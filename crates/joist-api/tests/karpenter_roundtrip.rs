@@ -14,7 +14,11 @@ const NODECLAIM: &str = include_str!("../testdata/karpenter/nodeclaim-full.yaml"
 fn assert_lossless<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(yaml: &str) -> T {
     let raw: Value = serde_yaml_ng::from_str(yaml).unwrap();
     let typed: T = serde_yaml_ng::from_str(yaml).unwrap();
-    assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "typed -> JSON value");
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        raw,
+        "typed -> JSON value"
+    );
 
     let json = serde_json::to_string_pretty(&typed).unwrap();
     let from_json: T = serde_json::from_str(&json).unwrap();
@@ -34,7 +38,17 @@ fn full_nodepool_round_trips_losslessly() {
     let spec = nodepool.template_spec().unwrap();
     assert_eq!(spec.requirements.as_ref().unwrap().len(), 12);
     assert_eq!(nodepool.spec.weight, Some(10));
-    assert_eq!(nodepool.status.as_ref().unwrap().conditions.as_ref().unwrap().len(), 2);
+    assert_eq!(
+        nodepool
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .len(),
+        2
+    );
     // Integer and string quantities keep their JSON type.
     let limits = nodepool.spec.limits.as_ref().unwrap();
     assert_eq!(limits["cpu"].0, serde_json::json!(1000));
@@ -45,7 +59,10 @@ fn full_nodepool_round_trips_losslessly() {
 fn full_nodeclaim_round_trips_losslessly() {
     let nodeclaim: NodeClaim = assert_lossless(NODECLAIM);
     let status = nodeclaim.status.as_ref().unwrap();
-    assert_eq!(status.provider_id.as_deref(), Some("aws:///us-west-2a/i-0123456789abcdef0"));
+    assert_eq!(
+        status.provider_id.as_deref(),
+        Some("aws:///us-west-2a/i-0123456789abcdef0")
+    );
     assert_eq!(status.image_id.as_deref(), Some("ami-0123456789abcdef0"));
     assert_eq!(nodeclaim.spec.expire_after.as_deref(), Some("Never"));
 }
@@ -53,9 +70,15 @@ fn full_nodeclaim_round_trips_losslessly() {
 #[test]
 fn unknown_fields_are_kept_where_they_appear() {
     let nodepool: NodePool = serde_yaml_ng::from_str(NODEPOOL).unwrap();
-    assert_eq!(nodepool.spec.extra["futureField"], serde_json::json!({"enabled": true}));
+    assert_eq!(
+        nodepool.spec.extra["futureField"],
+        serde_json::json!({"enabled": true})
+    );
     let nodeclaim: NodeClaim = serde_yaml_ng::from_str(NODECLAIM).unwrap();
-    assert_eq!(nodeclaim.spec.extra["futureSpecField"], serde_json::json!(1));
+    assert_eq!(
+        nodeclaim.spec.extra["futureSpecField"],
+        serde_json::json!(1)
+    );
 
     // Unknown fields at every level a future Karpenter may grow survive a read-modify-write.
     let yaml = r#"
@@ -102,7 +125,10 @@ spec:
   limits: {cpu: lots}
 "#;
     let nodepool: NodePool = serde_yaml_ng::from_str(yaml).unwrap();
-    let paths: Vec<String> = joist_api::nodepool::validate(&nodepool).into_iter().map(|e| e.path).collect();
+    let paths: Vec<String> = joist_api::nodepool::validate(&nodepool)
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
     assert_eq!(paths, ["spec.template.spec.expireAfter", "spec.limits.cpu"]);
 }
 
@@ -110,7 +136,10 @@ spec:
 fn defaults_are_explicit_and_round_trip() {
     let yaml = "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      nodeClassRef: {group: g, kind: K, name: n}\n      requirements: []\n";
     let plain: NodePool = serde_yaml_ng::from_str(yaml).unwrap();
-    assert_eq!(serde_json::to_value(&plain).unwrap(), serde_yaml_ng::from_str::<Value>(yaml).unwrap());
+    assert_eq!(
+        serde_json::to_value(&plain).unwrap(),
+        serde_yaml_ng::from_str::<Value>(yaml).unwrap()
+    );
     let defaulted = serde_json::to_value(plain.with_defaults()).unwrap();
     assert_eq!(
         defaulted["spec"]["disruption"],

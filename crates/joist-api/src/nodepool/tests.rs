@@ -39,7 +39,11 @@ fn apply(mut doc: Value, ops: &[(&str, Option<Value>)]) -> Value {
                     }
                     &mut items[index]
                 }
-                other => other.as_object_mut().unwrap().entry(*part).or_insert_with(empty),
+                other => other
+                    .as_object_mut()
+                    .unwrap()
+                    .entry(*part)
+                    .or_insert_with(empty),
             };
         }
         match (node, value) {
@@ -79,17 +83,23 @@ const LABEL_VALUE: &str = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 const EXPIRE: &str = r"^(([0-9]+(s|m|h))+|Never)$";
 const TGP: &str = r"^([0-9]+(s|m|h))+$";
 const NODES: &str = r"^((100|[0-9]{1,2})%|[0-9]+)$";
-const SCHEDULE: &str = r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly))|((.+)\s(.+)\s(.+)\s(.+)\s(.+))$";
+const SCHEDULE: &str =
+    r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly))|((.+)\s(.+)\s(.+)\s(.+)\s(.+))$";
 const DURATION: &str = r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$";
 const QUANTITY: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
 const SKIPPED: (&str, &str) = (
     "<nil>",
     "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
 );
+const ACCEPTED: &str =
+    "(the NodePool is accepted, but none of its nodes are disrupted while a budget is invalid)";
 const NAME_REGEX: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 
 fn pattern(path: &str, value: &str, pattern: &str) -> (String, String) {
-    (path.to_owned(), format!("Invalid value: \"{value}\": {path} in body should match '{pattern}'"))
+    (
+        path.to_owned(),
+        format!("Invalid value: \"{value}\": {path} in body should match '{pattern}'"),
+    )
 }
 
 fn e(path: &str, message: &str) -> (String, String) {
@@ -108,12 +118,31 @@ struct Case {
     expected: Vec<(String, String)>,
 }
 
-fn case(name: &'static str, ops: &[(&str, Option<Value>)], expected: Vec<(String, String)>) -> Case {
-    Case { name, old: None, new: pool(ops), expected }
+fn case(
+    name: &'static str,
+    ops: &[(&str, Option<Value>)],
+    expected: Vec<(String, String)>,
+) -> Case {
+    Case {
+        name,
+        old: None,
+        new: pool(ops),
+        expected,
+    }
 }
 
-fn update(name: &'static str, old: &[(&str, Option<Value>)], new: &[(&str, Option<Value>)], expected: Vec<(String, String)>) -> Case {
-    Case { name, old: Some(pool(old)), new: pool(new), expected }
+fn update(
+    name: &'static str,
+    old: &[(&str, Option<Value>)],
+    new: &[(&str, Option<Value>)],
+    expected: Vec<(String, String)>,
+) -> Case {
+    Case {
+        name,
+        old: Some(pool(old)),
+        new: pool(new),
+        expected,
+    }
 }
 
 fn set(pointer: &str, value: Value) -> (&str, Option<Value>) {
@@ -143,6 +172,7 @@ fn many_labels(n: usize) -> Value {
 
 // === the table ===
 
+#[rustfmt::skip]
 #[allow(clippy::too_many_lines)]
 fn invalid_cases() -> Vec<Case> {
     let long63 = "a".repeat(64);
@@ -324,6 +354,12 @@ fn invalid_cases() -> Vec<Case> {
             blocking("spec.disruption.budgets[0].reasons[0]", r#"Unsupported value: "": supported values: "Underutilized", "Empty", "Drifted""#)),
         case("budget reasons: duplicate", &[ca(), set(budgets, json!([{"nodes": "10", "reasons": ["Empty", "Empty"]}]))],
             vec![e("spec.disruption.budgets[0].reasons[1]", r#"Duplicate value: "Empty""#)]),
+        case("budget schedule: passes the pattern but is not cron (runtime)", &[ca(), set(budgets, json!([{"nodes": "0", "schedule": "a b c d e", "duration": "1h"}]))],
+            vec![e("spec.disruption.budgets[0].schedule", &format!(
+                "invariant violated, invalid cron \"a b c d e\", minute field: failed to parse int from a: strconv.Atoi: parsing \"a\": invalid syntax {ACCEPTED}"))]),
+        case("budget schedule: @dailyX passes the pattern quirk but is not a descriptor (runtime)", &[ca(), set(budgets, json!([{"nodes": "0", "schedule": "@dailyX", "duration": "1h"}]))],
+            vec![e("spec.disruption.budgets[0].schedule", &format!(
+                "invariant violated, invalid cron \"@dailyX\", unrecognized descriptor: @dailyX {ACCEPTED}"))]),
         case("budgets: more than 50", &[ca(), set(budgets, Value::Array(vec![json!({"nodes": "1"}); 51]))],
             blocking("spec.disruption.budgets", "Too many: 51: must have at most 50 items")),
         // --- limits, weight, replicas, static pools ---
@@ -363,11 +399,24 @@ fn every_invalid_case_reports_exact_paths_and_messages() {
     for case in &cases {
         let got = run(case);
         if got != case.expected {
-            failures.push(format!("{}:\n  expected {:#?}\n  got      {:#?}", case.name, case.expected, got));
+            failures.push(format!(
+                "{}:\n  expected {:#?}\n  got      {:#?}",
+                case.name, case.expected, got
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    assert_eq!(cases.len(), 94, "update the case count in the report when adding cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        cases.len(),
+        96,
+        "update the case count in the report when adding cases"
+    );
 }
 
 #[test]
@@ -388,22 +437,58 @@ fn valid_edge_values_pass() {
     let ok = |ops: &[(&str, Option<Value>)]| assert_eq!(validate(&pool(ops)), vec![], "{ops:?}");
     ok(&[set("/spec/template/spec/expireAfter", json!("Never"))]);
     ok(&[set("/spec/template/spec/expireAfter", json!("1h30m10s"))]);
-    ok(&[set("/spec/disruption", json!({"consolidateAfter": "Never", "consolidationPolicy": "WhenEmpty"}))]);
-    ok(&[ca(), set("/spec/disruption/budgets", json!([{"nodes": "100%"}, {"nodes": "0"}, {"schedule": "@dailyX", "duration": "1h"}]))]);
+    ok(&[set(
+        "/spec/disruption",
+        json!({"consolidateAfter": "Never", "consolidationPolicy": "WhenEmpty"}),
+    )]);
+    ok(&[
+        ca(),
+        set(
+            "/spec/disruption/budgets",
+            json!([{"nodes": "100%"}, {"nodes": "0"}, {"schedule": "@weekly", "duration": "1h"}]),
+        ),
+    ]);
     ok(&[ca(), set("/spec/disruption/budgets", json!([]))]);
     ok(&[set(REQ, req("example.com/a", "Gt", &["0"]))]);
-    ok(&[set(REQ, json!({"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "foo"]}))]);
-    ok(&[set(REQ, req("karpenter.sh/capacity-type", "NotIn", &["foo"]))]);
-    ok(&[set(LABELS, json!({"kubernetes.io/team": "a", "node-restriction.kubernetes.io/x": "b", "karpenter.shx/y": "c"}))]);
-    ok(&[set(TAINT, json!({"key": "a", "effect": "NoSchedule"})), set("/spec/template/spec/taints/1", json!({"key": "a", "effect": "NoExecute"}))]);
-    ok(&[set("/spec/replicas", json!(0)), set("/spec/limits", json!({"nodes": "5"}))]);
-    ok(&[set("/spec/weight", json!(100)), set("/spec/limits", json!({"cpu": "1.5", "memory": "1e3", "pods": ".5"}))]);
+    ok(&[set(
+        REQ,
+        json!({"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "foo"]}),
+    )]);
+    ok(&[set(
+        REQ,
+        req("karpenter.sh/capacity-type", "NotIn", &["foo"]),
+    )]);
+    ok(&[set(
+        LABELS,
+        json!({"kubernetes.io/team": "a", "node-restriction.kubernetes.io/x": "b", "karpenter.shx/y": "c"}),
+    )]);
+    ok(&[
+        set(TAINT, json!({"key": "a", "effect": "NoSchedule"})),
+        set(
+            "/spec/template/spec/taints/1",
+            json!({"key": "a", "effect": "NoExecute"}),
+        ),
+    ]);
+    ok(&[
+        set("/spec/replicas", json!(0)),
+        set("/spec/limits", json!({"nodes": "5"})),
+    ]);
+    ok(&[
+        set("/spec/weight", json!(100)),
+        set(
+            "/spec/limits",
+            json!({"cpu": "1.5", "memory": "1e3", "pods": ".5"}),
+        ),
+    ]);
 }
 
 #[test]
 fn updates_keep_unchanged_transition_fields_valid() {
     let old = pool(&[set("/spec/replicas", json!(1))]);
-    let new = pool(&[set("/spec/replicas", json!(4)), set(&format!("{NCR}/name"), json!("other"))]);
+    let new = pool(&[
+        set("/spec/replicas", json!(4)),
+        set(&format!("{NCR}/name"), json!("other")),
+    ]);
     assert_eq!(validate_update(&old, &new), vec![]);
 }
 
@@ -412,9 +497,15 @@ fn defaults_fill_absent_fields_only() {
     let defaulted = pool(&[]).with_defaults();
     let disruption = defaulted.spec.disruption.clone().unwrap();
     assert_eq!(disruption.consolidate_after.as_deref(), Some("0s"));
-    assert_eq!(disruption.consolidation_policy.as_deref(), Some("WhenEmptyOrUnderutilized"));
+    assert_eq!(
+        disruption.consolidation_policy.as_deref(),
+        Some("WhenEmptyOrUnderutilized")
+    );
     assert_eq!(disruption.budgets, Some(vec![Budget::nodes("10%")]));
-    assert_eq!(defaulted.template_spec().unwrap().expire_after.as_deref(), Some("720h"));
+    assert_eq!(
+        defaulted.template_spec().unwrap().expire_after.as_deref(),
+        Some("720h")
+    );
 
     let kept = pool(&[
         set("/spec/disruption", json!({"consolidateAfter": "5m", "budgets": [{"schedule": "@daily", "duration": "1h"}, {"nodes": "3"}]})),
@@ -424,35 +515,123 @@ fn defaults_fill_absent_fields_only() {
     .with_defaults();
     let disruption = kept.spec.disruption.clone().unwrap();
     assert_eq!(disruption.consolidate_after.as_deref(), Some("5m"));
-    assert_eq!(disruption.consolidation_policy.as_deref(), Some("WhenEmptyOrUnderutilized"));
-    let nodes: Vec<_> = disruption.budgets.unwrap().into_iter().map(|b| b.nodes.unwrap()).collect();
+    assert_eq!(
+        disruption.consolidation_policy.as_deref(),
+        Some("WhenEmptyOrUnderutilized")
+    );
+    let nodes: Vec<_> = disruption
+        .budgets
+        .unwrap()
+        .into_iter()
+        .map(|b| b.nodes.unwrap())
+        .collect();
     assert_eq!(nodes, ["10%", "3"]);
-    assert_eq!(kept.template_spec().unwrap().expire_after.as_deref(), Some("Never"));
+    assert_eq!(
+        kept.template_spec().unwrap().expire_after.as_deref(),
+        Some("Never")
+    );
     assert_eq!(kept.status.unwrap().nodes, Some(0));
-    let empty_budgets = pool(&[set("/spec/disruption", json!({"consolidateAfter": "0s", "budgets": []}))]).with_defaults();
-    assert_eq!(empty_budgets.spec.disruption.unwrap().budgets, Some(vec![]), "an explicit empty list is kept");
+    let empty_budgets = pool(&[set(
+        "/spec/disruption",
+        json!({"consolidateAfter": "0s", "budgets": []}),
+    )])
+    .with_defaults();
+    assert_eq!(
+        empty_budgets.spec.disruption.unwrap().budgets,
+        Some(vec![]),
+        "an explicit empty list is kept"
+    );
 }
 
 #[test]
 fn requirements_convert_into_core_requirements() {
     use joist_core::labels::LabelAliases;
     use joist_core::requirements::Operator;
-    let np = pool(&[set("/spec/template/spec/requirements", json!([
-        {"key": "failure-domain.beta.kubernetes.io/zone", "operator": "In", "values": ["a", "b"], "minValues": 2},
-        {"key": "example.com/size", "operator": "Gt", "values": ["4"]},
-    ]))]);
+    let np = pool(&[set(
+        "/spec/template/spec/requirements",
+        json!([
+            {"key": "failure-domain.beta.kubernetes.io/zone", "operator": "In", "values": ["a", "b"], "minValues": 2},
+            {"key": "example.com/size", "operator": "Gt", "values": ["4"]},
+        ]),
+    )]);
     let requirements = np.requirements(&LabelAliases::core()).unwrap();
     let zone = requirements.find("topology.kubernetes.io/zone").unwrap();
     assert_eq!(zone.operator(), Operator::In);
     assert_eq!(zone.min_values(), Some(2));
-    assert_eq!(requirements.find("example.com/size").unwrap().gte(), Some(5));
+    assert_eq!(
+        requirements.find("example.com/size").unwrap().gte(),
+        Some(5)
+    );
 
     let bad = pool(&[set(REQ, req("example.com/a", "Foo", &[]))]);
     let err = bad.requirements(&LabelAliases::core()).unwrap_err();
-    assert!(matches!(err, ConversionError::Requirement { ref path, .. } if path == "spec.template.spec.requirements[0]"), "{err}");
+    assert!(
+        matches!(err, ConversionError::Requirement { ref path, .. } if path == "spec.template.spec.requirements[0]"),
+        "{err}"
+    );
     let missing = pool(&[del("/spec/template/spec/requirements")]);
     assert_eq!(
-        missing.requirements(&LabelAliases::core()).unwrap_err().to_string(),
+        missing
+            .requirements(&LabelAliases::core())
+            .unwrap_err()
+            .to_string(),
         "NodePool default: spec.template.spec.requirements: Required value"
+    );
+}
+
+#[test]
+fn budgets_and_taints_convert_into_core_types() {
+    use joist_core::nodepool::budgets::DisruptionReason;
+    use joist_core::taints::Effect;
+    let defaults = pool(&[]).budgets().unwrap();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0].nodes, "10%");
+    assert!(defaults[0].schedule.is_none() && defaults[0].reasons.is_none());
+
+    let np = pool(&[
+        ca(),
+        set(
+            "/spec/disruption/budgets",
+            json!([{"nodes": "0", "schedule": "@daily", "duration": "1h30m", "reasons": ["Empty", "Drifted"]}, {}]),
+        ),
+        set(
+            TAINT,
+            json!({"key": "gpu", "value": "true", "effect": "NoSchedule"}),
+        ),
+        set(
+            "/spec/template/spec/startupTaints/0",
+            json!({"key": "init", "effect": "NoExecute"}),
+        ),
+    ]);
+    let budgets = np.budgets().unwrap();
+    assert_eq!(budgets[0].nodes, "0");
+    assert_eq!(budgets[0].schedule.as_deref(), Some("@daily"));
+    assert_eq!(
+        budgets[0].duration,
+        Some(std::time::Duration::from_secs(5400))
+    );
+    assert_eq!(
+        budgets[0].reasons,
+        Some(vec![DisruptionReason::Empty, DisruptionReason::Drifted])
+    );
+    assert_eq!(
+        budgets[1].nodes, "10%",
+        "a budget without nodes gets the CRD default"
+    );
+    let taints = np.taints().unwrap();
+    assert_eq!(
+        (
+            taints[0].key.as_str(),
+            taints[0].value.as_str(),
+            taints[0].effect
+        ),
+        ("gpu", "true", Effect::NoSchedule)
+    );
+    assert_eq!(np.startup_taints().unwrap()[0].effect, Effect::NoExecute);
+
+    let bad = pool(&[set(TAINT, json!({"key": "gpu", "effect": "Sometimes"}))]);
+    assert_eq!(
+        bad.taints().unwrap_err().to_string(),
+        "NodePool default: spec.template.spec.taints[0]: invalid taint effect: Sometimes, unsupported taint effect"
     );
 }

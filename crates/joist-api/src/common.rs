@@ -11,6 +11,7 @@ pub mod pattern;
 pub mod schema;
 pub mod types;
 
+pub use check::ValidationOptions;
 pub use labels::{LabelPolicy, RestrictedDomain};
 pub use schema::CelRule;
 pub use types::{

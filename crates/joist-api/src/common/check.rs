@@ -143,22 +143,24 @@ pub fn cel_node_class_ref(
     }
 }
 
-/// The CEL rules on a NodePool's template labels map: one error per violated rule.
+/// The CEL rules on a NodePool's template labels map: one error per violated rule, in the order
+/// the rules appear in the CRD (`policy`), whatever the order of the offending keys.
 pub fn cel_template_labels(
     labels: &BTreeMap<String, String>,
     path: &FieldPath,
+    policy: &LabelPolicy,
     restricted: &RestrictedLabels,
     errors: &mut Vec<FieldError>,
 ) {
-    let mut messages: Vec<String> = Vec::new();
+    let mut violated: Vec<String> = Vec::new();
     for key in labels.keys() {
-        for message in restricted.admission_errors(key, LabelContext::NodePoolTemplate) {
-            if !messages.contains(&message) {
-                messages.push(message);
-            }
+        violated.extend(restricted.admission_errors(key, LabelContext::NodePoolTemplate));
+    }
+    for rule in policy.map_rules() {
+        if violated.contains(&rule.message) {
+            errors.push(FieldError::new(path, rule.message));
         }
     }
-    errors.extend(messages.into_iter().map(|m| FieldError::new(path, m)));
 }
 
 // === runtime mirrors ===

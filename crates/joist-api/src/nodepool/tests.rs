@@ -483,6 +483,20 @@ fn valid_edge_values_pass() {
 }
 
 #[test]
+fn label_rule_errors_follow_the_crd_rule_order() {
+    let np = pool(&[set(LABELS, json!({"a.karpenter.sh/x": "1", "karpenter.sh/nodepool": "2", "kubernetes.io/hostname": "3"}))]);
+    let messages: Vec<String> = validate(&np).into_iter().map(|e| e.message).collect();
+    assert_eq!(
+        messages,
+        [
+            r#"label domain "karpenter.sh" is restricted"#,
+            r#"label "karpenter.sh/nodepool" is restricted"#,
+            r#"label "kubernetes.io/hostname" is restricted"#,
+        ]
+    );
+}
+
+#[test]
 fn updates_keep_unchanged_transition_fields_valid() {
     let old = pool(&[set("/spec/replicas", json!(1))]);
     let new = pool(&[

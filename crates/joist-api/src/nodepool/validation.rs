@@ -11,6 +11,7 @@ use super::crd::{
     rule_schedule_with_duration, rule_static_limits, rule_static_transition, rule_static_weight,
 };
 use super::{NodePool, schema};
+use crate::common::LabelPolicy;
 use crate::common::check::{self, ValidationOptions};
 use crate::common::schema::rule_immutable_ref;
 use crate::validation::{FieldError, FieldPath};
@@ -59,7 +60,7 @@ fn run(
     };
     let restricted = options.labels.restricted_labels();
     let admitted = check::admit(&object, &schema(&options.labels), &mut errors, |errors| {
-        cel(&nodepool, old, &restricted, errors);
+        cel(&nodepool, old, &options.labels, &restricted, errors);
     });
     if admitted {
         runtime(&nodepool, options, &mut errors);
@@ -72,6 +73,7 @@ fn run(
 fn cel(
     nodepool: &NodePool,
     old: Option<&NodePool>,
+    policy: &LabelPolicy,
     restricted: &RestrictedLabels,
     errors: &mut Vec<FieldError>,
 ) {
@@ -117,6 +119,7 @@ fn cel(
         check::cel_template_labels(
             labels,
             &template_path.child("metadata").child("labels"),
+            policy,
             restricted,
             errors,
         );

@@ -244,16 +244,55 @@ impl Walker<'_> {
         {
             self.errors.push(too_many(path, items.len(), max));
         }
-        if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set") {
-            for (i, item) in items.iter().enumerate() {
-                if items[..i].contains(item) {
-                    self.errors.push(duplicate(&path.index(i), item));
+        match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("set") => {
+                for (i, item) in items.iter().enumerate() {
+                    if items[..i].contains(item) {
+                        self.errors.push(duplicate(&path.index(i), item));
+                    }
                 }
             }
+            Some("map") => self.check_map_list(items, schema, path),
+            _ => {}
         }
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {
                 self.walk(item, item_schema, &path.index(i));
+            }
+        }
+    }
+}
+
+impl Walker<'_> {
+    /// `x-kubernetes-list-type: map`: no two items may share their key fields. Go prints the
+    /// duplicate key with `%#v`: `map[string]interface {}{"type":"Ready"}`.
+    fn check_map_list(&mut self, items: &[Value], schema: &Value, path: &FieldPath) {
+        let key_names: Vec<&str> = schema
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let key_of = |item: &Value| -> Vec<Value> {
+            key_names
+                .iter()
+                .map(|k| item.get(*k).cloned().unwrap_or(Value::Null))
+                .collect()
+        };
+        for (i, item) in items.iter().enumerate() {
+            let key = key_of(item);
+            if items[..i].iter().any(|earlier| key_of(earlier) == key) {
+                let fields: Vec<String> = key_names
+                    .iter()
+                    .zip(&key)
+                    .map(|(name, value)| format!("{name:?}:{value}"))
+                    .collect();
+                self.errors.push(FieldError::new(
+                    &path.index(i),
+                    format!(
+                        "Duplicate value: map[string]interface {{}}{{{}}}",
+                        fields.join(", ")
+                    ),
+                ));
             }
         }
     }

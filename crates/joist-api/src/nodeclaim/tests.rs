@@ -198,6 +198,22 @@ fn status_conditions_are_checked() {
 }
 
 #[test]
+fn status_conditions_are_a_map_keyed_by_type() {
+    let mut doc = base();
+    let ready =
+        json!({"type": "Ready", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z"});
+    doc["status"] = json!({"conditions": [ready.clone(), ready]});
+    let nodeclaim: NodeClaim = serde_json::from_value(doc).unwrap();
+    assert_eq!(
+        errors(&nodeclaim),
+        one(
+            "status.conditions[1]",
+            r#"Duplicate value: map[string]interface {}{"type":"Ready"}"#
+        )
+    );
+}
+
+#[test]
 fn spec_is_immutable_but_status_is_not() {
     let old = claim("taints", None);
     let new = claim("expireAfter", Some(json!("24h")));

@@ -4,14 +4,17 @@
 //! and the Rust mirror of the shared CEL and runtime checks.
 
 pub mod check;
+pub mod convert;
 pub mod labels;
 pub mod openapi;
 pub mod pattern;
 pub mod schema;
 pub mod types;
 
+pub use check::ValidationOptions;
 pub use labels::{LabelPolicy, RestrictedDomain};
 pub use schema::CelRule;
 pub use types::{
-    Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, QuantityValue, ResourceList, Taint,
+    Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, QuantityValue, ResourceList,
+    Taint,
 };

@@ -12,7 +12,10 @@ pub fn karpenter() -> Vec<Value> {
 
 /// The `karpenter.sh` CRDs under a provider's label policy (restricted domains become CEL rules).
 pub fn karpenter_with(policy: &LabelPolicy) -> Vec<Value> {
-    vec![crate::nodepool::crd_with(policy), crate::nodeclaim::crd_with(policy)]
+    vec![
+        crate::nodepool::crd_with(policy),
+        crate::nodeclaim::crd_with(policy),
+    ]
 }
 
 /// Every CRD joist installs, in install order: NodePool, NodeClaim, then the provider's NodeClass.
@@ -22,8 +25,7 @@ pub fn all() -> Vec<Value> {
     crds
 }
 
-/// The provider's NodeClass CRDs. EC2NodeClass is wired in here once its module provides
-/// `crate::ec2nodeclass::crd()` (one line: `vec![crate::ec2nodeclass::crd()]`).
+/// The provider's NodeClass CRDs: EC2NodeClass.
 pub fn provider() -> Vec<Value> {
     vec![crate::ec2nodeclass::crd()]
 }
@@ -58,7 +60,17 @@ mod tests {
             .map(|d| serde_yaml_ng::from_str(d).unwrap())
             .collect();
         assert_eq!(parsed, crds);
-        let names: Vec<&str> = parsed.iter().map(|c| c["metadata"]["name"].as_str().unwrap()).collect();
-        assert_eq!(names[..2], ["nodepools.karpenter.sh", "nodeclaims.karpenter.sh"]);
+        let names: Vec<&str> = parsed
+            .iter()
+            .map(|c| c["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "nodepools.karpenter.sh",
+                "nodeclaims.karpenter.sh",
+                "ec2nodeclasses.karpenter.k8s.aws"
+            ]
+        );
     }
 }

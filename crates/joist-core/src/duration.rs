@@ -1,12 +1,13 @@
 //! Go-compatible durations and the duration/budget string patterns of the NodePool API.
 //!
 //! Karpenter's users write durations the way Go's `time.ParseDuration` reads them (`"720h"`,
-//! `"1.5h"`, `"300ms"`, `"1h30m"`) and see them printed the way Go's `Duration.String()` prints them
-//! (`"720h0m0s"`). joist must read and print exactly the same strings, so this module implements
-//! both directions by hand, plus [`NillableDuration`] (upstream's type for `expireAfter` and
-//! `consolidateAfter`: a duration or `"Never"`) and the CRD `pattern` checks (spec core §1.1) that
-//! the API validation mirrors. The pattern checks are hand-written matchers equivalent to the Go
-//! (RE2) regular expressions the API server evaluates; no regex engine is involved.
+//! `"1.5h"`, `"300ms"`, `"1h30m"`) and see them printed the way Go's `Duration.String()` prints
+//! them (`"720h0m0s"`). joist must read and print exactly the same strings, so this module
+//! implements both directions by hand, plus [`NillableDuration`] (upstream's type for
+//! `expireAfter` and `consolidateAfter`: a duration or `"Never"`) and the CRD `pattern` checks
+//! (spec core §1.1) that the API validation mirrors. The pattern checks are hand-written matchers
+//! equivalent to the Go (RE2) regular expressions the API server evaluates; no regex engine is
+//! involved.
 //!
 //! Negative durations: Go accepts `"-5m"`, but every place joist reads a duration (NodePool,
 //! NodeClaim fields, budget windows, pod annotations) needs a non-negative span, and the CRD
@@ -153,11 +154,6 @@ fn parse_component<'a>(s: &'a str, input: &str) -> Result<(u64, &'a str), Durati
     if fraction > 0 {
         // Go converts the fraction through float64 ("to be nanosecond accurate for fractions of
         // hours") and truncates; the `as` cast mirrors that truncation.
-        #[allow(
-            clippy::cast_precision_loss,
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss
-        )]
         let fraction_nanos = (fraction as f64 * (unit_nanos as f64 / scale)) as u64;
         nanos = nanos
             .checked_add(fraction_nanos)

@@ -35,7 +35,11 @@ pub struct ValidationOptions {
 
 impl Default for ValidationOptions {
     fn default() -> Self {
-        Self { labels: LabelPolicy::karpenter(), well_known: WellKnownLabels::core(), aliases: LabelAliases::core() }
+        Self {
+            labels: LabelPolicy::karpenter(),
+            well_known: WellKnownLabels::core(),
+            aliases: LabelAliases::core(),
+        }
     }
 }
 
@@ -54,7 +58,10 @@ pub fn admit(
     let before = errors.len();
     openapi::validate_value(object, schema, &FieldPath::root(), errors);
     if errors[before..].iter().any(is_blocking) {
-        errors.push(FieldError { path: "<nil>".to_owned(), message: CEL_SKIPPED.to_owned() });
+        errors.push(FieldError {
+            path: "<nil>".to_owned(),
+            message: CEL_SKIPPED.to_owned(),
+        });
     } else {
         cel(errors);
     }
@@ -82,7 +89,10 @@ pub fn cel_requirements(
     errors: &mut Vec<FieldError>,
 ) {
     let op = |r: &NodeSelectorRequirementWithMinValues| r.operator.clone().unwrap_or_default();
-    if requirements.iter().any(|r| op(r) == "In" && r.values().is_empty()) {
+    if requirements
+        .iter()
+        .any(|r| op(r) == "In" && r.values().is_empty())
+    {
         errors.push(FieldError::new(path, rule_in_needs_value().message));
     }
     let bound_ok = |r: &NodeSelectorRequirementWithMinValues| match r.values() {
@@ -90,11 +100,15 @@ pub fn cel_requirements(
         [v] => v.parse::<i64>().is_ok_and(|n| n >= 0),
         _ => false,
     };
-    if requirements.iter().any(|r| matches!(op(r).as_str(), "Gt" | "Lt" | "Gte" | "Lte") && !bound_ok(r)) {
+    if requirements
+        .iter()
+        .any(|r| matches!(op(r).as_str(), "Gt" | "Lt" | "Gte" | "Lte") && !bound_ok(r))
+    {
         errors.push(FieldError::new(path, rule_bound_needs_integer().message));
     }
     let too_few = |r: &NodeSelectorRequirementWithMinValues| {
-        r.min_values.is_some_and(|min| (r.values().len() as i64) < min)
+        r.min_values
+            .is_some_and(|min| (r.values().len() as i64) < min)
     };
     if requirements.iter().any(|r| op(r) == "In" && too_few(r)) {
         errors.push(FieldError::new(path, rule_min_values().message));
@@ -110,41 +124,61 @@ pub fn cel_requirements(
 }
 
 /// The `may not be empty` rules on `nodeClassRef.{kind,name,group}` (in schema property order).
-pub fn cel_node_class_ref(reference: &NodeClassReference, path: &FieldPath, errors: &mut Vec<FieldError>) {
-    for (field, value) in [("group", &reference.group), ("kind", &reference.kind), ("name", &reference.name)] {
+pub fn cel_node_class_ref(
+    reference: &NodeClassReference,
+    path: &FieldPath,
+    errors: &mut Vec<FieldError>,
+) {
+    for (field, value) in [
+        ("group", &reference.group),
+        ("kind", &reference.kind),
+        ("name", &reference.name),
+    ] {
         if value.as_deref() == Some("") {
-            errors.push(FieldError::new(&path.child(field), super::schema::rule_not_empty(field).message));
+            errors.push(FieldError::new(
+                &path.child(field),
+                super::schema::rule_not_empty(field).message,
+            ));
         }
     }
 }
 
-/// The CEL rules on a NodePool's template labels map: one error per violated rule.
+/// The CEL rules on a NodePool's template labels map: one error per violated rule, in the order
+/// the rules appear in the CRD (`policy`), whatever the order of the offending keys.
 pub fn cel_template_labels(
     labels: &BTreeMap<String, String>,
     path: &FieldPath,
+    policy: &LabelPolicy,
     restricted: &RestrictedLabels,
     errors: &mut Vec<FieldError>,
 ) {
-    let mut messages: Vec<String> = Vec::new();
+    let mut violated: Vec<String> = Vec::new();
     for key in labels.keys() {
-        for message in restricted.admission_errors(key, LabelContext::NodePoolTemplate) {
-            if !messages.contains(&message) {
-                messages.push(message);
-            }
+        violated.extend(restricted.admission_errors(key, LabelContext::NodePoolTemplate));
+    }
+    for rule in policy.map_rules() {
+        if violated.contains(&rule.message) {
+            errors.push(FieldError::new(path, rule.message));
         }
     }
-    errors.extend(messages.into_iter().map(|m| FieldError::new(path, m)));
 }
 
 // === runtime mirrors ===
 
 /// Runtime label checks (upstream `validateLabels`) beyond what admission already enforces:
 /// the full qualified-name check on keys (the CRD constrains only label values).
-pub fn runtime_template_labels(labels: &BTreeMap<String, String>, path: &FieldPath, errors: &mut Vec<FieldError>) {
+pub fn runtime_template_labels(
+    labels: &BTreeMap<String, String>,
+    path: &FieldPath,
+    errors: &mut Vec<FieldError>,
+) {
     for key in labels.keys() {
         if let Err(messages) = validate_qualified_name(key) {
             for m in messages {
-                errors.push(FieldError::new(&path.key(key), format!("invalid key name {key:?} in labels, {m:?}")));
+                errors.push(FieldError::new(
+                    &path.key(key),
+                    format!("invalid key name {key:?} in labels, {m:?}"),
+                ));
             }
         }
     }
@@ -152,7 +186,11 @@ pub fn runtime_template_labels(labels: &BTreeMap<String, String>, path: &FieldPa
 
 /// Runtime taint checks (upstream `validateTaints`): qualified-name lengths of keys and values,
 /// and no duplicate (key, effect) pair across `taints` and `startupTaints`.
-pub fn runtime_taints(groups: &[(&str, &[Taint])], spec_path: &FieldPath, errors: &mut Vec<FieldError>) {
+pub fn runtime_taints(
+    groups: &[(&str, &[Taint])],
+    spec_path: &FieldPath,
+    errors: &mut Vec<FieldError>,
+) {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for (field, taints) in groups {
         for (i, taint) in taints.iter().enumerate() {
@@ -161,19 +199,28 @@ pub fn runtime_taints(groups: &[(&str, &[Taint])], spec_path: &FieldPath, errors
             let value = taint.value.as_deref().unwrap_or_default();
             if let Err(messages) = validate_qualified_name(key) {
                 for m in messages {
-                    errors.push(FieldError::new(&item.child("key"), format!("invalid value: {m} in {field}")));
+                    errors.push(FieldError::new(
+                        &item.child("key"),
+                        format!("invalid value: {m} in {field}"),
+                    ));
                 }
             }
             if !value.is_empty()
                 && let Err(messages) = validate_qualified_name(value)
             {
                 for m in messages {
-                    errors.push(FieldError::new(&item.child("value"), format!("invalid value: {m} in {field}")));
+                    errors.push(FieldError::new(
+                        &item.child("value"),
+                        format!("invalid value: {m} in {field}"),
+                    ));
                 }
             }
             let effect = taint.effect.as_deref().unwrap_or_default();
             if seen.contains(&(key, effect)) {
-                errors.push(FieldError::new(&item, format!("duplicate taint Key/Effect pair {key}={effect}")));
+                errors.push(FieldError::new(
+                    &item,
+                    format!("duplicate taint Key/Effect pair {key}={effect}"),
+                ));
             }
             seen.push((key, effect));
         }
@@ -191,14 +238,20 @@ pub fn runtime_requirements(
 ) {
     let restricted = options.labels.restricted_labels();
     for (i, requirement) in requirements.iter().enumerate() {
-        let key = options.aliases.normalize(requirement.key.as_deref().unwrap_or_default());
+        let key = options
+            .aliases
+            .normalize(requirement.key.as_deref().unwrap_or_default());
         let mut problems = Vec::new();
         if let Err(m) = restricted.runtime_check(key, &options.well_known) {
             problems.push(m);
         }
         problems.extend(well_known_value_problem(requirement, key));
         if let Err(messages) = validate_qualified_name(key) {
-            problems.extend(messages.into_iter().map(|m| format!("key {key} is not a qualified name, {m}")));
+            problems.extend(
+                messages
+                    .into_iter()
+                    .map(|m| format!("key {key} is not a qualified name, {m}")),
+            );
         }
         for problem in problems {
             errors.push(FieldError::new(
@@ -211,20 +264,37 @@ pub fn runtime_requirements(
 
 /// Upstream `validateWellKnownValues`: an `In` requirement on `karpenter.sh/capacity-type` needs
 /// at least one known value (and at least `minValues` of them); unknown extras are only logged.
-fn well_known_value_problem(requirement: &NodeSelectorRequirementWithMinValues, key: &str) -> Option<String> {
+fn well_known_value_problem(
+    requirement: &NodeSelectorRequirementWithMinValues,
+    key: &str,
+) -> Option<String> {
     if key != CAPACITY_TYPE || requirement.operator.as_deref() != Some("In") {
         return None;
     }
     let values = requirement.values();
-    let (known, unknown): (Vec<&String>, Vec<&String>) =
-        values.iter().partition(|v| CAPACITY_TYPES.contains(&v.as_str()));
-    let go_list = |items: &[&String]| format!("[{}]", items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
+    let (known, unknown): (Vec<&String>, Vec<&String>) = values
+        .iter()
+        .partition(|v| CAPACITY_TYPES.contains(&v.as_str()));
+    let go_list = |items: &[&String]| {
+        format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
     let mut sorted_known = CAPACITY_TYPES.to_vec();
     sorted_known.sort_unstable();
     let all: Vec<&String> = values.iter().collect();
     if known.is_empty() {
         // Go prints the known-values set (a map) with `%v`: `map[k:{} ...]`, keys sorted.
-        let set = sorted_known.iter().map(|v| format!("{v}:{{}}")).collect::<Vec<_>>().join(" ");
+        let set = sorted_known
+            .iter()
+            .map(|v| format!("{v}:{{}}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         return Some(format!(
             "no valid values found in {} for {key}, expected one of: map[{set}], got: {}",
             go_list(&all),

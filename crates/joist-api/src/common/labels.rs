@@ -62,7 +62,9 @@ impl LabelPolicy {
 
     /// The CEL rules on a NodePool's `template.metadata.labels` map, in upstream's order.
     pub fn map_rules(&self) -> Vec<CelRule> {
-        self.rules(true, |cond| format!("self.all(x, {})", cond.replace("KEY", "x")))
+        self.rules(true, |cond| {
+            format!("self.all(x, {})", cond.replace("KEY", "x"))
+        })
     }
 
     /// The CEL rules on a requirement `key`; NodeClaims may carry `karpenter.sh/nodepool`.
@@ -73,8 +75,15 @@ impl LabelPolicy {
     fn rules(&self, forbid_nodepool_label: bool, wrap: impl Fn(&str) -> String) -> Vec<CelRule> {
         let domain_rule = |d: &RestrictedDomain| {
             let allowed: Vec<String> = d.allowed_keys.iter().map(|k| format!("{k:?}")).collect();
-            let cond = format!("KEY in [{}] || !KEY.find(\"^([^/]+)\").endsWith({:?})", allowed.join(", "), d.domain);
-            CelRule::new(wrap(&cond), format!("label domain {:?} is restricted", d.domain))
+            let cond = format!(
+                "KEY in [{}] || !KEY.find(\"^([^/]+)\").endsWith({:?})",
+                allowed.join(", "),
+                d.domain
+            );
+            CelRule::new(
+                wrap(&cond),
+                format!("label domain {:?} is restricted", d.domain),
+            )
         };
         let mut rules = Vec::new();
         let mut domains = self.domains.iter();
@@ -118,9 +127,18 @@ mod tests {
             rules[0].rule,
             r#"self.all(x, x in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !x.find("^([^/]+)").endsWith("karpenter.sh"))"#
         );
-        assert_eq!(rules[0].message, r#"label domain "karpenter.sh" is restricted"#);
-        assert_eq!(rules[1].rule, r#"self.all(x, x != "karpenter.sh/nodepool")"#);
-        assert_eq!(rules[2].message, r#"label "kubernetes.io/hostname" is restricted"#);
+        assert_eq!(
+            rules[0].message,
+            r#"label domain "karpenter.sh" is restricted"#
+        );
+        assert_eq!(
+            rules[1].rule,
+            r#"self.all(x, x != "karpenter.sh/nodepool")"#
+        );
+        assert_eq!(
+            rules[2].message,
+            r#"label "kubernetes.io/hostname" is restricted"#
+        );
         let key_rules = LabelPolicy::karpenter().key_rules(false);
         assert_eq!(key_rules.len(), 2);
         assert_eq!(key_rules[1].rule, r#"self != "kubernetes.io/hostname""#);
@@ -131,20 +149,38 @@ mod tests {
         use joist_core::labels::LabelContext;
         let policy = LabelPolicy::karpenter().restricted_labels();
         let domain = vec![r#"label domain "karpenter.sh" is restricted"#.to_owned()];
-        assert_eq!(policy.admission_errors("notkarpenter.sh/x", LabelContext::NodePoolTemplate), domain);
-        assert!(policy.admission_errors("karpenter.sh/capacity-type", LabelContext::NodePoolTemplate).is_empty());
-        assert!(policy.admission_errors(NODEPOOL, LabelContext::NodeClaim).is_empty());
+        assert_eq!(
+            policy.admission_errors("notkarpenter.sh/x", LabelContext::NodePoolTemplate),
+            domain
+        );
+        assert!(
+            policy
+                .admission_errors("karpenter.sh/capacity-type", LabelContext::NodePoolTemplate)
+                .is_empty()
+        );
+        assert!(
+            policy
+                .admission_errors(NODEPOOL, LabelContext::NodeClaim)
+                .is_empty()
+        );
     }
 
     #[test]
     fn provider_domains_come_after_the_core_rules() {
-        let policy = LabelPolicy::karpenter().with_domain("karpenter.k8s.aws", &["karpenter.k8s.aws/instance-family"]);
+        let policy = LabelPolicy::karpenter()
+            .with_domain("karpenter.k8s.aws", &["karpenter.k8s.aws/instance-family"]);
         let rules = policy.map_rules();
         assert_eq!(rules.len(), 4);
-        assert_eq!(rules[3].message, r#"label domain "karpenter.k8s.aws" is restricted"#);
+        assert_eq!(
+            rules[3].message,
+            r#"label domain "karpenter.k8s.aws" is restricted"#
+        );
         let core = policy.restricted_labels();
         let ctx = joist_core::labels::LabelContext::NodePoolTemplate;
-        assert!(core.admission_errors("karpenter.k8s.aws/instance-family", ctx).is_empty());
+        assert!(
+            core.admission_errors("karpenter.k8s.aws/instance-family", ctx)
+                .is_empty()
+        );
         assert_eq!(core.admission_errors("karpenter.k8s.aws/foo", ctx).len(), 1);
     }
 }

@@ -15,8 +15,16 @@ use super::pattern::Pattern;
 use crate::validation::{FieldError, FieldPath};
 
 /// Validates `value` against the structural schema `schema`, appending one error per violation.
-pub fn validate_value(value: &Value, schema: &Value, path: &FieldPath, errors: &mut Vec<FieldError>) {
-    let mut walker = Walker { patterns: BTreeMap::new(), errors };
+pub fn validate_value(
+    value: &Value,
+    schema: &Value,
+    path: &FieldPath,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut walker = Walker {
+        patterns: BTreeMap::new(),
+        errors,
+    };
     walker.walk(value, schema, path);
 }
 
@@ -40,18 +48,29 @@ pub fn not_supported(path: &FieldPath, value: &Value, supported: &[&str]) -> Fie
     let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
     FieldError::new(
         path,
-        format!("Unsupported value: {}: supported values: {}", render_value(value), list.join(", ")),
+        format!(
+            "Unsupported value: {}: supported values: {}",
+            render_value(value),
+            list.join(", ")
+        ),
     )
 }
 
 /// `Invalid value: <value>: <detail>`.
 pub fn invalid(path: &FieldPath, value: &Value, detail: &str) -> FieldError {
-    FieldError::new(path, format!("Invalid value: {}: {detail}", render_value(value)))
+    FieldError::new(
+        path,
+        format!("Invalid value: {}: {detail}", render_value(value)),
+    )
 }
 
 /// `Invalid value: "x": <path> in body should match '<pattern>'`.
 pub fn pattern_mismatch(path: &FieldPath, value: &str, pattern: &str) -> FieldError {
-    invalid(path, &Value::String(value.to_owned()), &format!("{path} in body should match '{pattern}'"))
+    invalid(
+        path,
+        &Value::String(value.to_owned()),
+        &format!("{path} in body should match '{pattern}'"),
+    )
 }
 
 /// `Duplicate value: "x"`.
@@ -110,7 +129,10 @@ impl Walker<'_> {
     }
 
     fn check_type(&mut self, value: &Value, schema: &Value, path: &FieldPath) -> bool {
-        let int_or_string = schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true);
+        let int_or_string = schema
+            .get("x-kubernetes-int-or-string")
+            .and_then(Value::as_bool)
+            == Some(true);
         let expected = if int_or_string {
             "integer,string"
         } else {
@@ -120,10 +142,13 @@ impl Walker<'_> {
             }
         };
         let actual = type_name(value);
-        let ok = expected.split(',').any(|t| t == actual || (t == "number" && actual == "integer"));
+        let ok = expected
+            .split(',')
+            .any(|t| t == actual || (t == "number" && actual == "integer"));
         if !ok {
             let detail = format!("{path} in body must be of type {expected}: {actual:?}");
-            self.errors.push(invalid(path, &Value::String(actual.to_owned()), &detail));
+            self.errors
+                .push(invalid(path, &Value::String(actual.to_owned()), &detail));
         }
         ok
     }
@@ -134,16 +159,23 @@ impl Walker<'_> {
             && chars > max
         {
             let unit = if max == 1 { "byte" } else { "bytes" };
-            self.errors.push(FieldError::new(path, format!("Too long: may not be more than {max} {unit}")));
+            self.errors.push(FieldError::new(
+                path,
+                format!("Too long: may not be more than {max} {unit}"),
+            ));
         }
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
             && chars < min
         {
             let detail = format!("{path} in body should be at least {min} chars long");
-            self.errors.push(invalid(path, &Value::String(s.to_owned()), &detail));
+            self.errors
+                .push(invalid(path, &Value::String(s.to_owned()), &detail));
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-            let compiled = self.patterns.entry(pattern.to_owned()).or_insert_with(|| Pattern::new(pattern).ok());
+            let compiled = self
+                .patterns
+                .entry(pattern.to_owned())
+                .or_insert_with(|| Pattern::new(pattern).ok());
             match compiled {
                 Some(p) if p.is_match(s) => {}
                 // An uncompilable pattern in our own schema is a joist bug; report it rather than
@@ -159,18 +191,29 @@ impl Walker<'_> {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
             && v < min
         {
-            let detail = format!("{path} in body should be greater than or equal to {}", schema["minimum"]);
+            let detail = format!(
+                "{path} in body should be greater than or equal to {}",
+                schema["minimum"]
+            );
             self.errors.push(invalid(path, &value, &detail));
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
             && v > max
         {
-            let detail = format!("{path} in body should be less than or equal to {}", schema["maximum"]);
+            let detail = format!(
+                "{path} in body should be less than or equal to {}",
+                schema["maximum"]
+            );
             self.errors.push(invalid(path, &value, &detail));
         }
     }
 
-    fn check_object(&mut self, map: &serde_json::Map<String, Value>, schema: &Value, path: &FieldPath) {
+    fn check_object(
+        &mut self,
+        map: &serde_json::Map<String, Value>,
+        schema: &Value,
+        path: &FieldPath,
+    ) {
         if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
             && map.len() as u64 > max
         {
@@ -201,12 +244,16 @@ impl Walker<'_> {
         {
             self.errors.push(too_many(path, items.len(), max));
         }
-        if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set") {
-            for (i, item) in items.iter().enumerate() {
-                if items[..i].contains(item) {
-                    self.errors.push(duplicate(&path.index(i), item));
+        match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("set") => {
+                for (i, item) in items.iter().enumerate() {
+                    if items[..i].contains(item) {
+                        self.errors.push(duplicate(&path.index(i), item));
+                    }
                 }
             }
+            Some("map") => self.check_map_list(items, schema, path),
+            _ => {}
         }
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {
@@ -216,9 +263,47 @@ impl Walker<'_> {
     }
 }
 
+impl Walker<'_> {
+    /// `x-kubernetes-list-type: map`: no two items may share their key fields. Go prints the
+    /// duplicate key with `%#v`: `map[string]interface {}{"type":"Ready"}`.
+    fn check_map_list(&mut self, items: &[Value], schema: &Value, path: &FieldPath) {
+        let key_names: Vec<&str> = schema
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let key_of = |item: &Value| -> Vec<Value> {
+            key_names
+                .iter()
+                .map(|k| item.get(*k).cloned().unwrap_or(Value::Null))
+                .collect()
+        };
+        for (i, item) in items.iter().enumerate() {
+            let key = key_of(item);
+            if items[..i].iter().any(|earlier| key_of(earlier) == key) {
+                let fields: Vec<String> = key_names
+                    .iter()
+                    .zip(&key)
+                    .map(|(name, value)| format!("{name:?}:{value}"))
+                    .collect();
+                self.errors.push(FieldError::new(
+                    &path.index(i),
+                    format!(
+                        "Duplicate value: map[string]interface {{}}{{{}}}",
+                        fields.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 /// `Too many: 101: must have at most 100 items`.
 fn too_many(path: &FieldPath, actual: usize, max: u64) -> FieldError {
-    FieldError::new(path, format!("Too many: {actual}: must have at most {max} items"))
+    FieldError::new(
+        path,
+        format!("Too many: {actual}: must have at most {max} items"),
+    )
 }
 
 #[cfg(test)]
@@ -227,9 +312,9 @@ mod tests {
 
     use super::*;
 
-    fn check(value: Value, schema: Value) -> Vec<String> {
+    fn check(value: &Value, schema: &Value) -> Vec<String> {
         let mut errors = Vec::new();
-        validate_value(&value, &schema, &FieldPath::root().child("spec"), &mut errors);
+        validate_value(value, schema, &FieldPath::root().child("spec"), &mut errors);
         errors.into_iter().map(|e| e.to_string()).collect()
     }
 
@@ -246,7 +331,10 @@ mod tests {
                           "items": {"type": "string"}},
             }
         });
-        let errors = check(json!({"op": "Foo", "weight": 110, "key": "AB1c", "tags": ["a", "a"]}), schema.clone());
+        let errors = check(
+            &json!({"op": "Foo", "weight": 110, "key": "AB1c", "tags": ["a", "a"]}),
+            &schema,
+        );
         assert_eq!(
             errors,
             vec![
@@ -258,10 +346,12 @@ mod tests {
                 r#"spec.tags[1]: Duplicate value: "a""#,
             ]
         );
-        assert_eq!(check(json!({}), schema.clone()), vec!["spec.op: Required value"]);
+        assert_eq!(check(&json!({}), &schema), vec!["spec.op: Required value"]);
         assert_eq!(
-            check(json!({"op": "In", "weight": "x"}), schema),
-            vec![r#"spec.weight: Invalid value: "string": spec.weight in body must be of type integer: "string""#]
+            check(&json!({"op": "In", "weight": "x"}), &schema),
+            vec![
+                r#"spec.weight: Invalid value: "string": spec.weight in body must be of type integer: "string""#
+            ]
         );
     }
 
@@ -271,9 +361,9 @@ mod tests {
             "type": "object",
             "additionalProperties": {"x-kubernetes-int-or-string": true, "pattern": "^[0-9]+$"}
         });
-        assert!(check(json!({"cpu": 4, "memory": "16"}), schema.clone()).is_empty());
+        assert!(check(&json!({"cpu": 4, "memory": "16"}), &schema).is_empty());
         assert_eq!(
-            check(json!({"cpu": "4x", "gpu": true}), schema),
+            check(&json!({"cpu": "4x", "gpu": true}), &schema),
             vec![
                 r#"spec.cpu: Invalid value: "4x": spec.cpu in body should match '^[0-9]+$'"#,
                 r#"spec.gpu: Invalid value: "boolean": spec.gpu in body must be of type integer,string: "boolean""#,

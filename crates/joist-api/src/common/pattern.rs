@@ -65,11 +65,20 @@ impl Pattern {
             .utf8(false)
             .build()
             .parse(pattern)
-            .map_err(|e| PatternError::Syntax { pattern: pattern.to_owned(), reason: e.to_string() })?;
-        let mut compiler = Compiler { program: Vec::new(), pattern };
+            .map_err(|e| PatternError::Syntax {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let mut compiler = Compiler {
+            program: Vec::new(),
+            pattern,
+        };
         compiler.compile(&hir)?;
         compiler.program.push(Inst::Match);
-        Ok(Self { source: pattern.to_owned(), program: compiler.program })
+        Ok(Self {
+            source: pattern.to_owned(),
+            program: compiler.program,
+        })
     }
 
     /// The pattern text this was compiled from.
@@ -85,7 +94,11 @@ impl Pattern {
         for pos in 0..=bytes.len() {
             // Unanchored search: a new thread may start at every offset.
             self.add_thread(&mut current, 0, pos, bytes.len());
-            if current.pcs.iter().any(|&pc| matches!(self.program[pc], Inst::Match)) {
+            if current
+                .pcs
+                .iter()
+                .any(|&pc| matches!(self.program[pc], Inst::Match))
+            {
                 return true;
             }
             let Some(&byte) = bytes.get(pos) else { break };
@@ -131,7 +144,10 @@ struct ThreadSet {
 
 impl ThreadSet {
     fn new(size: usize) -> Self {
-        Self { pcs: Vec::with_capacity(size), member: vec![false; size] }
+        Self {
+            pcs: Vec::with_capacity(size),
+            member: vec![false; size],
+        }
     }
 
     fn insert(&mut self, pc: usize) -> bool {
@@ -160,7 +176,10 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn unsupported(&self, construct: &str) -> PatternError {
-        PatternError::Unsupported { pattern: self.pattern.to_owned(), construct: construct.to_owned() }
+        PatternError::Unsupported {
+            pattern: self.pattern.to_owned(),
+            construct: construct.to_owned(),
+        }
     }
 
     fn compile(&mut self, hir: &Hir) -> Result<(), PatternError> {
@@ -172,7 +191,11 @@ impl Compiler<'_> {
                 }
             }
             HirKind::Class(Class::Bytes(class)) => {
-                let ranges = class.ranges().iter().map(|r| (r.start(), r.end())).collect();
+                let ranges = class
+                    .ranges()
+                    .iter()
+                    .map(|r| (r.start(), r.end()))
+                    .collect();
                 self.program.push(Inst::Byte(ranges));
             }
             HirKind::Class(Class::Unicode(class)) => {
@@ -222,7 +245,12 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn compile_repetition(&mut self, sub: &Hir, min: u32, max: Option<u32>) -> Result<(), PatternError> {
+    fn compile_repetition(
+        &mut self,
+        sub: &Hir,
+        min: u32,
+        max: Option<u32>,
+    ) -> Result<(), PatternError> {
         for _ in 0..min {
             self.compile(sub)?;
         }
@@ -317,7 +345,13 @@ mod tests {
 
     #[test]
     fn rejects_unsupported_constructs() {
-        assert!(matches!(Pattern::new(r"\bfoo"), Err(PatternError::Unsupported { .. })));
-        assert!(matches!(Pattern::new(r"(unclosed"), Err(PatternError::Syntax { .. })));
+        assert!(matches!(
+            Pattern::new(r"\bfoo"),
+            Err(PatternError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            Pattern::new(r"(unclosed"),
+            Err(PatternError::Syntax { .. })
+        ));
     }
 }

@@ -23,7 +23,16 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(s|m|h))+$";
 pub const GROUP_PATTERN: &str = r"^[^/]*$";
 
 /// The operators a requirement may use, in the order the API server lists them.
-pub const OPERATORS: [&str; 8] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte"];
+pub const OPERATORS: [&str; 8] = [
+    "In",
+    "NotIn",
+    "Exists",
+    "DoesNotExist",
+    "Gt",
+    "Lt",
+    "Gte",
+    "Lte",
+];
 /// The taint effects.
 pub const TAINT_EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
@@ -39,7 +48,10 @@ pub struct CelRule {
 impl CelRule {
     /// A rule with its message.
     pub fn new(rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { rule: rule.into(), message: message.into() }
+        Self {
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
 
     /// The rule as a CRD `x-kubernetes-validations` item.
@@ -81,7 +93,11 @@ pub fn rule_min_values() -> CelRule {
 
 /// The three list-level requirement rules, in upstream's order.
 pub fn requirement_list_rules() -> Vec<CelRule> {
-    vec![rule_in_needs_value(), rule_bound_needs_integer(), rule_min_values()]
+    vec![
+        rule_in_needs_value(),
+        rule_bound_needs_integer(),
+        rule_min_values(),
+    ]
 }
 
 /// NodeClassRef field must not be empty (`kind`, `name` or `group`).
@@ -91,7 +107,10 @@ pub fn rule_not_empty(field: &str) -> CelRule {
 
 /// NodeClassRef immutability (`group` or `kind`): a transition rule.
 pub fn rule_immutable_ref(field: &str) -> CelRule {
-    CelRule::new(format!("self.{field} == oldSelf.{field}"), format!("nodeClassRef.{field} is immutable"))
+    CelRule::new(
+        format!("self.{field} == oldSelf.{field}"),
+        format!("nodeClassRef.{field} is immutable"),
+    )
 }
 
 // === schema builders ===
@@ -229,7 +248,8 @@ pub fn node_class_ref(immutable: bool) -> Value {
         "type": "object"
     });
     if immutable {
-        schema["x-kubernetes-validations"] = rules_json(&[rule_immutable_ref("group"), rule_immutable_ref("kind")]);
+        schema["x-kubernetes-validations"] =
+            rules_json(&[rule_immutable_ref("group"), rule_immutable_ref("kind")]);
     }
     schema
 }

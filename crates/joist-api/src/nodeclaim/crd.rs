@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::common::LabelPolicy;
-use crate::common::schema::{self, CelRule, DURATION_OR_NEVER_PATTERN, DURATION_PATTERN, rules_json};
+use crate::common::schema::{
+    self, CelRule, DURATION_OR_NEVER_PATTERN, DURATION_PATTERN, rules_json,
+};
 
 /// The whole spec is immutable (transition rule).
 pub(crate) fn rule_spec_immutable() -> CelRule {

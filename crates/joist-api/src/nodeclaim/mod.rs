@@ -3,6 +3,7 @@
 //! A NodeClaim is Karpenter's request for one node; its spec is immutable once created. Like the
 //! NodePool types, everything constrained is kept as raw text and unknown fields are kept.
 
+mod convert;
 mod crd;
 mod validation;
 
@@ -12,7 +13,9 @@ mod tests;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, ResourceList, Taint};
+use crate::common::{
+    Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, ResourceList, Taint,
+};
 use crate::nodepool::{DEFAULT_EXPIRE_AFTER, is_empty_meta};
 
 pub use crd::{crd, crd_with, schema};
@@ -96,7 +99,11 @@ pub struct NodeClaimStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
     /// Cloud provider ID of the instance.
-    #[serde(default, rename = "providerID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "providerID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_id: Option<String>,
     /// Image the node runs.
     #[serde(default, rename = "imageID", skip_serializing_if = "Option::is_none")]
@@ -126,7 +133,10 @@ impl NodeClaim {
         Self {
             api_version: API_VERSION.to_owned(),
             kind: KIND.to_owned(),
-            metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
             spec,
             status: None,
             extra: Extra::new(),
@@ -147,6 +157,8 @@ impl NodeClaim {
 
     /// Applies the CRD defaults in place.
     pub fn apply_defaults(&mut self) {
-        self.spec.expire_after.get_or_insert_with(|| DEFAULT_EXPIRE_AFTER.to_owned());
+        self.spec
+            .expire_after
+            .get_or_insert_with(|| DEFAULT_EXPIRE_AFTER.to_owned());
     }
 }

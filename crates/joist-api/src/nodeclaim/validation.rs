@@ -21,14 +21,27 @@ pub fn validate_with(nodeclaim: &NodeClaim, options: &ValidationOptions) -> Vec<
 
 /// Validates an update: everything [`validate`] checks plus `spec is immutable`.
 pub fn validate_update(old: &NodeClaim, new: &NodeClaim) -> Vec<FieldError> {
-    run(Some(&old.clone().with_defaults()), new, &ValidationOptions::default())
+    run(
+        Some(&old.clone().with_defaults()),
+        new,
+        &ValidationOptions::default(),
+    )
 }
 
-fn run(old: Option<&NodeClaim>, nodeclaim: &NodeClaim, options: &ValidationOptions) -> Vec<FieldError> {
+fn run(
+    old: Option<&NodeClaim>,
+    nodeclaim: &NodeClaim,
+    options: &ValidationOptions,
+) -> Vec<FieldError> {
     let nodeclaim = nodeclaim.clone().with_defaults();
     let object = match serde_json::to_value(&nodeclaim) {
         Ok(object) => object,
-        Err(e) => return vec![FieldError { path: String::new(), message: format!("cannot encode NodeClaim: {e}") }],
+        Err(e) => {
+            return vec![FieldError {
+                path: String::new(),
+                message: format!("cannot encode NodeClaim: {e}"),
+            }];
+        }
     };
     let restricted = options.labels.restricted_labels();
     let mut errors = Vec::new();
@@ -42,7 +55,13 @@ fn run(old: Option<&NodeClaim>, nodeclaim: &NodeClaim, options: &ValidationOptio
         }
         if let Some(requirements) = &nodeclaim.spec.requirements {
             let path = spec_path.child("requirements");
-            check::cel_requirements(requirements, &path, &restricted, LabelContext::NodeClaim, errors);
+            check::cel_requirements(
+                requirements,
+                &path,
+                &restricted,
+                LabelContext::NodeClaim,
+                errors,
+            );
         }
     });
     errors

@@ -3,11 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::{CONSOLIDATION_POLICIES, DEFAULT_BUDGET_NODES, DEFAULT_CONSOLIDATION_POLICY, DISRUPTION_REASONS};
+use super::{
+    CONSOLIDATION_POLICIES, DEFAULT_BUDGET_NODES, DEFAULT_CONSOLIDATION_POLICY, DISRUPTION_REASONS,
+};
+use crate::common::LabelPolicy;
 use crate::common::schema::{
     self, CelRule, DURATION_OR_NEVER_PATTERN, DURATION_PATTERN, LABEL_VALUE_PATTERN, rules_json,
 };
-use crate::common::LabelPolicy;
 
 /// Budget `nodes`: an integer or a percentage up to 100%.
 pub(crate) const BUDGET_NODES_PATTERN: &str = r"^((100|[0-9]{1,2})%|[0-9]+)$";
@@ -35,12 +37,18 @@ pub(crate) fn rule_static_limits() -> CelRule {
 
 /// Static pools have no weight.
 pub(crate) fn rule_static_weight() -> CelRule {
-    CelRule::new("!has(self.replicas) || !has(self.weight)", "'weight' is not supported on static NodePools")
+    CelRule::new(
+        "!has(self.replicas) || !has(self.weight)",
+        "'weight' is not supported on static NodePools",
+    )
 }
 
 /// Every budget sets both or neither of `schedule` and `duration`.
 pub(crate) fn rule_schedule_with_duration() -> CelRule {
-    CelRule::new("self.all(x, has(x.schedule) == has(x.duration))", "'schedule' must be set with 'duration'")
+    CelRule::new(
+        "self.all(x, has(x.schedule) == has(x.duration))",
+        "'schedule' must be set with 'duration'",
+    )
 }
 
 /// The NodePool CRD with core Karpenter's label policy.

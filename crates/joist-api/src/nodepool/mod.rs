@@ -18,9 +18,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, ResourceList, Taint};
+use crate::common::{
+    Extra, NodeClassReference, NodeSelectorRequirementWithMinValues, ResourceList, Taint,
+};
 
-pub use convert::ConversionError;
+pub use crate::common::convert::ConversionError;
 pub use crd::{crd, crd_with, schema};
 pub use validation::{validate, validate_update, validate_update_with, validate_with};
 
@@ -192,7 +194,10 @@ pub struct Budget {
 impl Budget {
     /// An always-active budget allowing `nodes` (`"10%"`, `"5"`).
     pub fn nodes(nodes: &str) -> Self {
-        Self { nodes: Some(nodes.to_owned()), ..Self::default() }
+        Self {
+            nodes: Some(nodes.to_owned()),
+            ..Self::default()
+        }
     }
 }
 
@@ -226,7 +231,10 @@ impl NodePool {
         Self {
             api_version: API_VERSION.to_owned(),
             kind: KIND.to_owned(),
-            metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
             spec,
             status: None,
             extra: Extra::new(),
@@ -252,13 +260,20 @@ impl NodePool {
             consolidate_after: Some(DEFAULT_CONSOLIDATE_AFTER.to_owned()),
             ..Disruption::default()
         });
-        disruption.consolidation_policy.get_or_insert_with(|| DEFAULT_CONSOLIDATION_POLICY.to_owned());
-        let budgets = disruption.budgets.get_or_insert_with(|| vec![Budget::default()]);
+        disruption
+            .consolidation_policy
+            .get_or_insert_with(|| DEFAULT_CONSOLIDATION_POLICY.to_owned());
+        let budgets = disruption
+            .budgets
+            .get_or_insert_with(|| vec![Budget::default()]);
         for budget in budgets {
-            budget.nodes.get_or_insert_with(|| DEFAULT_BUDGET_NODES.to_owned());
+            budget
+                .nodes
+                .get_or_insert_with(|| DEFAULT_BUDGET_NODES.to_owned());
         }
         if let Some(spec) = self.spec.template.as_mut().and_then(|t| t.spec.as_mut()) {
-            spec.expire_after.get_or_insert_with(|| DEFAULT_EXPIRE_AFTER.to_owned());
+            spec.expire_after
+                .get_or_insert_with(|| DEFAULT_EXPIRE_AFTER.to_owned());
         }
         if let Some(status) = self.status.as_mut() {
             status.nodes.get_or_insert(0);

@@ -223,3 +223,168 @@ pub(super) fn go_quote(s: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::{self, WellKnownLabels};
+    use crate::requirements::{Operator, Requirement, Requirements};
+
+    fn reqs(items: impl IntoIterator<Item = Requirement>) -> Requirements {
+        items.into_iter().collect()
+    }
+
+    fn keyed(key: &str, op: Operator, values: &[&str]) -> Requirement {
+        Requirement::new(key, op, values.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn intersects_reports_every_conflicting_key_in_order() {
+        let existing = reqs([
+            keyed("a", Operator::In, &["1"]),
+            keyed("b", Operator::In, &["x"]),
+        ]);
+        let incoming = reqs([
+            keyed("a", Operator::In, &["2"]),
+            keyed("b", Operator::In, &["y"]),
+            keyed("c", Operator::In, &["z"]),
+        ]);
+        let err = existing.intersects(&incoming).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key a, a In [2] not in a In [1]; key b, b In [y] not in b In [x]"
+        );
+        assert!(!existing.can_intersect(&incoming));
+        assert!(
+            existing
+                .intersects(&reqs([keyed("c", Operator::In, &["z"])]))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn intersects_allows_two_negative_requirements() {
+        let existing = reqs([keyed("k", Operator::DoesNotExist, &[])]);
+        for op in [Operator::NotIn, Operator::DoesNotExist] {
+            let incoming = reqs([keyed("k", op, &["a"])]);
+            assert!(existing.intersects(&incoming).is_ok(), "{op}");
+            assert!(existing.can_intersect(&incoming));
+        }
+        let incoming = reqs([keyed("k", Operator::In, &["a"])]);
+        assert!(existing.intersects(&incoming).is_err());
+        let reverse = reqs([keyed("k", Operator::In, &["a"])]);
+        assert!(
+            reverse.intersects(&existing).is_err(),
+            "In vs DoesNotExist conflicts both ways"
+        );
+    }
+
+    #[test]
+    fn compatible_requires_custom_keys_to_be_defined() {
+        let nodepool = reqs([keyed("team", Operator::In, &["a"])]);
+        let pod = reqs([keyed("deployment", Operator::Exists, &[])]);
+        let err = nodepool
+            .compatible(&pod, &WellKnownLabels::empty())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "label \"deployment\" does not have known values"
+        );
+        assert!(!nodepool.is_compatible(&pod, &WellKnownLabels::empty()));
+        let negative = reqs([keyed("deployment", Operator::NotIn, &["x"])]);
+        assert!(
+            nodepool
+                .compatible(&negative, &WellKnownLabels::empty())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn compatible_allows_undefined_well_known_keys_but_still_intersects_defined_ones() {
+        let nodepool = reqs([keyed(labels::ARCH, Operator::In, &["amd64"])]);
+        let wk = WellKnownLabels::core();
+        let pod = reqs([keyed(labels::ZONE, Operator::In, &["us-east-1a"])]);
+        assert!(nodepool.compatible(&pod, &wk).is_ok());
+        assert!(
+            nodepool
+                .compatible(&pod, &WellKnownLabels::empty())
+                .is_err()
+        );
+        let arm = reqs([keyed(labels::ARCH, Operator::In, &["arm64"])]);
+        assert_eq!(
+            nodepool.compatible(&arm, &wk).unwrap_err().to_string(),
+            "key kubernetes.io/arch, kubernetes.io/arch In [arm64] not in kubernetes.io/arch In [amd64]"
+        );
+        assert!(!nodepool.is_compatible(&arm, &wk));
+    }
+
+    #[test]
+    fn compatible_reports_only_the_first_undefined_key() {
+        let pod = reqs([
+            keyed("b-key", Operator::Exists, &[]),
+            keyed("a-key", Operator::Exists, &[]),
+        ]);
+        let err = Requirements::new()
+            .compatible(&pod, &WellKnownLabels::empty())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            IncompatibleError::UndefinedLabel {
+                key: "a-key".into(),
+                typo_of: None
+            }
+        );
+    }
+
+    #[test]
+    fn typo_hints_match_upstream() {
+        let cases = [
+            ("zone", labels::ZONE),
+            ("region", labels::REGION),
+            ("nodepool", labels::NODEPOOL),
+            ("instance-type", labels::INSTANCE_TYPE),
+            ("arch", labels::ARCH),
+            ("capacity-type", labels::CAPACITY_TYPE),
+            ("topology.kubernetesio/zone", labels::ZONE),
+            ("node.io/zone", labels::ZONE),
+            ("topology.kubernetes.io/regio", labels::REGION),
+            ("node.kubernetes.io/region", labels::REGION),
+            ("karpenter/nodepool", labels::NODEPOOL),
+        ];
+        for (bad, hint) in cases {
+            let pod = reqs([keyed(bad, Operator::Exists, &[])]);
+            let err = Requirements::new()
+                .compatible(&pod, &WellKnownLabels::core())
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("label \"{bad}\" does not have known values (typo of \"{hint}\"?)")
+            );
+        }
+    }
+
+    #[test]
+    fn typo_hints_fall_back_to_defined_keys() {
+        let nodepool = reqs([keyed("example.com/team", Operator::In, &["a"])]);
+        let pod = reqs([keyed("team", Operator::In, &["a"])]);
+        let err = nodepool
+            .compatible(&pod, &WellKnownLabels::core())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "label \"team\" does not have known values (typo of \"example.com/team\"?)"
+        );
+    }
+
+    #[test]
+    fn undefined_label_quotes_like_go() {
+        let pod = reqs([keyed("we\"ird\n", Operator::Exists, &[])]);
+        let err = Requirements::new()
+            .compatible(&pod, &WellKnownLabels::empty())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"label "we\"ird\n" does not have known values"#
+        );
+    }
+}

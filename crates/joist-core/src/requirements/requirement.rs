@@ -361,8 +361,8 @@ impl Requirement {
     ///
     /// `In`: the first value in byte order (upstream takes an arbitrary map element; joist picks
     /// deterministically). `NotIn`/`Exists`: a uniformly random integer within the bounds
-    /// (default `0..=i64::MAX - 1`, as upstream) that is not one of the excluded values, or `None`
-    /// when the bounds leave none. `DoesNotExist`: `None`.
+    /// (preferring `0..=i64::MAX - 1`, as upstream) that is not one of the excluded values, or
+    /// `None` when the bounds leave none. `DoesNotExist`: `None`.
     pub fn any(&self, rng: &mut SeededRng) -> Option<String> {
         match self.operator() {
             Operator::In => self.values.first().map(|v| v.to_string()),
@@ -372,8 +372,31 @@ impl Requirement {
     }
 
     /// A random integer within the bounds, skipping excluded values; one draw, no rejection loop.
+    ///
+    /// Draws from upstream's default range (`0..=i64::MAX - 1` narrowed by the bounds) and falls
+    /// back to everything the bounds allow when that range is empty or fully excluded (upstream
+    /// would panic or return an excluded value there).
     fn random_integer(&self, rng: &mut SeededRng) -> Option<String> {
-        let (lo, hi) = integer_range(self.bounds);
+        let full = (
+            self.bounds.gte.unwrap_or(i64::MIN),
+            self.bounds.lte.unwrap_or(i64::MAX),
+        );
+        let preferred = (
+            self.bounds.gte.unwrap_or(0),
+            self.bounds.lte.unwrap_or(i64::MAX - 1),
+        );
+        [preferred, full]
+            .into_iter()
+            .find_map(|(lo, hi)| self.draw_excluding(lo, hi, rng))
+            .map(|n| n.to_string())
+    }
+
+    /// A uniform integer in `lo..=hi` that is not an excluded value, or `None` if there is none.
+    fn draw_excluding(&self, lo: i64, hi: i64, rng: &mut SeededRng) -> Option<i64> {
+        if lo > hi {
+            return None;
+        }
+        // Excluded values that could collide with a drawn integer's canonical spelling.
         let mut excluded: Vec<i64> = self
             .values
             .iter()
@@ -387,7 +410,7 @@ impl Requirement {
         if available == 0 {
             return None;
         }
-        // `available` is at most 2^64; `below(0)` draws from the full u64 range.
+        // `available` is at most 2^64, which truncates to 0: `below(0)` draws any u64.
         let index = rng.below(available as u64);
         // Map the index to the index-th non-excluded integer by stepping over excluded values.
         let mut candidate = i128::from(lo) + i128::from(index);
@@ -398,7 +421,8 @@ impl Requirement {
                 break;
             }
         }
-        Some(candidate.to_string())
+        // In range by construction: `candidate` is the index-th of the `available` integers.
+        i64::try_from(candidate).ok()
     }
 
     /// The wire form (upstream `NodeSelectorRequirement`/`BoundedNodeSelectorRequirements`):
@@ -433,23 +457,6 @@ impl Requirement {
         }
         out
     }
-}
-
-/// The inclusive integer range `any` draws from: upstream's default `0..=i64::MAX - 1`, narrowed by
-/// the bounds. When a single bound lies outside that default, the unbounded side widens to the
-/// i64 extreme instead of leaving an empty range (upstream would panic).
-fn integer_range(bounds: Bounds) -> (i64, i64) {
-    let lo = bounds.gte.unwrap_or(if bounds.lte.is_some_and(|l| l < 0) {
-        i64::MIN
-    } else {
-        0
-    });
-    let hi = bounds.lte.unwrap_or(if lo == i64::MAX {
-        i64::MAX
-    } else {
-        i64::MAX - 1
-    });
-    (lo, hi)
 }
 
 /// If `op(a, b)` filtered by `bounds` has `size` elements and is provably equal to one input's

@@ -223,3 +223,176 @@ impl fmt::Display for Requirements {
         f.write_str(&parts.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::labels::{self, LabelAliases, WellKnownLabels};
+    use crate::requirements::{NodeSelectorRequirement, Operator, Requirement};
+    use crate::rng::SeededRng;
+
+    fn reqs(items: impl IntoIterator<Item = Requirement>) -> Requirements {
+        items.into_iter().collect()
+    }
+
+    fn keyed(key: &str, op: Operator, values: &[&str]) -> Requirement {
+        Requirement::new(key, op, values.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn requirements_string_is_sorted_and_skips_hostname() {
+        let r = reqs([
+            keyed("inA", Operator::In, &["A"]),
+            keyed("exists", Operator::Exists, &[]),
+            keyed("greaterThan1", Operator::Gt, &["1"]),
+            keyed("notIn12", Operator::NotIn, &["1", "2"]),
+            keyed(labels::HOSTNAME, Operator::In, &["node-1"]),
+            keyed("doesNotExist", Operator::DoesNotExist, &[]),
+        ]);
+        assert_eq!(
+            r.to_string(),
+            "doesNotExist DoesNotExist, exists Exists, greaterThan1 Exists >=2, inA In [A], \
+             notIn12 NotIn [1 2]"
+        );
+    }
+
+    #[test]
+    fn add_intersects_an_existing_key() {
+        let mut r = Requirements::new();
+        r.add(keyed("k", Operator::In, &["a", "b"]).with_min_values(Some(1)));
+        r.add(keyed("k", Operator::NotIn, &["a"]).with_min_values(Some(2)));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.get("k").to_string(), "k In [b] minValues 2");
+    }
+
+    #[test]
+    fn get_of_an_absent_key_is_exists() {
+        let r = Requirements::new();
+        assert!(!r.has("k"));
+        assert_eq!(r.get("k").operator(), Operator::Exists);
+        assert_eq!(r.get("k").key(), "k");
+        assert!(r.find("k").is_none());
+    }
+
+    #[test]
+    fn keys_are_iterated_in_order() {
+        let r = reqs([
+            keyed("b", Operator::Exists, &[]),
+            keyed("a", Operator::Exists, &[]),
+        ]);
+        assert_eq!(r.keys().collect::<Vec<_>>(), ["a", "b"]);
+        let mut r = r;
+        assert!(r.remove("a").is_some());
+        assert_eq!(r.keys().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn from_labels_normalises_and_uses_in() {
+        let labels = BTreeMap::from([
+            (labels::BETA_ARCH.to_owned(), "arm64".to_owned()),
+            ("team".to_owned(), "a".to_owned()),
+        ]);
+        let r = Requirements::from_labels(&labels, &LabelAliases::core());
+        assert_eq!(r.to_string(), "kubernetes.io/arch In [arm64], team In [a]");
+    }
+
+    #[test]
+    fn from_node_selector_requirements_normalises_intersects_and_reports_errors() {
+        let wire = [
+            NodeSelectorRequirement::new(
+                labels::FAILURE_DOMAIN_BETA_ZONE,
+                Operator::In,
+                ["a", "b"],
+            ),
+            NodeSelectorRequirement::new(labels::ZONE, Operator::NotIn, ["a"])
+                .with_min_values(Some(1)),
+        ];
+        let r =
+            Requirements::from_node_selector_requirements(&wire, &LabelAliases::core()).unwrap();
+        assert_eq!(
+            r.to_string(),
+            "topology.kubernetes.io/zone In [b] minValues 1"
+        );
+        let bad = [NodeSelectorRequirement::new("k", Operator::Gt, ["x"])];
+        assert!(
+            Requirements::from_node_selector_requirements(&bad, &LabelAliases::core()).is_err()
+        );
+    }
+
+    #[test]
+    fn to_node_selector_requirements_emits_bounds_as_gte_and_lte() {
+        let r = reqs([
+            keyed("both", Operator::Gt, &["1"]).intersection(&keyed("both", Operator::Lt, &["9"])),
+            keyed("in", Operator::In, &["b", "a"]).with_min_values(Some(2)),
+            keyed("lower", Operator::Gt, &["1"]),
+            keyed("notin", Operator::Gte, &["0"]).intersection(&keyed(
+                "notin",
+                Operator::NotIn,
+                &["5"],
+            )),
+            keyed("none", Operator::DoesNotExist, &[]),
+            keyed("any", Operator::Exists, &[]),
+        ]);
+        let wire = r.to_node_selector_requirements();
+        let expected = [
+            NodeSelectorRequirement::new("any", Operator::Exists, Vec::<String>::new()),
+            NodeSelectorRequirement::new("both", Operator::Gte, ["2"]),
+            NodeSelectorRequirement::new("both", Operator::Lte, ["8"]),
+            NodeSelectorRequirement::new("in", Operator::In, ["a", "b"]).with_min_values(Some(2)),
+            NodeSelectorRequirement::new("lower", Operator::Gte, ["2"]),
+            NodeSelectorRequirement::new("none", Operator::DoesNotExist, Vec::<String>::new()),
+            NodeSelectorRequirement::new("notin", Operator::Gte, ["0"]),
+            NodeSelectorRequirement::new("notin", Operator::NotIn, ["5"]),
+        ];
+        assert_eq!(wire, expected);
+        let back =
+            Requirements::from_node_selector_requirements(&wire, &LabelAliases::empty()).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn labels_resolve_custom_keys_and_skip_excluded_and_hostname() {
+        let r = reqs([
+            keyed("custom", Operator::In, &["x", "a"]),
+            keyed("gpu-count", Operator::Gt, &["3"]).intersection(&keyed(
+                "gpu-count",
+                Operator::Lt,
+                &["5"],
+            )),
+            keyed("absent", Operator::DoesNotExist, &[]),
+            keyed(labels::ZONE, Operator::In, &["us-east-1a"]),
+            keyed(labels::HOSTNAME, Operator::In, &["h"]),
+        ]);
+        let mut rng = SeededRng::new(0);
+        let resolved = r.labels(&mut rng, &WellKnownLabels::core());
+        let expected = BTreeMap::from([
+            ("custom".to_owned(), "a".to_owned()),
+            ("gpu-count".to_owned(), "4".to_owned()),
+        ]);
+        assert_eq!(resolved, expected);
+        let all = r.labels(&mut rng, &WellKnownLabels::empty());
+        assert_eq!(
+            all.get(labels::ZONE).map(String::as_str),
+            Some("us-east-1a")
+        );
+        assert!(!all.contains_key(labels::HOSTNAME));
+    }
+
+    #[test]
+    fn requirements_intersection_unions_keys_and_intersects_shared_ones() {
+        let a = reqs([
+            keyed("a", Operator::In, &["1", "2"]),
+            keyed("b", Operator::Exists, &[]),
+        ]);
+        let b = reqs([
+            keyed("a", Operator::In, &["2", "3"]),
+            keyed("c", Operator::DoesNotExist, &[]),
+        ]);
+        assert_eq!(
+            a.intersection(&b).to_string(),
+            "a In [2], b Exists, c DoesNotExist"
+        );
+    }
+}

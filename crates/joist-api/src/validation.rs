@@ -18,7 +18,10 @@ pub struct FieldError {
 impl FieldError {
     /// An error at `path` with `message`.
     pub fn new(path: &FieldPath, message: impl Into<String>) -> Self {
-        Self { path: path.to_string(), message: message.into() }
+        Self {
+            path: path.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -70,9 +73,19 @@ mod tests {
 
     #[test]
     fn paths_render_like_the_api_server() {
-        let p = FieldPath::root().child("spec").child("requirements").index(2).child("key");
+        let p = FieldPath::root()
+            .child("spec")
+            .child("requirements")
+            .index(2)
+            .child("key");
         assert_eq!(p.to_string(), "spec.requirements[2].key");
-        let m = FieldPath::root().child("metadata").child("labels").key("karpenter.sh/x");
-        assert_eq!(FieldError::new(&m, "bad").to_string(), "metadata.labels[karpenter.sh/x]: bad");
+        let m = FieldPath::root()
+            .child("metadata")
+            .child("labels")
+            .key("karpenter.sh/x");
+        assert_eq!(
+            FieldError::new(&m, "bad").to_string(),
+            "metadata.labels[karpenter.sh/x]: bad"
+        );
     }
 }

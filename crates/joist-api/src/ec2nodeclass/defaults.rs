@@ -31,16 +31,34 @@ impl EC2NodeClass {
 
     /// In-place form of [`EC2NodeClass::with_defaults`].
     pub fn apply_defaults(&mut self) {
-        let options = self.spec.metadata_options.get_or_insert_with(MetadataOptions::default);
-        options.http_endpoint.get_or_insert_with(|| DEFAULT_HTTP_ENDPOINT.to_owned());
-        options.http_protocol_ipv6.get_or_insert_with(|| DEFAULT_HTTP_PROTOCOL_IPV6.to_owned());
-        options.http_put_response_hop_limit.get_or_insert(DEFAULT_HTTP_PUT_RESPONSE_HOP_LIMIT);
-        options.http_tokens.get_or_insert_with(|| DEFAULT_HTTP_TOKENS.to_owned());
+        let options = self
+            .spec
+            .metadata_options
+            .get_or_insert_with(MetadataOptions::default);
+        options
+            .http_endpoint
+            .get_or_insert_with(|| DEFAULT_HTTP_ENDPOINT.to_owned());
+        options
+            .http_protocol_ipv6
+            .get_or_insert_with(|| DEFAULT_HTTP_PROTOCOL_IPV6.to_owned());
+        options
+            .http_put_response_hop_limit
+            .get_or_insert(DEFAULT_HTTP_PUT_RESPONSE_HOP_LIMIT);
+        options
+            .http_tokens
+            .get_or_insert_with(|| DEFAULT_HTTP_TOKENS.to_owned());
 
-        let reservations = self.status.as_mut().and_then(|status| status.capacity_reservations.as_mut());
+        let reservations = self
+            .status
+            .as_mut()
+            .and_then(|status| status.capacity_reservations.as_mut());
         for reservation in reservations.into_iter().flatten() {
-            reservation.reservation_type.get_or_insert_with(|| DEFAULT_RESERVATION_TYPE.to_owned());
-            reservation.state.get_or_insert_with(|| DEFAULT_RESERVATION_STATE.to_owned());
+            reservation
+                .reservation_type
+                .get_or_insert_with(|| DEFAULT_RESERVATION_TYPE.to_owned());
+            reservation
+                .state
+                .get_or_insert_with(|| DEFAULT_RESERVATION_STATE.to_owned());
         }
     }
 }

@@ -30,7 +30,11 @@ pub const RESERVABLE_RESOURCES: [&str; 4] = ["cpu", "memory", "ephemeral-storage
 #[serde(rename_all = "camelCase")]
 pub struct KubeletConfiguration {
     /// Cluster DNS server IPs; defaults to kube-dns's ClusterIP.
-    #[serde(rename = "clusterDNS", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterDNS",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_dns: Option<Vec<String>>,
     /// Maximum pods per node (≥0); otherwise computed from ENI limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,13 +61,25 @@ pub struct KubeletConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eviction_max_pod_grace_period: Option<i64>,
     /// Disk usage percent (0..100) above which image GC always runs; must exceed the low one.
-    #[serde(rename = "imageGCHighThresholdPercent", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "imageGCHighThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_gc_high_threshold_percent: Option<i64>,
     /// Disk usage percent (0..100) below which image GC never runs.
-    #[serde(rename = "imageGCLowThresholdPercent", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "imageGCLowThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_gc_low_threshold_percent: Option<i64>,
     /// CPU CFS quota enforcement for containers with CPU limits.
-    #[serde(rename = "cpuCFSQuota", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cpuCFSQuota",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu_cfs_quota: Option<bool>,
     /// Any other KubeletConfiguration field, kept verbatim (upstream main accepts them).
     #[serde(flatten)]

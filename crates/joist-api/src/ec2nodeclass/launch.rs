@@ -40,7 +40,11 @@ pub struct BlockDevice {
     #[serde(rename = "kmsKeyID", default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     /// Snapshot to create the volume from.
-    #[serde(rename = "snapshotID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub snapshot_id: Option<String>,
     /// Throughput in MiB/s (gp3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +71,11 @@ pub struct MetadataOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_endpoint: Option<String>,
     /// `enabled` or `disabled`.
-    #[serde(rename = "httpProtocolIPv6", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "httpProtocolIPv6",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http_protocol_ipv6: Option<String>,
     /// PUT response hop limit, 1..64.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,9 +55,12 @@ fn is_id_char(b: u8) -> bool {
 
 /// `prefix[0-9a-z]+` anywhere in `value` (an unanchored pattern).
 fn contains_prefixed_id(value: &str, prefix: &str) -> bool {
-    value
-        .match_indices(prefix)
-        .any(|(at, _)| value.as_bytes().get(at + prefix.len()).is_some_and(|b| is_id_char(*b)))
+    value.match_indices(prefix).any(|(at, _)| {
+        value
+            .as_bytes()
+            .get(at + prefix.len())
+            .is_some_and(|b| is_id_char(*b))
+    })
 }
 
 /// `^prefix[0-9a-z]+$`.
@@ -86,7 +89,8 @@ fn is_volume_size(value: &str) -> bool {
     if let Some(n) = value.strip_suffix("Ti") {
         // `[1-9]` | `` | `[1-5][0-7]` | `58`
         return n.is_empty()
-            || plain_number(n).is_some_and(|n| n <= 9 || (10..=58).contains(&n) && (n % 10 <= 7 || n == 58));
+            || plain_number(n)
+                .is_some_and(|n| n <= 9 || (10..=58).contains(&n) && (n % 10 <= 7 || n == 58));
     }
     if let Some(n) = value.strip_suffix("T") {
         // `[1-9]` | `` | `[1-5][0-9]` | `6[0-3]` | `64`
@@ -139,7 +143,8 @@ fn is_eviction_threshold(value: &str) -> bool {
         Some((int, frac)) => (int, Some(frac)),
         None => (number, None),
     };
-    let digits = |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let digits =
+        |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     if int == "100" {
         return frac.is_none_or(|f| (1..=2).contains(&f.len()) && f.bytes().all(|b| b == b'0'));
     }
@@ -154,7 +159,9 @@ fn is_condition_reason(value: &str) -> bool {
     let middle = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b',' | b':');
     first.is_ascii_alphabetic()
         && rest.iter().all(middle)
-        && rest.last().is_none_or(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && rest
+            .last()
+            .is_none_or(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 /// A DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`).
@@ -174,7 +181,9 @@ fn is_condition_type(value: &str) -> bool {
     let name_bytes = name.as_bytes();
     let name_ok = name_bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && name_bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && name_bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && name_bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     name_ok && prefix.is_none_or(|p| p.split('.').all(is_dns_label))
 }
 
@@ -196,24 +205,54 @@ mod tests {
 
     #[test]
     fn unanchored_ids_match_anywhere() {
-        check(SUBNET_ID, &["subnet-0a1b", "my-subnet-1", "subnet-1X"], &["subnet-", "subnet-X1", "sub-1", ""]);
-        check(SECURITY_GROUP_ID, &["sg-12345749", "xsg-1"], &["sg-", "SG-1"]);
-        check(AMI_ID, &["ami-0123456789abcdef", "ami-1234749"], &["ami-", "AMI-1"]);
+        check(
+            SUBNET_ID,
+            &["subnet-0a1b", "my-subnet-1", "subnet-1X"],
+            &["subnet-", "subnet-X1", "sub-1", ""],
+        );
+        check(
+            SECURITY_GROUP_ID,
+            &["sg-12345749", "xsg-1"],
+            &["sg-", "SG-1"],
+        );
+        check(
+            AMI_ID,
+            &["ami-0123456789abcdef", "ami-1234749"],
+            &["ami-", "AMI-1"],
+        );
     }
 
     #[test]
     fn anchored_ids_match_whole_values() {
-        check(CAPACITY_RESERVATION_ID, &["cr-12345749"], &["r-12345749", "cr-", "cr-1X", "xcr-1"]);
-        check(PLACEMENT_GROUP_ID, &["pg-02465754522cda020"], &["pg-", "pg-A", "my-pg-1"]);
-        check(OWNER_ID, &["012345678901"], &["01234567890", "0123456789012", "01234567890a"]);
+        check(
+            CAPACITY_RESERVATION_ID,
+            &["cr-12345749"],
+            &["r-12345749", "cr-", "cr-1X", "xcr-1"],
+        );
+        check(
+            PLACEMENT_GROUP_ID,
+            &["pg-02465754522cda020"],
+            &["pg-", "pg-A", "my-pg-1"],
+        );
+        check(
+            OWNER_ID,
+            &["012345678901"],
+            &["01234567890", "0123456789012", "01234567890a"],
+        );
     }
 
     #[test]
     fn volume_sizes_follow_upstream_ranges_and_quirks() {
         check(
             VOLUME_SIZE,
-            &["1Gi", "20Gi", "9999Gi", "49999Gi", "58999Gi", "59000Gi", "1G", "64000G", "63999G", "1Ti", "17Ti", "57Ti", "58Ti", "1T", "64T", "Ti", "T"],
-            &["0Gi", "59001Gi", "60000Gi", "020Gi", "64001G", "0G", "18Ti", "59Ti", "65T", "0T", "20", "20Mi", "1.5Gi", "", "Gi"],
+            &[
+                "1Gi", "20Gi", "9999Gi", "49999Gi", "58999Gi", "59000Gi", "1G", "64000G", "63999G",
+                "1Ti", "17Ti", "57Ti", "58Ti", "1T", "64T", "Ti", "T",
+            ],
+            &[
+                "0Gi", "59001Gi", "60000Gi", "020Gi", "64001G", "0G", "18Ti", "59Ti", "65T", "0T",
+                "20", "20Mi", "1.5Gi", "", "Gi",
+            ],
         );
     }
 
@@ -221,7 +260,9 @@ mod tests {
     fn quantities_follow_the_kubernetes_grammar() {
         check(
             QUANTITY,
-            &["1", "100m", "1.5Gi", ".5", "5.", "-1", "+2k", "1e3", "1E-3", "2Ei", "3n"],
+            &[
+                "1", "100m", "1.5Gi", ".5", "5.", "-1", "+2k", "1e3", "1E-3", "2Ei", "3n",
+            ],
             &["", "1.5.5", "Gi", "1GB", "1 Gi", "1ki", ".", "1e", "e3"],
         );
     }
@@ -230,15 +271,27 @@ mod tests {
     fn eviction_thresholds_accept_percentages_quantities_and_empty() {
         check(
             EVICTION_THRESHOLD,
-            &["5%", "10%", "99.99%", "100%", "100.0%", "100.00%", "0.5%", "500Mi", "", "1.5Gi"],
-            &["110%", "5%3", "110GB", "100.000%", "100.1%", "123%", "5.123%", "%", ".5%"],
+            &[
+                "5%", "10%", "99.99%", "100%", "100.0%", "100.00%", "0.5%", "500Mi", "", "1.5Gi",
+            ],
+            &[
+                "110%", "5%3", "110GB", "100.000%", "100.1%", "123%", "5.123%", "%", ".5%",
+            ],
         );
     }
 
     #[test]
     fn condition_patterns_match_metav1() {
-        check(CONDITION_REASON, &["AMINotFound", "A", "Ready_1", "a:b,c"], &["", "1A", "A:", "A-B"]);
-        check(CONDITION_TYPE, &["Ready", "karpenter.k8s.aws/Drifted", "a.b"], &["", "-a", "Foo/Bar", "a/"]);
+        check(
+            CONDITION_REASON,
+            &["AMINotFound", "A", "Ready_1", "a:b,c"],
+            &["", "1A", "A:", "A-B"],
+        );
+        check(
+            CONDITION_TYPE,
+            &["Ready", "karpenter.k8s.aws/Drifted", "a.b"],
+            &["", "-a", "Foo/Bar", "a/"],
+        );
     }
 
     #[test]

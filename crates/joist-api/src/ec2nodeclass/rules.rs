@@ -63,7 +63,11 @@ pub const FAMILY_WITH_WINDOWS2025_ALIAS: Rule = rule(
 pub const FAMILY_WITH_ALIAS: [(&str, &str, Rule); 6] = [
     ("al2", "AL2", FAMILY_WITH_AL2_ALIAS),
     ("al2023", "AL2023", FAMILY_WITH_AL2023_ALIAS),
-    ("bottlerocket", "Bottlerocket", FAMILY_WITH_BOTTLEROCKET_ALIAS),
+    (
+        "bottlerocket",
+        "Bottlerocket",
+        FAMILY_WITH_BOTTLEROCKET_ALIAS,
+    ),
     ("windows2019", "Windows2019", FAMILY_WITH_WINDOWS2019_ALIAS),
     ("windows2022", "Windows2022", FAMILY_WITH_WINDOWS2022_ALIAS),
     ("windows2025", "Windows2025", FAMILY_WITH_WINDOWS2025_ALIAS),
@@ -77,7 +81,8 @@ pub const INSTANCE_PROFILE_NOT_EMPTY: Rule = rule("self != ''", "instanceProfile
 
 // === spec.tags ===
 
-pub const TAG_KEYS_NOT_EMPTY: Rule = rule("self.all(k, k != '')", "empty tag keys aren't supported");
+pub const TAG_KEYS_NOT_EMPTY: Rule =
+    rule("self.all(k, k != '')", "empty tag keys aren't supported");
 pub const TAG_NOT_EKS_CLUSTER_NAME: Rule = rule(
     "self.all(k, k !='eks:eks-cluster-name')",
     "tag contains a restricted tag matching eks:eks-cluster-name",
@@ -102,19 +107,26 @@ pub const TAG_NOT_EC2NODECLASS: Rule = rule(
 // === selector terms ===
 
 /// On the `tags` map of every kind of selector term.
-pub const TERM_TAGS_NOT_EMPTY: Rule =
-    rule("self.all(k, k != '' && self[k] != '')", "empty tag keys or values aren't supported");
+pub const TERM_TAGS_NOT_EMPTY: Rule = rule(
+    "self.all(k, k != '' && self[k] != '')",
+    "empty tag keys or values aren't supported",
+);
 
-pub const SUBNET_TERMS_NOT_EMPTY: Rule = rule("self.size() != 0", "subnetSelectorTerms cannot be empty");
-pub const SUBNET_TERM_HAS_FIELD: Rule =
-    rule("self.all(x, has(x.tags) || has(x.id))", "expected at least one, got none, ['tags', 'id']");
+pub const SUBNET_TERMS_NOT_EMPTY: Rule =
+    rule("self.size() != 0", "subnetSelectorTerms cannot be empty");
+pub const SUBNET_TERM_HAS_FIELD: Rule = rule(
+    "self.all(x, has(x.tags) || has(x.id))",
+    "expected at least one, got none, ['tags', 'id']",
+);
 pub const SUBNET_ID_EXCLUSIVE: Rule = rule(
     "!self.all(x, has(x.id) && has(x.tags))",
     "'id' is mutually exclusive, cannot be set with a combination of other fields in a subnet selector term",
 );
 
-pub const SECURITY_GROUP_TERMS_NOT_EMPTY: Rule =
-    rule("self.size() != 0", "securityGroupSelectorTerms cannot be empty");
+pub const SECURITY_GROUP_TERMS_NOT_EMPTY: Rule = rule(
+    "self.size() != 0",
+    "securityGroupSelectorTerms cannot be empty",
+);
 pub const SECURITY_GROUP_TERM_HAS_FIELD: Rule = rule(
     "self.all(x, has(x.tags) || has(x.id) || has(x.name))",
     "expected at least one, got none, ['tags', 'id', 'name']",
@@ -163,7 +175,14 @@ pub const ALIAS_FAMILY: Rule = rule(
     "family is not supported, must be one of the following: 'al2', 'al2023', 'bottlerocket', 'windows2019', 'windows2022', 'windows2025'",
 );
 /// Alias families accepted by [`ALIAS_FAMILY`].
-pub const ALIAS_FAMILIES: [&str; 6] = ["al2", "al2023", "bottlerocket", "windows2019", "windows2022", "windows2025"];
+pub const ALIAS_FAMILIES: [&str; 6] = [
+    "al2",
+    "al2023",
+    "bottlerocket",
+    "windows2019",
+    "windows2022",
+    "windows2025",
+];
 pub const ALIAS_WINDOWS_LATEST: Rule = rule(
     "self.split('@')[0] in ['windows2019','windows2022','windows2025'] ? self.split('@')[1] == 'latest' : true",
     "windows families may only specify version 'latest'",
@@ -177,8 +196,10 @@ pub const ONE_ROOT_VOLUME: Rule = rule(
     "self.filter(x, has(x.rootVolume)?x.rootVolume==true:false).size() <= 1",
     "must have only one blockDeviceMappings with rootVolume",
 );
-pub const EBS_SNAPSHOT_OR_SIZE: Rule =
-    rule("has(self.snapshotID) || has(self.volumeSize)", "snapshotID or volumeSize must be defined");
+pub const EBS_SNAPSHOT_OR_SIZE: Rule = rule(
+    "has(self.snapshotID) || has(self.volumeSize)",
+    "snapshotID or volumeSize must be defined",
+);
 pub const EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT: Rule = rule(
     "!has(self.volumeInitializationRate) || (has(self.snapshotID) && self.snapshotID != '')",
     "snapshotID must be set when volumeInitializationRate is set",
@@ -211,16 +232,25 @@ pub const EVICTION_SOFT_GRACE_PERIOD_KEYS: Rule = rule(
     EVICTION_SIGNAL_RULE,
     "valid keys for evictionSoftGracePeriod are ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available']",
 );
-const RESERVED_KEY_RULE: &str = "self.all(x, x=='cpu' || x=='memory' || x=='ephemeral-storage' || x=='pid')";
+const RESERVED_KEY_RULE: &str =
+    "self.all(x, x=='cpu' || x=='memory' || x=='ephemeral-storage' || x=='pid')";
 const RESERVED_NOT_NEGATIVE_RULE: &str = "self.all(x, !self[x].startsWith('-'))";
-pub const KUBE_RESERVED_KEYS: Rule =
-    rule(RESERVED_KEY_RULE, "valid keys for kubeReserved are ['cpu','memory','ephemeral-storage','pid']");
-pub const KUBE_RESERVED_NOT_NEGATIVE: Rule =
-    rule(RESERVED_NOT_NEGATIVE_RULE, "kubeReserved value cannot be a negative resource quantity");
-pub const SYSTEM_RESERVED_KEYS: Rule =
-    rule(RESERVED_KEY_RULE, "valid keys for systemReserved are ['cpu','memory','ephemeral-storage','pid']");
-pub const SYSTEM_RESERVED_NOT_NEGATIVE: Rule =
-    rule(RESERVED_NOT_NEGATIVE_RULE, "systemReserved value cannot be a negative resource quantity");
+pub const KUBE_RESERVED_KEYS: Rule = rule(
+    RESERVED_KEY_RULE,
+    "valid keys for kubeReserved are ['cpu','memory','ephemeral-storage','pid']",
+);
+pub const KUBE_RESERVED_NOT_NEGATIVE: Rule = rule(
+    RESERVED_NOT_NEGATIVE_RULE,
+    "kubeReserved value cannot be a negative resource quantity",
+);
+pub const SYSTEM_RESERVED_KEYS: Rule = rule(
+    RESERVED_KEY_RULE,
+    "valid keys for systemReserved are ['cpu','memory','ephemeral-storage','pid']",
+);
+pub const SYSTEM_RESERVED_NOT_NEGATIVE: Rule = rule(
+    RESERVED_NOT_NEGATIVE_RULE,
+    "systemReserved value cannot be a negative resource quantity",
+);
 
 // === network, placement ===
 
@@ -236,7 +266,11 @@ pub const CONNECTION_TRACKING_HAS_FIELD: Rule = rule(
     "has(self.tcpEstablishedTimeout) || has(self.udpStreamTimeout) || has(self.udpTimeout)",
     "at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set",
 );
-pub const PLACEMENT_GROUP_HAS_FIELD: Rule =
-    rule("has(self.name) || has(self.id)", "expected at least one, got none, ['name', 'id']");
-pub const PLACEMENT_GROUP_EXCLUSIVE: Rule =
-    rule("!(has(self.name) && has(self.id))", "'name' and 'id' are mutually exclusive");
+pub const PLACEMENT_GROUP_HAS_FIELD: Rule = rule(
+    "has(self.name) || has(self.id)",
+    "expected at least one, got none, ['name', 'id']",
+);
+pub const PLACEMENT_GROUP_EXCLUSIVE: Rule = rule(
+    "!(has(self.name) && has(self.id))",
+    "'name' and 'id' are mutually exclusive",
+);

@@ -50,7 +50,9 @@ pub fn go_quote(text: &str) -> String {
             '\n' => quoted.push_str("\\n"),
             '\t' => quoted.push_str("\\t"),
             '\r' => quoted.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => quoted.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                quoted.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => quoted.push(c),
         }
     }
@@ -114,7 +116,10 @@ impl SchemaReport {
         if actual == expected || (expected == "number" && actual == "integer") {
             return true;
         }
-        let message = format!("Invalid value: {0}: {path} in body must be of type {expected}: {0}", go_quote(actual));
+        let message = format!(
+            "Invalid value: {0}: {path} in body must be of type {expected}: {0}",
+            go_quote(actual)
+        );
         self.error(path, message, true);
         false
     }
@@ -128,14 +133,26 @@ impl SchemaReport {
         }
         let supported: Vec<String> = allowed
             .iter()
-            .map(|v| v.as_str().map_or_else(|| go_quote(&v.to_string()), go_quote))
+            .map(|v| {
+                v.as_str()
+                    .map_or_else(|| go_quote(&v.to_string()), go_quote)
+            })
             .collect();
-        let message = format!("Unsupported value: {}: supported values: {}", describe(value), supported.join(", "));
+        let message = format!(
+            "Unsupported value: {}: supported values: {}",
+            describe(value),
+            supported.join(", ")
+        );
         self.error(path, message, true);
     }
 
     fn object(&mut self, schema: &Value, fields: &Map<String, Value>, path: &FieldPath) {
-        for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for required in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = required.as_str().filter(|name| !fields.contains_key(*name)) {
                 self.error(&path.child(name), "Required value".to_owned(), true);
             }
@@ -145,8 +162,11 @@ impl SchemaReport {
             self.error(path, message, true);
         }
         let properties = schema.get("properties").and_then(Value::as_object);
-        let additional = schema.get("additionalProperties").filter(|extra| extra.is_object());
-        let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        let additional = schema
+            .get("additionalProperties")
+            .filter(|extra| extra.is_object());
+        let preserve =
+            schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
         for (name, field) in fields {
             if let Some(field_schema) = properties.and_then(|p| p.get(name)) {
                 self.walk(field_schema, field, &path.child(name));
@@ -154,17 +174,27 @@ impl SchemaReport {
                 // kube-openapi names map entries `<map>.<key>`.
                 self.walk(values, field, &path.child(name));
             } else if !preserve {
-                self.unknown.push(FieldError::new(&path.child(name), "field not declared in schema"));
+                self.unknown.push(FieldError::new(
+                    &path.child(name),
+                    "field not declared in schema",
+                ));
             }
         }
     }
 
     fn array(&mut self, schema: &Value, items: &[Value], path: &FieldPath) {
         if let Some(max) = limit(schema, "maxItems").filter(|max| items.len() as u64 > *max) {
-            self.error(path, format!("Too many: {}: must have at most {max} items", items.len()), true);
+            self.error(
+                path,
+                format!("Too many: {}: must have at most {max} items", items.len()),
+                true,
+            );
         }
         if let Some(min) = limit(schema, "minItems").filter(|min| (items.len() as u64) < *min) {
-            let message = format!("Invalid value: {}: {path} in body should have at least {min} items", items.len());
+            let message = format!(
+                "Invalid value: {}: {path} in body should have at least {min} items",
+                items.len()
+            );
             self.error(path, message, false);
         }
         if let Some(item_schema) = schema.get("items") {
@@ -178,17 +208,27 @@ impl SchemaReport {
         let length = text.chars().count() as u64;
         if let Some(max) = limit(schema, "maxLength").filter(|max| length > *max) {
             let unit = if max == 1 { "byte" } else { "bytes" };
-            self.error(path, format!("Too long: may not be more than {max} {unit}"), true);
+            self.error(
+                path,
+                format!("Too long: may not be more than {max} {unit}"),
+                true,
+            );
         }
         if let Some(min) = limit(schema, "minLength").filter(|min| length < *min) {
-            let message = format!("Invalid value: {}: {path} in body should be at least {min} chars long", go_quote(text));
+            let message = format!(
+                "Invalid value: {}: {path} in body should be at least {min} chars long",
+                go_quote(text)
+            );
             self.error(path, message, false);
         }
         if let Some(expected) = schema.get("pattern").and_then(Value::as_str) {
             // Every pattern of the EC2NodeClass CRD has a matcher (proven by a test); a pattern
             // without one cannot be checked here and is left to the API server.
             if patterns::matcher(expected).is_some_and(|matches| !matches(text)) {
-                let message = format!("Invalid value: {}: {path} in body should match '{expected}'", go_quote(text));
+                let message = format!(
+                    "Invalid value: {}: {path} in body should match '{expected}'",
+                    go_quote(text)
+                );
                 self.error(path, message, false);
             }
         }
@@ -199,14 +239,20 @@ impl SchemaReport {
             return;
         };
         let exceeded = |keyword: &str, beyond: fn(f64, f64) -> bool| {
-            schema.get(keyword).filter(|bound| bound.as_f64().is_some_and(|bound| beyond(actual, bound)))
+            schema
+                .get(keyword)
+                .filter(|bound| bound.as_f64().is_some_and(|bound| beyond(actual, bound)))
         };
         if let Some(max) = exceeded("maximum", |actual, max| actual > max) {
-            let message = format!("Invalid value: {value}: {path} in body should be less than or equal to {max}");
+            let message = format!(
+                "Invalid value: {value}: {path} in body should be less than or equal to {max}"
+            );
             self.error(path, message, false);
         }
         if let Some(min) = exceeded("minimum", |actual, min| actual < min) {
-            let message = format!("Invalid value: {value}: {path} in body should be greater than or equal to {min}");
+            let message = format!(
+                "Invalid value: {value}: {path} in body should be greater than or equal to {min}"
+            );
             self.error(path, message, false);
         }
     }
@@ -262,7 +308,11 @@ mod tests {
     #[test]
     fn non_blocking_errors_leave_cel_enabled() {
         let schema = json!({"properties": {"hops": {"minimum": 1, "type": "integer"}, "terms": {"minItems": 1, "type": "array"}}, "type": "object"});
-        let report = check(&schema, &json!({"hops": 0, "terms": []}), &FieldPath::root());
+        let report = check(
+            &schema,
+            &json!({"hops": 0, "terms": []}),
+            &FieldPath::root(),
+        );
         assert_eq!(
             messages(&report),
             [
@@ -285,15 +335,25 @@ mod tests {
         let value = json!({"open": {"b": {"deep": 1}}, "closed": {"b": 1}, "other": true});
         let report = check(&schema, &value, &FieldPath::root().child("spec"));
         let unknown: Vec<String> = report.unknown.iter().map(ToString::to_string).collect();
-        assert_eq!(unknown, ["spec.closed.b: field not declared in schema", "spec.other: field not declared in schema"]);
+        assert_eq!(
+            unknown,
+            [
+                "spec.closed.b: field not declared in schema",
+                "spec.other: field not declared in schema"
+            ]
+        );
         assert!(report.errors.is_empty());
     }
 
     #[test]
     fn wrong_types_block_and_stop_descent() {
-        let schema = json!({"properties": {"n": {"minimum": 5, "type": "integer"}}, "type": "object"});
+        let schema =
+            json!({"properties": {"n": {"minimum": 5, "type": "integer"}}, "type": "object"});
         let report = check(&schema, &json!({"n": "x"}), &FieldPath::root());
-        assert_eq!(messages(&report), [r#"n: Invalid value: "string": n in body must be of type integer: "string""#]);
+        assert_eq!(
+            messages(&report),
+            [r#"n: Invalid value: "string": n in body must be of type integer: "string""#]
+        );
         assert!(report.blocking);
     }
 

@@ -6,7 +6,8 @@ use super::*;
 
 pub(super) const FULL_YAML: &str = include_str!("../../testdata/ec2nodeclass/full.yaml");
 pub(super) const DEFAULT_YAML: &str = include_str!("../../testdata/ec2nodeclass/default.yaml");
-pub(super) const FORWARD_YAML: &str = include_str!("../../testdata/ec2nodeclass/forward-compatible.yaml");
+pub(super) const FORWARD_YAML: &str =
+    include_str!("../../testdata/ec2nodeclass/forward-compatible.yaml");
 
 fn yaml_value(text: &str) -> Value {
     match serde_yaml_ng::from_str(text) {
@@ -47,12 +48,19 @@ fn full_object_sets_every_spec_and_status_field() {
     let value = yaml_value(FULL_YAML);
     let spec = value["spec"].as_object().expect("spec");
     let schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone();
-    let declared = schema["properties"]["spec"]["properties"].as_object().expect("spec properties");
+    let declared = schema["properties"]["spec"]["properties"]
+        .as_object()
+        .expect("spec properties");
     // instanceProfile is exclusive with role; it round-trips in its own test below.
-    let missing: Vec<&String> = declared.keys().filter(|k| !spec.contains_key(*k) && *k != "instanceProfile").collect();
+    let missing: Vec<&String> = declared
+        .keys()
+        .filter(|k| !spec.contains_key(*k) && *k != "instanceProfile")
+        .collect();
     assert!(missing.is_empty(), "full.yaml lacks {missing:?}");
     let status = value["status"].as_object().expect("status");
-    let declared = schema["properties"]["status"]["properties"].as_object().expect("status properties");
+    let declared = schema["properties"]["status"]["properties"]
+        .as_object()
+        .expect("status properties");
     assert!(declared.keys().all(|k| status.contains_key(k)));
 }
 
@@ -78,8 +86,14 @@ fn unknown_fields_are_kept_verbatim() {
     let kubelet = class.spec.kubelet.as_ref().expect("kubelet");
     assert_eq!(kubelet.max_pods, Some(58));
     assert_eq!(kubelet.extra["shutdownGracePeriod"], json!("30s"));
-    assert_eq!(kubelet.extra["featureGates"], json!({"InPlacePodVerticalScaling": true}));
-    assert_eq!(class.spec.extra["futureSpecField"], json!({"nested": [1, "two"]}));
+    assert_eq!(
+        kubelet.extra["featureGates"],
+        json!({"InPlacePodVerticalScaling": true})
+    );
+    assert_eq!(
+        class.spec.extra["futureSpecField"],
+        json!({"nested": [1, "two"]})
+    );
     let terms = class.spec.ami_selector_terms.as_deref().expect("terms");
     assert_eq!(terms[0].extra["futureTermField"], json!("keep-me"));
 }
@@ -95,7 +109,10 @@ fn absent_and_empty_collections_stay_distinct() {
     assert_eq!(class.spec.security_group_selector_terms, None);
     assert_eq!(class.spec.tags, Some(Default::default()));
     let written = serde_json::to_value(&class).expect("serializes");
-    assert_eq!(written["spec"], json!({"subnetSelectorTerms": [], "tags": {}}));
+    assert_eq!(
+        written["spec"],
+        json!({"subnetSelectorTerms": [], "tags": {}})
+    );
 }
 
 #[test]
@@ -106,8 +123,16 @@ fn invalid_enum_values_and_sizes_parse_as_raw_strings() {
     }))
     .expect("parses");
     assert_eq!(class.spec.ami_family.as_deref(), Some("Ubuntu"));
-    let ebs = class.spec.block_device_mappings.as_deref().and_then(|m| m[0].ebs.as_ref()).expect("ebs");
-    assert_eq!((ebs.volume_size.as_deref(), ebs.volume_type.as_deref()), (Some("lots"), Some("gp9")));
+    let ebs = class
+        .spec
+        .block_device_mappings
+        .as_deref()
+        .and_then(|m| m[0].ebs.as_ref())
+        .expect("ebs");
+    assert_eq!(
+        (ebs.volume_size.as_deref(), ebs.volume_type.as_deref()),
+        (Some("lots"), Some("gp9"))
+    );
 }
 
 #[test]
@@ -120,8 +145,10 @@ fn defaults_fill_metadata_options_and_reservations() {
     assert_eq!(options.http_tokens.as_deref(), Some("required"));
 
     let mut partial = parse(DEFAULT_YAML);
-    partial.spec.metadata_options =
-        Some(MetadataOptions { http_tokens: Some("optional".into()), ..MetadataOptions::default() });
+    partial.spec.metadata_options = Some(MetadataOptions {
+        http_tokens: Some("optional".into()),
+        ..MetadataOptions::default()
+    });
     partial.status = Some(EC2NodeClassStatus {
         capacity_reservations: Some(vec![CapacityReservation {
             id: "cr-1".into(),
@@ -132,9 +159,17 @@ fn defaults_fill_metadata_options_and_reservations() {
     });
     let defaulted = partial.with_defaults();
     let options = defaulted.spec.metadata_options.as_ref().expect("kept");
-    assert_eq!(options.http_tokens.as_deref(), Some("optional"), "user values are never replaced");
+    assert_eq!(
+        options.http_tokens.as_deref(),
+        Some("optional"),
+        "user values are never replaced"
+    );
     assert_eq!(options.http_put_response_hop_limit, Some(1));
-    let reservation = &defaulted.status.as_ref().and_then(|s| s.capacity_reservations.clone()).expect("kept")[0];
+    let reservation = &defaulted
+        .status
+        .as_ref()
+        .and_then(|s| s.capacity_reservations.clone())
+        .expect("kept")[0];
     assert_eq!(reservation.reservation_type.as_deref(), Some("default"));
     assert_eq!(reservation.state.as_deref(), Some("expiring"));
 }
@@ -142,30 +177,57 @@ fn defaults_fill_metadata_options_and_reservations() {
 #[test]
 fn defaults_are_exactly_the_crd_defaults() {
     // Every `default` in the CRD schema, by location, against what `with_defaults` fills in.
-    fn collect(schema: &Value, path: String, out: &mut Vec<(String, Value)>) {
+    fn collect(schema: &Value, path: &str, out: &mut Vec<(String, Value)>) {
         if let Some(default) = schema.get("default") {
-            out.push((path.clone(), default.clone()));
+            out.push((path.to_owned(), default.clone()));
         }
-        for (name, child) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
-            collect(child, format!("{path}.{name}"), out);
+        for (name, child) in schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            collect(child, &format!("{path}.{name}"), out);
         }
         if let Some(items) = schema.get("items") {
-            collect(items, format!("{path}[]"), out);
+            collect(items, &format!("{path}[]"), out);
         }
     }
     let mut found = Vec::new();
-    collect(&crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"], String::new(), &mut found);
+    collect(
+        &crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"],
+        "",
+        &mut found,
+    );
     let metadata = json!({"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"});
     assert_eq!(
         found,
         [
             (".spec.metadataOptions".to_owned(), metadata.clone()),
-            (".spec.metadataOptions.httpEndpoint".to_owned(), json!(DEFAULT_HTTP_ENDPOINT)),
-            (".spec.metadataOptions.httpProtocolIPv6".to_owned(), json!(DEFAULT_HTTP_PROTOCOL_IPV6)),
-            (".spec.metadataOptions.httpPutResponseHopLimit".to_owned(), json!(DEFAULT_HTTP_PUT_RESPONSE_HOP_LIMIT)),
-            (".spec.metadataOptions.httpTokens".to_owned(), json!(DEFAULT_HTTP_TOKENS)),
-            (".status.capacityReservations[].reservationType".to_owned(), json!(DEFAULT_RESERVATION_TYPE)),
-            (".status.capacityReservations[].state".to_owned(), json!(DEFAULT_RESERVATION_STATE)),
+            (
+                ".spec.metadataOptions.httpEndpoint".to_owned(),
+                json!(DEFAULT_HTTP_ENDPOINT)
+            ),
+            (
+                ".spec.metadataOptions.httpProtocolIPv6".to_owned(),
+                json!(DEFAULT_HTTP_PROTOCOL_IPV6)
+            ),
+            (
+                ".spec.metadataOptions.httpPutResponseHopLimit".to_owned(),
+                json!(DEFAULT_HTTP_PUT_RESPONSE_HOP_LIMIT)
+            ),
+            (
+                ".spec.metadataOptions.httpTokens".to_owned(),
+                json!(DEFAULT_HTTP_TOKENS)
+            ),
+            (
+                ".status.capacityReservations[].reservationType".to_owned(),
+                json!(DEFAULT_RESERVATION_TYPE)
+            ),
+            (
+                ".status.capacityReservations[].state".to_owned(),
+                json!(DEFAULT_RESERVATION_STATE)
+            ),
         ]
     );
     let defaulted = serde_json::to_value(parse(DEFAULT_YAML).with_defaults()).expect("serializes");
@@ -179,14 +241,24 @@ fn ami_helpers_resolve_family_and_alias() {
     assert_eq!(spec.resolved_ami_family(), Some(AmiFamily::AL2023));
 
     spec.ami_family = Some("Custom".into());
-    assert_eq!(spec.resolved_ami_family(), Some(AmiFamily::Custom), "an explicit family wins");
+    assert_eq!(
+        spec.resolved_ami_family(),
+        Some(AmiFamily::Custom),
+        "an explicit family wins"
+    );
 
     spec.ami_family = None;
-    spec.ami_selector_terms = Some(vec![AmiSelectorTerm { alias: Some("bottlerocket@v1.10.0".into()), ..Default::default() }]);
+    spec.ami_selector_terms = Some(vec![AmiSelectorTerm {
+        alias: Some("bottlerocket@v1.10.0".into()),
+        ..Default::default()
+    }]);
     assert_eq!(spec.ami_alias(), Some(("bottlerocket", "v1.10.0")));
     assert_eq!(spec.resolved_ami_family(), Some(AmiFamily::Bottlerocket));
 
-    spec.ami_selector_terms = Some(vec![AmiSelectorTerm { id: Some("ami-1".into()), ..Default::default() }]);
+    spec.ami_selector_terms = Some(vec![AmiSelectorTerm {
+        id: Some("ami-1".into()),
+        ..Default::default()
+    }]);
     assert_eq!(spec.ami_alias(), None);
     assert_eq!(spec.resolved_ami_family(), None);
 }
@@ -204,12 +276,23 @@ fn ami_family_names_and_aliases_are_consistent() {
         }
     }
     assert_eq!(AmiFamily::from_name("Ubuntu"), None);
-    assert_eq!(AmiFamily::from_name("al2023"), None, "spec.amiFamily is case-sensitive");
+    assert_eq!(
+        AmiFamily::from_name("al2023"),
+        None,
+        "spec.amiFamily is case-sensitive"
+    );
     assert!(AmiFamily::Windows2025.is_windows() && !AmiFamily::AL2.is_windows());
 }
 
 #[test]
 fn new_sets_type_meta_and_name() {
     let class = EC2NodeClass::new("gpu", EC2NodeClassSpec::default());
-    assert_eq!((class.api_version.as_str(), class.kind.as_str(), class.name()), (API_VERSION, KIND, "gpu"));
+    assert_eq!(
+        (
+            class.api_version.as_str(),
+            class.kind.as_str(),
+            class.name()
+        ),
+        (API_VERSION, KIND, "gpu")
+    );
 }

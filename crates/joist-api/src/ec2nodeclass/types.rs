@@ -30,7 +30,11 @@ pub struct EC2NodeClassSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_reservation_selector_terms: Option<Vec<CapacityReservationSelectorTerm>>,
     /// Whether instances get a public IPv4 address on their primary (or EFA) interfaces.
-    #[serde(rename = "associatePublicIPAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "associatePublicIPAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub associate_public_ip_address: Option<bool>,
     /// IPv4 (or IPv6) prefixes assigned per network interface; ≥0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,7 +101,9 @@ impl EC2NodeClassSpec {
     /// the alias has no `@` (validation rejects both forms that could reach here).
     pub fn ami_alias(&self) -> Option<(&str, &str)> {
         let terms = self.ami_selector_terms.as_deref()?;
-        let alias = terms.iter().find_map(|term| term.alias.as_deref().filter(|a| !a.is_empty()))?;
+        let alias = terms
+            .iter()
+            .find_map(|term| term.alias.as_deref().filter(|a| !a.is_empty()))?;
         let mut parts = alias.split('@');
         let family = parts.next()?;
         let version = parts.next()?;
@@ -247,7 +253,9 @@ impl AmiFamily {
 
     /// The family for the part of an alias before `@` (`"al2023"`); `Custom` has no alias.
     pub fn from_alias_family(alias_family: &str) -> Option<AmiFamily> {
-        Self::ALL.into_iter().find(|family| family.alias_name() == Some(alias_family))
+        Self::ALL
+            .into_iter()
+            .find(|family| family.alias_name() == Some(alias_family))
     }
 
     /// How this family is written in an alias (`"bottlerocket"`); `None` for `Custom`.
@@ -265,7 +273,10 @@ impl AmiFamily {
 
     /// Whether this is a Windows family (aliases only accept `@latest`; no ENI-limited pods).
     pub fn is_windows(self) -> bool {
-        matches!(self, AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025)
+        matches!(
+            self,
+            AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025
+        )
     }
 }
 

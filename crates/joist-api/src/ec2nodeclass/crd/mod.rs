@@ -114,15 +114,23 @@ fn string_map() -> Value {
 }
 
 fn map_of(values: Value) -> Value {
-    json!({"additionalProperties": values, "type": "object"})
+    with(
+        with(json!({}), "additionalProperties", values),
+        "type",
+        json!("object"),
+    )
 }
 
 fn object(properties: Value) -> Value {
-    json!({"properties": properties, "type": "object"})
+    with(
+        with(json!({}), "properties", properties),
+        "type",
+        json!("object"),
+    )
 }
 
 fn array(items: Value) -> Value {
-    json!({"items": items, "type": "array"})
+    with(with(json!({}), "items", items), "type", json!("array"))
 }
 
 /// `schema` with `key: value` added (after the keys already there).
@@ -133,7 +141,11 @@ fn with(mut schema: Value, key: &str, value: Value) -> Value {
 
 /// `schema` with an `x-kubernetes-validations` list of `rules`.
 fn with_rules(schema: Value, rules: &[Rule]) -> Value {
-    with(schema, "x-kubernetes-validations", rules.iter().map(|rule| rule.to_json()).collect())
+    with(
+        schema,
+        "x-kubernetes-validations",
+        rules.iter().map(|rule| rule.to_json()).collect(),
+    )
 }
 
 /// The `tags` map of a selector term: ≤20 entries, no empty keys or values.
@@ -193,7 +205,11 @@ fn spec_schema() -> Value {
 fn ami_selector_terms() -> Value {
     let alias = with_rules(
         json!({"maxLength": 30, "type": "string"}),
-        &[rules::ALIAS_FORMAT, rules::ALIAS_FAMILY, rules::ALIAS_WINDOWS_LATEST],
+        &[
+            rules::ALIAS_FORMAT,
+            rules::ALIAS_FAMILY,
+            rules::ALIAS_WINDOWS_LATEST,
+        ],
     );
     let term = object(json!({
         "alias": alias,
@@ -218,12 +234,18 @@ fn subnet_selector_terms() -> Value {
     let term = object(json!({"id": pattern(patterns::SUBNET_ID), "tags": term_tags()}));
     with_rules(
         json!({"items": term, "maxItems": 30, "type": "array"}),
-        &[rules::SUBNET_TERMS_NOT_EMPTY, rules::SUBNET_TERM_HAS_FIELD, rules::SUBNET_ID_EXCLUSIVE],
+        &[
+            rules::SUBNET_TERMS_NOT_EMPTY,
+            rules::SUBNET_TERM_HAS_FIELD,
+            rules::SUBNET_ID_EXCLUSIVE,
+        ],
     )
 }
 
 fn security_group_selector_terms() -> Value {
-    let term = object(json!({"id": pattern(patterns::SECURITY_GROUP_ID), "name": string(), "tags": term_tags()}));
+    let term = object(
+        json!({"id": pattern(patterns::SECURITY_GROUP_ID), "name": string(), "tags": term_tags()}),
+    );
     with_rules(
         json!({"items": term, "maxItems": 30, "type": "array"}),
         &[
@@ -244,7 +266,10 @@ fn capacity_reservation_selector_terms() -> Value {
     }));
     with_rules(
         json!({"items": term, "maxItems": 30, "type": "array"}),
-        &[rules::CAPACITY_RESERVATION_TERM_HAS_FIELD, rules::CAPACITY_RESERVATION_ID_EXCLUSIVE],
+        &[
+            rules::CAPACITY_RESERVATION_TERM_HAS_FIELD,
+            rules::CAPACITY_RESERVATION_ID_EXCLUSIVE,
+        ],
     )
 }
 
@@ -261,16 +286,23 @@ fn block_device_mappings() -> Value {
             "volumeSize": pattern(patterns::VOLUME_SIZE),
             "volumeType": string_enum(&["standard", "io1", "io2", "gp2", "sc1", "st1", "gp3"]),
         })),
-        &[rules::EBS_SNAPSHOT_OR_SIZE, rules::EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT],
+        &[
+            rules::EBS_SNAPSHOT_OR_SIZE,
+            rules::EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT,
+        ],
     );
     let mapping = object(json!({"deviceName": string(), "ebs": ebs, "rootVolume": boolean()}));
-    with_rules(json!({"items": mapping, "maxItems": 50, "type": "array"}), &[rules::ONE_ROOT_VOLUME])
+    with_rules(
+        json!({"items": mapping, "maxItems": 50, "type": "array"}),
+        &[rules::ONE_ROOT_VOLUME],
+    )
 }
 
 fn kubelet() -> Value {
     let eviction = |keys: Rule| with_rules(map_of(pattern(patterns::EVICTION_THRESHOLD)), &[keys]);
-    let reserved =
-        |keys: Rule, not_negative: Rule| with_rules(map_of(pattern(patterns::QUANTITY)), &[keys, not_negative]);
+    let reserved = |keys: Rule, not_negative: Rule| {
+        with_rules(map_of(pattern(patterns::QUANTITY)), &[keys, not_negative])
+    };
     let percent = || int32_range(Some(0), Some(100));
     let schema = json!({
         "properties": {
@@ -352,7 +384,10 @@ fn placement_group_selector() -> Value {
             "id": pattern(patterns::PLACEMENT_GROUP_ID),
             "name": {"minLength": 1, "type": "string"},
         })),
-        &[rules::PLACEMENT_GROUP_HAS_FIELD, rules::PLACEMENT_GROUP_EXCLUSIVE],
+        &[
+            rules::PLACEMENT_GROUP_HAS_FIELD,
+            rules::PLACEMENT_GROUP_EXCLUSIVE,
+        ],
     )
 }
 

@@ -16,7 +16,12 @@ fn schema() -> Value {
 /// Calls `visit(path, node)` for every schema node, with `.prop`, `[]` and `{}` path steps.
 fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(&str, &Value)) {
     visit(path, node);
-    for (name, child) in node.get("properties").and_then(Value::as_object).into_iter().flatten() {
+    for (name, child) in node
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         walk(child, &format!("{path}.{name}"), visit);
     }
     if let Some(items) = node.get("items") {
@@ -49,7 +54,10 @@ fn names_scope_and_version_match_upstream() {
     let versions = crd["spec"]["versions"].as_array().expect("versions");
     assert_eq!(versions.len(), 1);
     let v1 = &versions[0];
-    assert_eq!((&v1["name"], &v1["served"], &v1["storage"]), (&json!("v1"), &json!(true), &json!(true)));
+    assert_eq!(
+        (&v1["name"], &v1["served"], &v1["storage"]),
+        (&json!("v1"), &json!(true), &json!(true))
+    );
     assert_eq!(v1["subresources"], json!({"status": {}}));
 }
 
@@ -68,9 +76,24 @@ fn printer_columns_are_ready_age_and_role() {
 #[test]
 fn schema_is_structural() {
     const KEYWORDS: [&str; 18] = [
-        "additionalProperties", "default", "enum", "format", "items", "maxItems", "maxLength",
-        "maxProperties", "maximum", "minItems", "minLength", "minimum", "pattern", "properties",
-        "required", "type", "x-kubernetes-list-type", "x-kubernetes-validations",
+        "additionalProperties",
+        "default",
+        "enum",
+        "format",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minimum",
+        "pattern",
+        "properties",
+        "required",
+        "type",
+        "x-kubernetes-list-type",
+        "x-kubernetes-validations",
     ];
     let mut problems = Vec::new();
     walk(&schema(), "", &mut |path, node| {
@@ -80,22 +103,44 @@ fn schema_is_structural() {
         if node.get("properties").is_some() && node.get("additionalProperties").is_some() {
             problems.push(format!("{path}: properties and additionalProperties"));
         }
-        for key in node.as_object().into_iter().flatten().map(|(k, _)| k.as_str()) {
-            if !KEYWORDS.contains(&key) && !(path == ".spec.kubelet" && key == "x-kubernetes-preserve-unknown-fields") {
+        for key in node
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+        {
+            if !KEYWORDS.contains(&key)
+                && (path != ".spec.kubelet" || key != "x-kubernetes-preserve-unknown-fields")
+            {
                 problems.push(format!("{path}: unexpected keyword {key}"));
             }
         }
-        for required in node.get("required").and_then(Value::as_array).into_iter().flatten() {
-            if node["properties"].get(required.as_str().unwrap_or_default()).is_none() {
+        for required in node
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if node["properties"]
+                .get(required.as_str().unwrap_or_default())
+                .is_none()
+            {
                 problems.push(format!("{path}: required {required} is not a property"));
             }
         }
     });
     assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(schema()["properties"]["metadata"], json!({"type": "object"}));
+    assert_eq!(
+        schema()["properties"]["metadata"],
+        json!({"type": "object"})
+    );
     assert_eq!(
         schema()["properties"]["spec"]["required"],
-        json!(["amiSelectorTerms", "securityGroupSelectorTerms", "subnetSelectorTerms"])
+        json!([
+            "amiSelectorTerms",
+            "securityGroupSelectorTerms",
+            "subnetSelectorTerms"
+        ])
     );
 }
 
@@ -103,7 +148,11 @@ fn schema_is_structural() {
 fn every_pattern_has_a_matcher() {
     let mut missing = Vec::new();
     walk(&schema(), "", &mut |path, node| {
-        if let Some(pattern) = node.get("pattern").and_then(Value::as_str).filter(|p| patterns::matcher(p).is_none()) {
+        if let Some(pattern) = node
+            .get("pattern")
+            .and_then(Value::as_str)
+            .filter(|p| patterns::matcher(p).is_none())
+        {
             missing.push(format!("{path}: {pattern}"));
         }
     });
@@ -115,7 +164,10 @@ fn lists_with_rules_are_bounded() {
     // CEL cost estimation needs maxItems on every list a rule iterates.
     let mut unbounded = Vec::new();
     walk(&schema(), "", &mut |path, node| {
-        if node["type"] == "array" && node.get("x-kubernetes-validations").is_some() && node.get("maxItems").is_none() {
+        if node["type"] == "array"
+            && node.get("x-kubernetes-validations").is_some()
+            && node.get("maxItems").is_none()
+        {
             unbounded.push(path.to_owned());
         }
     });
@@ -126,13 +178,26 @@ fn lists_with_rules_are_bounded() {
 fn every_cel_rule_is_in_place_with_upstream_message() {
     let mut found = Vec::new();
     walk(&schema(), "", &mut |path, node| {
-        for rule in node.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten() {
-            assert!(rule["rule"].as_str().is_some_and(|r| !r.is_empty()), "{path}: empty rule");
-            found.push((path.to_owned(), rule["message"].as_str().unwrap_or_default().to_owned()));
+        for rule in node
+            .get("x-kubernetes-validations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                rule["rule"].as_str().is_some_and(|r| !r.is_empty()),
+                "{path}: empty rule"
+            );
+            found.push((
+                path.to_owned(),
+                rule["message"].as_str().unwrap_or_default().to_owned(),
+            ));
         }
     });
     let signals = "['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available']";
-    let family = |f: &str, article: &str| format!("if set, amiFamily must be '{f}' or 'Custom' when using {article} {f} alias");
+    let family = |f: &str, article: &str| {
+        format!("if set, amiFamily must be '{f}' or 'Custom' when using {article} {f} alias")
+    };
     let expected: Vec<(String, String)> = [
         (".spec", "must specify exactly one of ['role', 'instanceProfile']".to_owned()),
         (".spec", family("AL2", "an")),
@@ -200,7 +265,10 @@ fn every_cel_rule_is_in_place_with_upstream_message() {
 fn a_maximal_valid_object_uses_only_declared_fields() {
     let mut object: Value = serde_yaml_ng::from_str(FULL_YAML).expect("full.yaml parses");
     // metadata is validated by the API server itself, not by the CRD schema.
-    object.as_object_mut().expect("object").shift_remove("metadata");
+    object
+        .as_object_mut()
+        .expect("object")
+        .shift_remove("metadata");
     let report = schema_check::check(&schema(), &object, &FieldPath::root());
     assert!(report.unknown.is_empty(), "{:?}", report.unknown);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -225,9 +293,18 @@ fn metadata_options_default_and_kubelet_preservation() {
         spec["metadataOptions"]["default"],
         json!({"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"})
     );
-    assert_eq!(spec["metadataOptions"]["properties"]["httpPutResponseHopLimit"]["maximum"], 64);
-    assert_eq!(spec["kubelet"]["x-kubernetes-preserve-unknown-fields"], true);
-    assert_eq!(spec["amiSelectorTerms"]["items"]["properties"]["alias"]["maxLength"], 30);
+    assert_eq!(
+        spec["metadataOptions"]["properties"]["httpPutResponseHopLimit"]["maximum"],
+        64
+    );
+    assert_eq!(
+        spec["kubelet"]["x-kubernetes-preserve-unknown-fields"],
+        true
+    );
+    assert_eq!(
+        spec["amiSelectorTerms"]["items"]["properties"]["alias"]["maxLength"],
+        30
+    );
     assert_eq!(spec["blockDeviceMappings"]["maxItems"], 50);
     assert_eq!(spec["networkInterfaces"]["maxItems"], 150);
 }

@@ -10,37 +10,38 @@
 use std::collections::BTreeMap;
 
 use super::super::kubelet::KubeletConfiguration;
-use super::super::launch::{BlockDeviceMapping, ConnectionTracking, NetworkInterface, PlacementGroupSelector};
+use super::super::launch::{
+    BlockDeviceMapping, ConnectionTracking, NetworkInterface, PlacementGroupSelector,
+};
 use super::super::rules::{self, Rule};
-use super::super::schema_check::go_quote;
 use super::super::types::{AmiSelectorTerm, EC2NodeClassSpec};
 use crate::validation::{FieldError, FieldPath};
 
-/// Collects rule failures.
+/// Collects rule failures. Messages are upstream's rule messages verbatim (the API server
+/// prints them after `Invalid value:` and, for strings, the value; joist reports the message,
+/// as for the NodePool/NodeClaim rules).
 #[derive(Default)]
 struct Failures(Vec<FieldError>);
 
 impl Failures {
-    /// A rule on an object or list failed: the API server omits the value.
-    fn object(&mut self, path: &FieldPath, rule: Rule) {
-        self.0.push(FieldError::new(path, format!("Invalid value: {}", rule.message)));
+    /// `rule` failed at `path`.
+    fn fail(&mut self, path: &FieldPath, rule: Rule) {
+        self.0.push(FieldError::new(path, rule.message));
     }
 
-    /// A rule on a string failed: the API server shows the value.
-    fn string(&mut self, path: &FieldPath, value: &str, rule: Rule) {
-        self.0.push(FieldError::new(path, format!("Invalid value: {}: {}", go_quote(value), rule.message)));
-    }
-
-    /// A rule could not be evaluated (`error` is CEL's runtime error); the server names the type.
-    fn evaluation(&mut self, path: &FieldPath, schema_type: &str, error: &str, rule: Rule) {
-        let message = format!("Invalid value: {}: {error} evaluating rule: {}", go_quote(schema_type), rule.message);
-        self.0.push(FieldError::new(path, message));
+    /// `rule` could not be evaluated; `error` is CEL's runtime error, worded like the API
+    /// server's `<error> evaluating rule: <message>`.
+    fn evaluation(&mut self, path: &FieldPath, error: &str, rule: Rule) {
+        self.0.push(FieldError::new(
+            path,
+            format!("{error} evaluating rule: {}", rule.message),
+        ));
     }
 
     /// Reports `rule` on an object/list unless `holds`.
     fn require(&mut self, holds: bool, path: &FieldPath, rule: Rule) {
         if !holds {
-            self.object(path, rule);
+            self.fail(path, rule);
         }
     }
 }
@@ -52,10 +53,14 @@ pub(super) fn check_spec(spec: &EC2NodeClassSpec, path: &FieldPath) -> Vec<Field
     selector_terms(spec, path, &mut failures);
     for (field, value, rule) in [
         ("role", &spec.role, rules::ROLE_NOT_EMPTY),
-        ("instanceProfile", &spec.instance_profile, rules::INSTANCE_PROFILE_NOT_EMPTY),
+        (
+            "instanceProfile",
+            &spec.instance_profile,
+            rules::INSTANCE_PROFILE_NOT_EMPTY,
+        ),
     ] {
-        if let Some(value) = value.as_deref().filter(|v| v.is_empty()) {
-            failures.string(&path.child(field), value, rule);
+        if value.as_deref() == Some("") {
+            failures.fail(&path.child(field), rule);
         }
     }
     if let Some(tags) = &spec.tags {
@@ -74,7 +79,11 @@ pub(super) fn check_spec(spec: &EC2NodeClassSpec, path: &FieldPath) -> Vec<Field
         connection_tracking(tracking, &path.child("connectionTracking"), &mut failures);
     }
     if let Some(selector) = &spec.placement_group_selector {
-        placement_group(selector, &path.child("placementGroupSelector"), &mut failures);
+        placement_group(
+            selector,
+            &path.child("placementGroupSelector"),
+            &mut failures,
+        );
     }
     failures.0
 }
@@ -85,22 +94,38 @@ fn alias_family(alias: &str) -> &str {
 }
 
 fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures) {
-    failures.require(spec.role.is_some() != spec.instance_profile.is_some(), path, rules::ROLE_XOR_INSTANCE_PROFILE);
+    failures.require(
+        spec.role.is_some() != spec.instance_profile.is_some(),
+        path,
+        rules::ROLE_XOR_INSTANCE_PROFILE,
+    );
     let terms = spec.ami_selector_terms.as_deref().unwrap_or_default();
     if let Some(family) = spec.ami_family.as_deref() {
         for (alias, allowed, rule) in rules::FAMILY_WITH_ALIAS {
-            let uses_alias = terms.iter().any(|t| t.alias.as_deref().is_some_and(|a| alias_family(a) == alias));
-            failures.require(!uses_alias || family == "Custom" || family == allowed, path, rule);
+            let uses_alias = terms
+                .iter()
+                .any(|t| t.alias.as_deref().is_some_and(|a| alias_family(a) == alias));
+            failures.require(
+                !uses_alias || family == "Custom" || family == allowed,
+                path,
+                rule,
+            );
         }
     }
     let has_alias = terms.iter().any(|t| t.alias.is_some());
-    failures.require(has_alias || spec.ami_family.is_some(), path, rules::FAMILY_REQUIRED_WITHOUT_ALIAS);
+    failures.require(
+        has_alias || spec.ami_family.is_some(),
+        path,
+        rules::FAMILY_REQUIRED_WITHOUT_ALIAS,
+    );
 }
 
 /// The `tags` rule shared by every kind of selector term.
 fn term_tags(tags: Option<&BTreeMap<String, String>>, path: &FieldPath, failures: &mut Failures) {
     if let Some(tags) = tags {
-        let holds = tags.iter().all(|(key, value)| !key.is_empty() && !value.is_empty());
+        let holds = tags
+            .iter()
+            .all(|(key, value)| !key.is_empty() && !value.is_empty());
         failures.require(holds, &path.child("tags"), rules::TERM_TAGS_NOT_EMPTY);
     }
 }
@@ -109,20 +134,38 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
     if let Some(terms) = &spec.subnet_selector_terms {
         let path = spec_path.child("subnetSelectorTerms");
         failures.require(!terms.is_empty(), &path, rules::SUBNET_TERMS_NOT_EMPTY);
-        failures.require(terms.iter().all(|t| t.tags.is_some() || t.id.is_some()), &path, rules::SUBNET_TERM_HAS_FIELD);
-        failures.require(!terms.iter().all(|t| t.id.is_some() && t.tags.is_some()), &path, rules::SUBNET_ID_EXCLUSIVE);
+        failures.require(
+            terms.iter().all(|t| t.tags.is_some() || t.id.is_some()),
+            &path,
+            rules::SUBNET_TERM_HAS_FIELD,
+        );
+        failures.require(
+            !terms.iter().all(|t| t.id.is_some() && t.tags.is_some()),
+            &path,
+            rules::SUBNET_ID_EXCLUSIVE,
+        );
         for (i, term) in terms.iter().enumerate() {
             term_tags(term.tags.as_ref(), &path.index(i), failures);
         }
     }
     if let Some(terms) = &spec.security_group_selector_terms {
         let path = spec_path.child("securityGroupSelectorTerms");
-        failures.require(!terms.is_empty(), &path, rules::SECURITY_GROUP_TERMS_NOT_EMPTY);
-        let has_field = terms.iter().all(|t| t.tags.is_some() || t.id.is_some() || t.name.is_some());
+        failures.require(
+            !terms.is_empty(),
+            &path,
+            rules::SECURITY_GROUP_TERMS_NOT_EMPTY,
+        );
+        let has_field = terms
+            .iter()
+            .all(|t| t.tags.is_some() || t.id.is_some() || t.name.is_some());
         failures.require(has_field, &path, rules::SECURITY_GROUP_TERM_HAS_FIELD);
-        let id_mixed = terms.iter().all(|t| t.id.is_some() && (t.tags.is_some() || t.name.is_some()));
+        let id_mixed = terms
+            .iter()
+            .all(|t| t.id.is_some() && (t.tags.is_some() || t.name.is_some()));
         failures.require(!id_mixed, &path, rules::SECURITY_GROUP_ID_EXCLUSIVE);
-        let name_mixed = terms.iter().all(|t| t.name.is_some() && (t.tags.is_some() || t.id.is_some()));
+        let name_mixed = terms
+            .iter()
+            .all(|t| t.name.is_some() && (t.tags.is_some() || t.id.is_some()));
         failures.require(!name_mixed, &path, rules::SECURITY_GROUP_NAME_EXCLUSIVE);
         for (i, term) in terms.iter().enumerate() {
             term_tags(term.tags.as_ref(), &path.index(i), failures);
@@ -130,10 +173,13 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
     }
     if let Some(terms) = &spec.capacity_reservation_selector_terms {
         let path = spec_path.child("capacityReservationSelectorTerms");
-        let has_field = terms.iter().all(|t| t.tags.is_some() || t.id.is_some() || t.instance_match_criteria.is_some());
+        let has_field = terms
+            .iter()
+            .all(|t| t.tags.is_some() || t.id.is_some() || t.instance_match_criteria.is_some());
         failures.require(has_field, &path, rules::CAPACITY_RESERVATION_TERM_HAS_FIELD);
         let id_mixed = terms.iter().all(|t| {
-            t.id.is_some() && (t.tags.is_some() || t.owner_id.is_some() || t.instance_match_criteria.is_some())
+            t.id.is_some()
+                && (t.tags.is_some() || t.owner_id.is_some() || t.instance_match_criteria.is_some())
         });
         failures.require(!id_mixed, &path, rules::CAPACITY_RESERVATION_ID_EXCLUSIVE);
         for (i, term) in terms.iter().enumerate() {
@@ -146,17 +192,23 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
 }
 
 fn ami_selector_terms(terms: &[AmiSelectorTerm], path: &FieldPath, failures: &mut Failures) {
-    let has_field = terms
-        .iter()
-        .all(|t| t.tags.is_some() || t.id.is_some() || t.name.is_some() || t.alias.is_some() || t.ssm_parameter.is_some());
+    let has_field = terms.iter().all(|t| {
+        t.tags.is_some()
+            || t.id.is_some()
+            || t.name.is_some()
+            || t.alias.is_some()
+            || t.ssm_parameter.is_some()
+    });
     failures.require(has_field, path, rules::AMI_TERM_HAS_FIELD);
-    let id_mixed = terms
-        .iter()
-        .any(|t| t.id.is_some() && (t.alias.is_some() || t.tags.is_some() || t.name.is_some() || t.owner.is_some()));
+    let id_mixed = terms.iter().any(|t| {
+        t.id.is_some()
+            && (t.alias.is_some() || t.tags.is_some() || t.name.is_some() || t.owner.is_some())
+    });
     failures.require(!id_mixed, path, rules::AMI_ID_EXCLUSIVE);
-    let alias_mixed = terms
-        .iter()
-        .any(|t| t.alias.is_some() && (t.id.is_some() || t.tags.is_some() || t.name.is_some() || t.owner.is_some()));
+    let alias_mixed = terms.iter().any(|t| {
+        t.alias.is_some()
+            && (t.id.is_some() || t.tags.is_some() || t.name.is_some() || t.owner.is_some())
+    });
     failures.require(!alias_mixed, path, rules::AMI_ALIAS_EXCLUSIVE_FIELDS);
     let alias_with_others = terms.iter().any(|t| t.alias.is_some()) && terms.len() != 1;
     failures.require(!alias_with_others, path, rules::AMI_ALIAS_ONLY_TERM);
@@ -181,19 +233,23 @@ fn alias_well_formed(alias: &str) -> bool {
 
 fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
     if !alias_well_formed(alias) {
-        failures.string(path, alias, rules::ALIAS_FORMAT);
+        failures.fail(path, rules::ALIAS_FORMAT);
     }
     let mut parts = alias.split('@');
     let family = parts.next().unwrap_or_default();
     if !rules::ALIAS_FAMILIES.contains(&family) {
-        failures.string(path, alias, rules::ALIAS_FAMILY);
+        failures.fail(path, rules::ALIAS_FAMILY);
     }
     if rules::WINDOWS_ALIAS_FAMILIES.contains(&family) {
         match parts.next() {
             Some("latest") => {}
-            Some(_) => failures.string(path, alias, rules::ALIAS_WINDOWS_LATEST),
+            Some(_) => failures.fail(path, rules::ALIAS_WINDOWS_LATEST),
             // `self.split('@')[1]` on a one-element list.
-            None => failures.evaluation(path, "string", "index '1' out of range in list size '1'", rules::ALIAS_WINDOWS_LATEST),
+            None => failures.evaluation(
+                path,
+                "index '1' out of range in list size '1'",
+                rules::ALIAS_WINDOWS_LATEST,
+            ),
         }
     }
 }
@@ -201,11 +257,31 @@ fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
 fn spec_tags(tags: &BTreeMap<String, String>, path: &FieldPath, failures: &mut Failures) {
     let all_keys = |ok: fn(&str) -> bool| tags.keys().all(|key| ok(key));
     failures.require(all_keys(|k| !k.is_empty()), path, rules::TAG_KEYS_NOT_EMPTY);
-    failures.require(all_keys(|k| k != "eks:eks-cluster-name"), path, rules::TAG_NOT_EKS_CLUSTER_NAME);
-    failures.require(all_keys(|k| !k.starts_with("kubernetes.io/cluster")), path, rules::TAG_NOT_KUBERNETES_CLUSTER);
-    failures.require(all_keys(|k| k != "karpenter.sh/nodepool"), path, rules::TAG_NOT_NODEPOOL);
-    failures.require(all_keys(|k| k != "karpenter.sh/nodeclaim"), path, rules::TAG_NOT_NODECLAIM);
-    failures.require(all_keys(|k| k != "karpenter.k8s.aws/ec2nodeclass"), path, rules::TAG_NOT_EC2NODECLASS);
+    failures.require(
+        all_keys(|k| k != "eks:eks-cluster-name"),
+        path,
+        rules::TAG_NOT_EKS_CLUSTER_NAME,
+    );
+    failures.require(
+        all_keys(|k| !k.starts_with("kubernetes.io/cluster")),
+        path,
+        rules::TAG_NOT_KUBERNETES_CLUSTER,
+    );
+    failures.require(
+        all_keys(|k| k != "karpenter.sh/nodepool"),
+        path,
+        rules::TAG_NOT_NODEPOOL,
+    );
+    failures.require(
+        all_keys(|k| k != "karpenter.sh/nodeclaim"),
+        path,
+        rules::TAG_NOT_NODECLAIM,
+    );
+    failures.require(
+        all_keys(|k| k != "karpenter.k8s.aws/ec2nodeclass"),
+        path,
+        rules::TAG_NOT_EC2NODECLASS,
+    );
 }
 
 /// `has(self.<from>) ? self.<from>.all(e, e in self.<to>) : true`, with `to_field` named in
@@ -223,69 +299,146 @@ fn keys_matched(
     };
     match to {
         Some(to) => failures.require(from.keys().all(|key| to.contains_key(key)), path, rule),
-        None => failures.evaluation(path, "object", &format!("no such key: {to_field}"), rule),
+        None => failures.evaluation(path, &format!("no such key: {to_field}"), rule),
     }
 }
 
 fn kubelet_rules(kubelet: &KubeletConfiguration, path: &FieldPath, failures: &mut Failures) {
-    if let (Some(high), Some(low)) = (kubelet.image_gc_high_threshold_percent, kubelet.image_gc_low_threshold_percent) {
+    if let (Some(high), Some(low)) = (
+        kubelet.image_gc_high_threshold_percent,
+        kubelet.image_gc_low_threshold_percent,
+    ) {
         failures.require(high > low, path, rules::IMAGE_GC_HIGH_ABOVE_LOW);
     }
     let soft = kubelet.eviction_soft.as_ref();
     let grace = kubelet.eviction_soft_grace_period.as_ref();
-    keys_matched(soft, grace, "evictionSoftGracePeriod", path, rules::EVICTION_SOFT_HAS_GRACE_PERIOD, failures);
-    keys_matched(grace, soft, "evictionSoft", path, rules::GRACE_PERIOD_HAS_EVICTION_SOFT, failures);
+    keys_matched(
+        soft,
+        grace,
+        "evictionSoftGracePeriod",
+        path,
+        rules::EVICTION_SOFT_HAS_GRACE_PERIOD,
+        failures,
+    );
+    keys_matched(
+        grace,
+        soft,
+        "evictionSoft",
+        path,
+        rules::GRACE_PERIOD_HAS_EVICTION_SOFT,
+        failures,
+    );
 
     const RESERVABLE: [&str; 4] = super::super::kubelet::RESERVABLE_RESOURCES;
     for (field, map, keys_rule, negative_rule) in [
-        ("systemReserved", &kubelet.system_reserved, rules::SYSTEM_RESERVED_KEYS, rules::SYSTEM_RESERVED_NOT_NEGATIVE),
-        ("kubeReserved", &kubelet.kube_reserved, rules::KUBE_RESERVED_KEYS, rules::KUBE_RESERVED_NOT_NEGATIVE),
+        (
+            "systemReserved",
+            &kubelet.system_reserved,
+            rules::SYSTEM_RESERVED_KEYS,
+            rules::SYSTEM_RESERVED_NOT_NEGATIVE,
+        ),
+        (
+            "kubeReserved",
+            &kubelet.kube_reserved,
+            rules::KUBE_RESERVED_KEYS,
+            rules::KUBE_RESERVED_NOT_NEGATIVE,
+        ),
     ] {
         if let Some(map) = map {
             let map_path = path.child(field);
-            failures.require(map.keys().all(|k| RESERVABLE.contains(&k.as_str())), &map_path, keys_rule);
-            failures.require(map.values().all(|v| !v.starts_with('-')), &map_path, negative_rule);
+            failures.require(
+                map.keys().all(|k| RESERVABLE.contains(&k.as_str())),
+                &map_path,
+                keys_rule,
+            );
+            failures.require(
+                map.values().all(|v| !v.starts_with('-')),
+                &map_path,
+                negative_rule,
+            );
         }
     }
     const SIGNALS: [&str; 6] = super::super::kubelet::EVICTION_SIGNALS;
     for (field, map, rule) in [
-        ("evictionHard", &kubelet.eviction_hard, rules::EVICTION_HARD_KEYS),
-        ("evictionSoft", &kubelet.eviction_soft, rules::EVICTION_SOFT_KEYS),
-        ("evictionSoftGracePeriod", &kubelet.eviction_soft_grace_period, rules::EVICTION_SOFT_GRACE_PERIOD_KEYS),
+        (
+            "evictionHard",
+            &kubelet.eviction_hard,
+            rules::EVICTION_HARD_KEYS,
+        ),
+        (
+            "evictionSoft",
+            &kubelet.eviction_soft,
+            rules::EVICTION_SOFT_KEYS,
+        ),
+        (
+            "evictionSoftGracePeriod",
+            &kubelet.eviction_soft_grace_period,
+            rules::EVICTION_SOFT_GRACE_PERIOD_KEYS,
+        ),
     ] {
         if let Some(map) = map {
-            failures.require(map.keys().all(|k| SIGNALS.contains(&k.as_str())), &path.child(field), rule);
+            failures.require(
+                map.keys().all(|k| SIGNALS.contains(&k.as_str())),
+                &path.child(field),
+                rule,
+            );
         }
     }
 }
 
-fn block_device_mappings(mappings: &[BlockDeviceMapping], path: &FieldPath, failures: &mut Failures) {
-    let roots = mappings.iter().filter(|m| m.root_volume == Some(true)).count();
+fn block_device_mappings(
+    mappings: &[BlockDeviceMapping],
+    path: &FieldPath,
+    failures: &mut Failures,
+) {
+    let roots = mappings
+        .iter()
+        .filter(|m| m.root_volume == Some(true))
+        .count();
     failures.require(roots <= 1, path, rules::ONE_ROOT_VOLUME);
     for (i, mapping) in mappings.iter().enumerate() {
         let Some(ebs) = &mapping.ebs else {
             continue;
         };
         let ebs_path = path.index(i).child("ebs");
-        failures.require(ebs.snapshot_id.is_some() || ebs.volume_size.is_some(), &ebs_path, rules::EBS_SNAPSHOT_OR_SIZE);
+        failures.require(
+            ebs.snapshot_id.is_some() || ebs.volume_size.is_some(),
+            &ebs_path,
+            rules::EBS_SNAPSHOT_OR_SIZE,
+        );
         let snapshot_set = ebs.snapshot_id.as_deref().is_some_and(|id| !id.is_empty());
         let holds = ebs.volume_initialization_rate.is_none() || snapshot_set;
-        failures.require(holds, &ebs_path, rules::EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT);
+        failures.require(
+            holds,
+            &ebs_path,
+            rules::EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT,
+        );
     }
 }
 
 fn network_interfaces(interfaces: &[NetworkInterface], path: &FieldPath, failures: &mut Failures) {
     let is_efa_only = |n: &NetworkInterface| n.interface_type.as_deref() == Some("efa-only");
     let has_primary = interfaces.iter().any(|n| {
-        n.device_index == Some(0) && n.network_card_index == Some(0) && n.interface_type.as_deref() == Some("interface")
+        n.device_index == Some(0)
+            && n.network_card_index == Some(0)
+            && n.interface_type.as_deref() == Some("interface")
     });
-    failures.require(interfaces.is_empty() || has_primary, path, rules::PRIMARY_INTERFACE);
+    failures.require(
+        interfaces.is_empty() || has_primary,
+        path,
+        rules::PRIMARY_INTERFACE,
+    );
     let unique = interfaces.iter().all(|x| {
         let same_slot = interfaces
             .iter()
-            .filter(|y| x.network_card_index == y.network_card_index && x.device_index == y.device_index)
+            .filter(|y| {
+                x.network_card_index == y.network_card_index && x.device_index == y.device_index
+            })
             .count();
-        let efa_on_card = interfaces.iter().filter(|y| x.network_card_index == y.network_card_index && is_efa_only(y)).count();
+        let efa_on_card = interfaces
+            .iter()
+            .filter(|y| x.network_card_index == y.network_card_index && is_efa_only(y))
+            .count();
         same_slot == 1 && (!is_efa_only(x) || efa_on_card == 1)
     });
     failures.require(unique, path, rules::UNIQUE_INTERFACES);
@@ -299,6 +452,14 @@ fn connection_tracking(tracking: &ConnectionTracking, path: &FieldPath, failures
 }
 
 fn placement_group(selector: &PlacementGroupSelector, path: &FieldPath, failures: &mut Failures) {
-    failures.require(selector.name.is_some() || selector.id.is_some(), path, rules::PLACEMENT_GROUP_HAS_FIELD);
-    failures.require(!(selector.name.is_some() && selector.id.is_some()), path, rules::PLACEMENT_GROUP_EXCLUSIVE);
+    failures.require(
+        selector.name.is_some() || selector.id.is_some(),
+        path,
+        rules::PLACEMENT_GROUP_HAS_FIELD,
+    );
+    failures.require(
+        !(selector.name.is_some() && selector.id.is_some()),
+        path,
+        rules::PLACEMENT_GROUP_EXCLUSIVE,
+    );
 }

@@ -10,8 +10,8 @@
 //!    ranges), checked by [`super::schema_check`];
 //! 5. every CEL rule, mirrored in [`cel`] — skipped, as the server skips them, when step 4
 //!    found a blocking error (required, enum, type, maxLength, maxItems, maxProperties);
-//! 6. decode checks ([`decode`]): `volumeSize` must be a quantity and soft-eviction grace periods
-//!    Go durations, or Karpenter's controller cannot read the object at all.
+//! 6. decode checks ([`decode`]): soft-eviction grace periods must be Go durations, or
+//!    Karpenter's controller cannot read the object at all.
 //!
 //! Status is not validated: the API server ignores it on create.
 
@@ -21,6 +21,10 @@ mod decode;
 mod tests;
 #[cfg(test)]
 mod tests_cases;
+#[cfg(test)]
+mod tests_cases_launch;
+#[cfg(test)]
+mod tests_cases_selectors;
 
 use super::crd::root_schema;
 use super::schema_check::{self, RULES_NOT_CHECKED, go_quote};
@@ -39,7 +43,10 @@ pub fn validate(class: &EC2NodeClass) -> Vec<FieldError> {
         Ok(json) => json,
         Err(error) => {
             // Unreachable for these types (all map keys are strings); reported rather than hidden.
-            errors.push(FieldError::new(&spec_path, format!("Internal error: {error}")));
+            errors.push(FieldError::new(
+                &spec_path,
+                format!("Internal error: {error}"),
+            ));
             return errors;
         }
     };
@@ -49,7 +56,10 @@ pub fn validate(class: &EC2NodeClass) -> Vec<FieldError> {
     errors.extend(report.errors);
     if report.blocking {
         // What the API server adds, at its nil path, when it skips the CEL rules.
-        errors.push(FieldError { path: "<nil>".to_owned(), message: RULES_NOT_CHECKED.to_owned() });
+        errors.push(FieldError {
+            path: "<nil>".to_owned(),
+            message: RULES_NOT_CHECKED.to_owned(),
+        });
     } else {
         errors.extend(cel::check_spec(&class.spec, &spec_path));
     }
@@ -59,9 +69,16 @@ pub fn validate(class: &EC2NodeClass) -> Vec<FieldError> {
 
 fn type_meta(class: &EC2NodeClass) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for (field, actual, expected) in [("apiVersion", &class.api_version, API_VERSION), ("kind", &class.kind, KIND)] {
+    for (field, actual, expected) in [
+        ("apiVersion", &class.api_version, API_VERSION),
+        ("kind", &class.kind, KIND),
+    ] {
         if actual != expected {
-            let message = format!("Unsupported value: {}: supported values: {}", go_quote(actual), go_quote(expected));
+            let message = format!(
+                "Unsupported value: {}: supported values: {}",
+                go_quote(actual),
+                go_quote(expected)
+            );
             errors.push(FieldError::new(&FieldPath::root().child(field), message));
         }
     }

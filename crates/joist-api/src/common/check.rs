@@ -1,14 +1,17 @@
 //! The Rust mirror of the CEL rules and runtime checks that NodePools and NodeClaims share
 //! (requirements, taints, NodeClass reference, template labels), plus the admission pipeline.
 //!
-//! Admission order follows the API server: the OpenAPI schema first; CEL rules only when the
-//! schema found no *blocking* error (wrong type, required, enum, too long, too many), otherwise one
-//! "some validation rules were not checked" error instead; runtime checks (what the controller puts
-//! in `ValidationSucceeded`) only for an object that admission accepted, since a rejected object
-//! never reaches the controller.
+//! Admission order follows the API server (checked against a real kube-apiserver 1.34): object
+//! metadata, the OpenAPI schema, the scale subresource; CEL rules only when none of those found a
+//! *blocking* error (wrong type, required, enum, too long, too many), otherwise one "some
+//! validation rules were not checked" error instead; runtime checks (what the controller puts in
+//! `ValidationSucceeded`) only for an object that admission accepted, since a rejected object
+//! never reaches the controller. `status` is not validated: the API server drops it on create and
+//! keeps the stored one on update.
 
 use std::collections::BTreeMap;
 
+use joist_core::labels::syntax::validate_dns1123_subdomain;
 use joist_core::labels::{
     CAPACITY_TYPE, CAPACITY_TYPES, LabelAliases, LabelContext, RestrictedLabels, WellKnownLabels,
     validate_qualified_name,
@@ -43,20 +46,34 @@ impl Default for ValidationOptions {
     }
 }
 
-/// The message the API server adds when blocking schema errors stopped CEL evaluation.
-pub const CEL_SKIPPED: &str = "Invalid value: \"null\": some validation rules were not checked because the object was \
+/// The message the API server adds when blocking schema errors stopped CEL evaluation (its path
+/// is printed as `<nil>`).
+pub const CEL_SKIPPED: &str = "Invalid value: null: some validation rules were not checked because the object was \
                                invalid; correct the existing errors to complete validation";
 
-/// Runs the admission pipeline: schema check of `object` against `schema`, then `cel` unless a
-/// blocking schema error was found. Returns whether admission accepted the object.
+/// The object as the API server validates it: `status` is dropped, because on create the status
+/// subresource resets it and on update it is copied from the stored object.
+pub fn without_status(mut object: Value) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    object
+}
+
+/// Runs the admission pipeline: metadata, the schema check of `object` against `schema`, then
+/// `extra_schema` (the scale subresource's checks), then `cel` unless a blocking error was found.
+/// Returns whether admission accepted the object.
 pub fn admit(
     object: &Value,
     schema: &Value,
     errors: &mut Vec<FieldError>,
+    extra_schema: impl FnOnce(&mut Vec<FieldError>),
     cel: impl FnOnce(&mut Vec<FieldError>),
 ) -> bool {
     let before = errors.len();
+    validate_object_meta(object.get("metadata"), errors);
     openapi::validate_value(object, schema, &FieldPath::root(), errors);
+    extra_schema(errors);
     if errors[before..].iter().any(is_blocking) {
         errors.push(FieldError {
             path: "<nil>".to_owned(),
@@ -68,10 +85,51 @@ pub fn admit(
     errors.len() == before
 }
 
-/// Schema errors that make the API server skip CEL rules.
+/// The generic object-metadata checks of a cluster-scoped custom resource: a name (or
+/// generateName) that is a DNS-1123 subdomain.
+fn validate_object_meta(metadata: Option<&Value>, errors: &mut Vec<FieldError>) {
+    let text = |field: &str| {
+        metadata
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let meta = FieldPath::root().child("metadata");
+    match (text("name"), text("generateName")) {
+        (None, None) => errors.push(FieldError::new(
+            &meta.child("name"),
+            "Required value: name or generateName is required",
+        )),
+        (Some(name), _) => {
+            if let Err(messages) = validate_dns1123_subdomain(name) {
+                let value = Value::String(name.to_owned());
+                errors.extend(
+                    messages
+                        .iter()
+                        .map(|m| openapi::invalid(&meta.child("name"), &value, m)),
+                );
+            }
+        }
+        (None, Some(prefix)) => {
+            // apimachinery masks one trailing dash: the random suffix follows it.
+            let masked = prefix.strip_suffix('-').unwrap_or(prefix);
+            if let Err(messages) = validate_dns1123_subdomain(masked) {
+                let value = Value::String(prefix.to_owned());
+                errors.extend(
+                    messages
+                        .iter()
+                        .map(|m| openapi::invalid(&meta.child("generateName"), &value, m)),
+                );
+            }
+        }
+    }
+}
+
+/// Errors that make the API server skip CEL rules (required, unsupported, too long, too many,
+/// wrong type).
 fn is_blocking(error: &FieldError) -> bool {
     let m = error.message.as_str();
-    m == "Required value"
+    m.starts_with("Required value")
         || m.starts_with("Unsupported value:")
         || m.starts_with("Too long:")
         || m.starts_with("Too many:")
@@ -79,6 +137,52 @@ fn is_blocking(error: &FieldError) -> bool {
 }
 
 // === CEL mirrors ===
+
+/// A failed CEL rule as the API server reports it: `Invalid value: "<type>": <message>`, where
+/// the type is the JSON type of the value the rule is attached to.
+pub fn cel_error(path: &FieldPath, value_type: &str, message: &str) -> FieldError {
+    FieldError::new(path, format!("Invalid value: {value_type:?}: {message}"))
+}
+
+/// A CEL rule evaluated on one list item: a boolean, or the evaluation error CEL raised (an
+/// absent field, a failed `int()` conversion) as the API server words it.
+type ItemVerdict = Result<bool, &'static str>;
+
+/// `self.all(x, ...)` accessing a field that is absent.
+const NO_SUCH_VALUES: &str = "no such key: values";
+/// `int(x)` on a string that is not a decimal 64-bit integer.
+const NOT_AN_INT: &str = "type conversion error from 'string' to 'int'";
+
+/// Reports `self.all(x, ...)` as CEL evaluates it: `false` if any item is false (a false operand
+/// absorbs errors); otherwise the first item error, which the API server reports as
+/// `<error> evaluating rule: <message>`.
+fn all_items(
+    verdicts: impl Iterator<Item = ItemVerdict>,
+    path: &FieldPath,
+    message: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut first_error = None;
+    for verdict in verdicts {
+        match verdict {
+            Ok(false) => {
+                errors.push(cel_error(path, "array", message));
+                return;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+            Ok(true) => {}
+        }
+    }
+    if let Some(e) = first_error {
+        errors.push(cel_error(
+            path,
+            "array",
+            &format!("{e} evaluating rule: {message}"),
+        ));
+    }
+}
 
 /// The list rules on `requirements` and the key rules on each `requirements[i].key`.
 pub fn cel_requirements(
@@ -89,35 +193,43 @@ pub fn cel_requirements(
     errors: &mut Vec<FieldError>,
 ) {
     let op = |r: &NodeSelectorRequirementWithMinValues| r.operator.clone().unwrap_or_default();
-    if requirements
+    // `x.values` on a requirement without `values` is a CEL evaluation error, not `[]`.
+    fn values(r: &NodeSelectorRequirementWithMinValues) -> Result<&[String], &'static str> {
+        r.values.as_deref().ok_or(NO_SUCH_VALUES)
+    }
+    let in_rule = requirements.iter().map(|r| match op(r) == "In" {
+        false => Ok(true),
+        true => values(r).map(|v| !v.is_empty()),
+    });
+    all_items(in_rule, path, &rule_in_needs_value().message, errors);
+    let bound_rule = requirements.iter().map(|r| {
+        if !matches!(op(r).as_str(), "Gt" | "Lt" | "Gte" | "Lte") {
+            return Ok(true);
+        }
+        match values(r)? {
+            // CEL's int() is Go's strconv.ParseInt: optional sign, decimal digits, 64-bit.
+            [one] => one.parse::<i64>().map(|n| n >= 0).map_err(|_| NOT_AN_INT),
+            _ => Ok(false),
+        }
+    });
+    all_items(
+        bound_rule,
+        path,
+        &rule_bound_needs_integer().message,
+        errors,
+    );
+    let min_rule = requirements
         .iter()
-        .any(|r| op(r) == "In" && r.values().is_empty())
-    {
-        errors.push(FieldError::new(path, rule_in_needs_value().message));
-    }
-    let bound_ok = |r: &NodeSelectorRequirementWithMinValues| match r.values() {
-        // CEL's int() is Go's strconv.ParseInt: optional sign, decimal digits, 64-bit.
-        [v] => v.parse::<i64>().is_ok_and(|n| n >= 0),
-        _ => false,
-    };
-    if requirements
-        .iter()
-        .any(|r| matches!(op(r).as_str(), "Gt" | "Lt" | "Gte" | "Lte") && !bound_ok(r))
-    {
-        errors.push(FieldError::new(path, rule_bound_needs_integer().message));
-    }
-    let too_few = |r: &NodeSelectorRequirementWithMinValues| {
-        r.min_values
-            .is_some_and(|min| (r.values().len() as i64) < min)
-    };
-    if requirements.iter().any(|r| op(r) == "In" && too_few(r)) {
-        errors.push(FieldError::new(path, rule_min_values().message));
-    }
+        .map(|r| match (op(r) == "In", r.min_values) {
+            (true, Some(min)) => values(r).map(|v| v.len() as i64 >= min),
+            _ => Ok(true),
+        });
+    all_items(min_rule, path, &rule_min_values().message, errors);
     for (i, requirement) in requirements.iter().enumerate() {
         if let Some(key) = &requirement.key {
             let key_path = path.index(i).child("key");
             for message in restricted.admission_errors(key, context) {
-                errors.push(FieldError::new(&key_path, message));
+                errors.push(cel_error(&key_path, "string", &message));
             }
         }
     }
@@ -135,9 +247,10 @@ pub fn cel_node_class_ref(
         ("name", &reference.name),
     ] {
         if value.as_deref() == Some("") {
-            errors.push(FieldError::new(
+            errors.push(cel_error(
                 &path.child(field),
-                super::schema::rule_not_empty(field).message,
+                "string",
+                &super::schema::rule_not_empty(field).message,
             ));
         }
     }
@@ -158,7 +271,7 @@ pub fn cel_template_labels(
     }
     for rule in policy.map_rules() {
         if violated.contains(&rule.message) {
-            errors.push(FieldError::new(path, rule.message));
+            errors.push(cel_error(path, "object", &rule.message));
         }
     }
 }

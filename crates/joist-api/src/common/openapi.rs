@@ -146,13 +146,28 @@ impl Walker<'_> {
             .split(',')
             .any(|t| t == actual || (t == "number" && actual == "integer"));
         if !ok {
+            let actual_value = Value::String(actual.to_owned());
             let detail = format!("{path} in body must be of type {expected}: {actual:?}");
-            self.errors
-                .push(invalid(path, &Value::String(actual.to_owned()), &detail));
+            self.errors.push(invalid(path, &actual_value, &detail));
+            if int_or_string {
+                // kube-openapi then reports the failed `anyOf` (without a path) and the error of
+                // its first branch, `type: integer`.
+                let any_of = format!(
+                    "{:?} must validate at least one schema (anyOf)",
+                    path.to_string()
+                );
+                self.errors.push(FieldError {
+                    path: "<nil>".to_owned(),
+                    message: format!("Invalid value: \"\": {any_of}"),
+                });
+                let detail = format!("{path} in body must be of type integer: {actual:?}");
+                self.errors.push(invalid(path, &actual_value, &detail));
+            }
         }
         ok
     }
 
+    /// `maxLength`, `minLength` and `pattern`; like kube-openapi, only the first failure counts.
     fn check_string(&mut self, s: &str, schema: &Value, path: &FieldPath) {
         let chars = s.chars().count() as u64;
         if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
@@ -163,6 +178,7 @@ impl Walker<'_> {
                 path,
                 format!("Too long: may not be more than {max} {unit}"),
             ));
+            return;
         }
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
             && chars < min
@@ -170,6 +186,7 @@ impl Walker<'_> {
             let detail = format!("{path} in body should be at least {min} chars long");
             self.errors
                 .push(invalid(path, &Value::String(s.to_owned()), &detail));
+            return;
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
             let compiled = self
@@ -341,7 +358,6 @@ mod tests {
                 r#"spec.op: Unsupported value: "Foo": supported values: "In", "NotIn""#,
                 "spec.weight: Invalid value: 110: spec.weight in body should be less than or equal to 100",
                 "spec.key: Too long: may not be more than 3 bytes",
-                r#"spec.key: Invalid value: "AB1c": spec.key in body should match '^[a-z]+$'"#,
                 "spec.tags: Too many: 2: must have at most 1 items",
                 r#"spec.tags[1]: Duplicate value: "a""#,
             ]
@@ -367,6 +383,8 @@ mod tests {
             vec![
                 r#"spec.cpu: Invalid value: "4x": spec.cpu in body should match '^[0-9]+$'"#,
                 r#"spec.gpu: Invalid value: "boolean": spec.gpu in body must be of type integer,string: "boolean""#,
+                r#"<nil>: Invalid value: "": "spec.gpu" must validate at least one schema (anyOf)"#,
+                r#"spec.gpu: Invalid value: "boolean": spec.gpu in body must be of type integer: "boolean""#,
             ]
         );
     }

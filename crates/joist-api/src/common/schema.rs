@@ -7,8 +7,6 @@
 
 use serde_json::{Value, json};
 
-use super::labels::LabelPolicy;
-
 /// Label and requirement key syntax (a Kubernetes qualified name, without the length limits).
 pub const QUALIFIED_NAME_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(\/))?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
 /// Label value syntax.
@@ -114,11 +112,6 @@ pub fn rule_immutable_ref(field: &str) -> CelRule {
 }
 
 // === schema builders ===
-
-/// A string schema with a pattern.
-pub fn pattern_string(pattern: &str) -> Value {
-    json!({"type": "string", "pattern": pattern})
-}
 
 /// A duration string with a pattern and an optional default.
 pub fn duration(pattern: &str, default: Option<&str>, description: &str) -> Value {
@@ -310,11 +303,6 @@ pub fn conditions(reason_required: bool) -> Value {
         "x-kubernetes-list-map-keys": ["type"],
         "x-kubernetes-list-type": "map"
     })
-}
-
-/// The requirement key rules for an owner kind under `policy`.
-pub fn requirement_key_rules(policy: &LabelPolicy, forbid_nodepool_label: bool) -> Vec<CelRule> {
-    policy.key_rules(forbid_nodepool_label)
 }
 
 /// `apiVersion`, `kind` and `metadata` properties every CRD schema starts with.

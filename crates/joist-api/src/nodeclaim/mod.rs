@@ -19,7 +19,7 @@ use crate::common::{
 use crate::nodepool::{DEFAULT_EXPIRE_AFTER, is_empty_meta};
 
 pub use crd::{crd, crd_with, schema};
-pub use validation::{validate, validate_update, validate_with};
+pub use validation::{validate, validate_status, validate_update, validate_with};
 
 /// `apiVersion` of NodeClaims.
 pub const API_VERSION: &str = "karpenter.sh/v1";

@@ -6,7 +6,7 @@ use joist_core::labels::LabelContext;
 
 use super::crd::rule_spec_immutable;
 use super::{NodeClaim, schema};
-use crate::common::check::{self, ValidationOptions};
+use crate::common::check::{self, ValidationOptions, cel_error};
 use crate::validation::{FieldError, FieldPath};
 
 /// Validates a NodeClaim as the API server would on create, with core Karpenter's label policy.
@@ -16,7 +16,7 @@ pub fn validate(nodeclaim: &NodeClaim) -> Vec<FieldError> {
 
 /// [`validate`] with a provider's label policy.
 pub fn validate_with(nodeclaim: &NodeClaim, options: &ValidationOptions) -> Vec<FieldError> {
-    run(None, nodeclaim, options)
+    run(None, nodeclaim, options, false)
 }
 
 /// Validates an update: everything [`validate`] checks plus `spec is immutable`.
@@ -25,13 +25,21 @@ pub fn validate_update(old: &NodeClaim, new: &NodeClaim) -> Vec<FieldError> {
         Some(&old.clone().with_defaults()),
         new,
         &ValidationOptions::default(),
+        false,
     )
+}
+
+/// Validates a NodeClaim including its `status`, as the API server does when a controller writes
+/// the status subresource ([`validate`] ignores `status`, which the API server drops on create).
+pub fn validate_status(nodeclaim: &NodeClaim) -> Vec<FieldError> {
+    run(None, nodeclaim, &ValidationOptions::default(), true)
 }
 
 fn run(
     old: Option<&NodeClaim>,
     nodeclaim: &NodeClaim,
     options: &ValidationOptions,
+    with_status: bool,
 ) -> Vec<FieldError> {
     let nodeclaim = nodeclaim.clone().with_defaults();
     let object = match serde_json::to_value(&nodeclaim) {
@@ -43,26 +51,41 @@ fn run(
             }];
         }
     };
+    let object = if with_status {
+        object
+    } else {
+        check::without_status(object)
+    };
     let restricted = options.labels.restricted_labels();
     let mut errors = Vec::new();
-    check::admit(&object, &schema(&options.labels), &mut errors, |errors| {
-        let spec_path = FieldPath::root().child("spec");
-        if old.is_some_and(|old| old.spec != nodeclaim.spec) {
-            errors.push(FieldError::new(&spec_path, rule_spec_immutable().message));
-        }
-        if let Some(reference) = &nodeclaim.spec.node_class_ref {
-            check::cel_node_class_ref(reference, &spec_path.child("nodeClassRef"), errors);
-        }
-        if let Some(requirements) = &nodeclaim.spec.requirements {
-            let path = spec_path.child("requirements");
-            check::cel_requirements(
-                requirements,
-                &path,
-                &restricted,
-                LabelContext::NodeClaim,
-                errors,
-            );
-        }
-    });
+    check::admit(
+        &object,
+        &schema(&options.labels),
+        &mut errors,
+        |_| {},
+        |errors| {
+            let spec_path = FieldPath::root().child("spec");
+            if old.is_some_and(|old| old.spec != nodeclaim.spec) {
+                errors.push(cel_error(
+                    &spec_path,
+                    "object",
+                    &rule_spec_immutable().message,
+                ));
+            }
+            if let Some(reference) = &nodeclaim.spec.node_class_ref {
+                check::cel_node_class_ref(reference, &spec_path.child("nodeClassRef"), errors);
+            }
+            if let Some(requirements) = &nodeclaim.spec.requirements {
+                let path = spec_path.child("requirements");
+                check::cel_requirements(
+                    requirements,
+                    &path,
+                    &restricted,
+                    LabelContext::NodeClaim,
+                    errors,
+                );
+            }
+        },
+    );
     errors
 }

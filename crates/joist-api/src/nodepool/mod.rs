@@ -24,7 +24,9 @@ use crate::common::{
 
 pub use crate::common::convert::ConversionError;
 pub use crd::{crd, crd_with, schema};
-pub use validation::{validate, validate_update, validate_update_with, validate_with};
+pub use validation::{
+    validate, validate_status, validate_update, validate_update_with, validate_with,
+};
 
 /// `apiVersion` of NodePools.
 pub const API_VERSION: &str = "karpenter.sh/v1";

@@ -12,7 +12,7 @@ use super::crd::{
 };
 use super::{NodePool, schema};
 use crate::common::LabelPolicy;
-use crate::common::check::{self, ValidationOptions};
+use crate::common::check::{self, ValidationOptions, cel_error};
 use crate::common::schema::rule_immutable_ref;
 use crate::validation::{FieldError, FieldPath};
 
@@ -24,7 +24,7 @@ pub fn validate(nodepool: &NodePool) -> Vec<FieldError> {
 
 /// [`validate`] with a provider's label policy.
 pub fn validate_with(nodepool: &NodePool, options: &ValidationOptions) -> Vec<FieldError> {
-    run(None, nodepool, options)
+    run(None, nodepool, options, false)
 }
 
 /// Validates an update from `old` to `new`: everything [`validate`] checks plus the transition
@@ -39,13 +39,20 @@ pub fn validate_update_with(
     new: &NodePool,
     options: &ValidationOptions,
 ) -> Vec<FieldError> {
-    run(Some(&old.clone().with_defaults()), new, options)
+    run(Some(&old.clone().with_defaults()), new, options, false)
+}
+
+/// Validates a NodePool including its `status`, as the API server does when a controller writes
+/// the status subresource ([`validate`] ignores `status`, which the API server drops on create).
+pub fn validate_status(nodepool: &NodePool) -> Vec<FieldError> {
+    run(None, nodepool, &ValidationOptions::default(), true)
 }
 
 fn run(
     old: Option<&NodePool>,
     nodepool: &NodePool,
     options: &ValidationOptions,
+    with_status: bool,
 ) -> Vec<FieldError> {
     let nodepool = nodepool.clone().with_defaults();
     let mut errors = Vec::new();
@@ -59,13 +66,32 @@ fn run(
         }
     };
     let restricted = options.labels.restricted_labels();
-    let admitted = check::admit(&object, &schema(&options.labels), &mut errors, |errors| {
-        cel(&nodepool, old, &options.labels, &restricted, errors);
-    });
+    let object = if with_status {
+        object
+    } else {
+        check::without_status(object)
+    };
+    let admitted = check::admit(
+        &object,
+        &schema(&options.labels),
+        &mut errors,
+        |errors| scale(&nodepool, errors),
+        |errors| cel(&nodepool, old, &options.labels, &restricted, errors),
+    );
     if admitted {
         runtime(&nodepool, options, &mut errors);
     }
     errors
+}
+
+/// The scale subresource's own check of `specReplicasPath` (the path keeps its leading dot).
+fn scale(nodepool: &NodePool, errors: &mut Vec<FieldError>) {
+    if let Some(replicas) = nodepool.spec.replicas.filter(|r| *r < 0) {
+        errors.push(FieldError {
+            path: ".spec.replicas".to_owned(),
+            message: format!("Invalid value: {replicas}: should be a non-negative integer"),
+        });
+    }
 }
 
 // === CEL ===
@@ -80,9 +106,10 @@ fn cel(
     let spec = &nodepool.spec;
     let spec_path = FieldPath::root().child("spec");
     if old.is_some_and(|old| old.spec.replicas.is_some() != spec.replicas.is_some()) {
-        errors.push(FieldError::new(
+        errors.push(cel_error(
             &spec_path,
-            rule_static_transition().message,
+            "object",
+            &rule_static_transition().message,
         ));
     }
     if spec.replicas.is_some() {
@@ -91,10 +118,18 @@ fn cel(
             .as_ref()
             .is_none_or(|l| l.is_empty() || (l.len() == 1 && l.contains_key("nodes")));
         if !limits_ok {
-            errors.push(FieldError::new(&spec_path, rule_static_limits().message));
+            errors.push(cel_error(
+                &spec_path,
+                "object",
+                &rule_static_limits().message,
+            ));
         }
         if spec.weight.is_some() {
-            errors.push(FieldError::new(&spec_path, rule_static_weight().message));
+            errors.push(cel_error(
+                &spec_path,
+                "object",
+                &rule_static_weight().message,
+            ));
         }
     }
     if let Some(budgets) = spec.disruption.as_ref().and_then(|d| d.budgets.as_ref())
@@ -103,9 +138,10 @@ fn cel(
             .any(|b| b.schedule.is_some() != b.duration.is_some())
     {
         let path = spec_path.child("disruption").child("budgets");
-        errors.push(FieldError::new(
+        errors.push(cel_error(
             &path,
-            rule_schedule_with_duration().message,
+            "array",
+            &rule_schedule_with_duration().message,
         ));
     }
     let template_path = spec_path.child("template");
@@ -135,10 +171,18 @@ fn cel(
             .and_then(|s| s.node_class_ref.as_ref())
         {
             if old_ref.group != reference.group {
-                errors.push(FieldError::new(&path, rule_immutable_ref("group").message));
+                errors.push(cel_error(
+                    &path,
+                    "object",
+                    &rule_immutable_ref("group").message,
+                ));
             }
             if old_ref.kind != reference.kind {
-                errors.push(FieldError::new(&path, rule_immutable_ref("kind").message));
+                errors.push(cel_error(
+                    &path,
+                    "object",
+                    &rule_immutable_ref("kind").message,
+                ));
             }
         }
         check::cel_node_class_ref(reference, &path, errors);

@@ -9,6 +9,7 @@ pub mod labels;
 pub mod openapi;
 pub mod pattern;
 pub mod schema;
+pub mod strict;
 pub mod types;
 
 pub use check::ValidationOptions;

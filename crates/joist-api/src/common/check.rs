@@ -1,8 +1,10 @@
 //! The Rust mirror of the CEL rules and runtime checks that NodePools and NodeClaims share
 //! (requirements, taints, NodeClass reference, template labels), plus the admission pipeline.
 //!
-//! Admission order follows the API server (checked against a real kube-apiserver 1.34): object
-//! metadata, the OpenAPI schema, the scale subresource; CEL rules only when none of those found a
+//! Admission order follows the API server (checked against a real kube-apiserver 1.34): strict
+//! field validation first (an object with undeclared fields is refused with only those, see
+//! [`super::strict`]), then object metadata, the OpenAPI schema, the scale subresource; CEL rules
+//! only when none of those found a
 //! *blocking* error (wrong type, required, enum, too long, too many), otherwise one "some
 //! validation rules were not checked" error instead; runtime checks (what the controller puts in
 //! `ValidationSucceeded`) only for an object that admission accepted, since a rejected object
@@ -19,7 +21,7 @@ use joist_core::labels::{
 use serde_json::Value;
 
 use super::labels::LabelPolicy;
-use super::openapi;
+use super::{openapi, strict};
 use super::schema::{rule_bound_needs_integer, rule_in_needs_value, rule_min_values};
 use super::types::{NodeClassReference, NodeSelectorRequirementWithMinValues, Taint};
 use crate::validation::{FieldError, FieldPath};
@@ -60,16 +62,31 @@ pub fn without_status(mut object: Value) -> Value {
     object
 }
 
-/// Runs the admission pipeline: metadata, the schema check of `object` against `schema`, then
-/// `extra_schema` (the scale subresource's checks), then `cel` unless a blocking error was found.
-/// Returns whether admission accepted the object.
+/// Runs the admission pipeline on `object` (the whole object, `status` included): strict field
+/// validation against `schema`, which alone decides when it finds undeclared fields; then
+/// metadata, the schema check (of `status` too only when `with_status`, as for a write of the
+/// status subresource), `extra_schema` (the scale subresource's checks), and `cel` unless a
+/// blocking error was found. Returns whether admission accepted the object.
 pub fn admit(
     object: &Value,
     schema: &Value,
+    with_status: bool,
     errors: &mut Vec<FieldError>,
     extra_schema: impl FnOnce(&mut Vec<FieldError>),
     cel: impl FnOnce(&mut Vec<FieldError>),
 ) -> bool {
+    let unknown = strict::unknown_fields(object, schema);
+    if !unknown.is_empty() {
+        errors.extend(unknown);
+        return false;
+    }
+    let without_status_copy;
+    let object = if with_status {
+        object
+    } else {
+        without_status_copy = without_status(object.clone());
+        &without_status_copy
+    };
     let before = errors.len();
     validate_object_meta(object.get("metadata"), errors);
     openapi::validate_value(object, schema, &FieldPath::root(), errors);

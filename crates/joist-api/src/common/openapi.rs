@@ -5,7 +5,8 @@
 //! and messages follow the API server (kube-openapi errors as converted by apiextensions):
 //! `Required value`, `Unsupported value: "Foo": supported values: "In", "NotIn"`,
 //! `Invalid value: 110: spec.weight in body should be less than or equal to 100`, ...
-//! `x-kubernetes-validations` (CEL) are not evaluated here: each kind mirrors its rules in Rust.
+//! `x-kubernetes-validations` (CEL) are not evaluated here: each kind mirrors its rules in Rust,
+//! and undeclared fields are [`super::strict`]'s business.
 
 use std::collections::BTreeMap;
 
@@ -33,9 +34,35 @@ pub fn validate_value(
 /// Renders a value the way apimachinery's field errors print it (`"text"`, `42`, `true`).
 pub fn render_value(value: &Value) -> String {
     match value {
-        Value::String(s) => format!("{s:?}"),
+        Value::String(s) => go_quote(s),
         other => other.to_string(),
     }
+}
+
+/// Go's `%q` rendering of a string, which the API server uses for string values in messages:
+/// quotes, backslashes and control characters escaped (`\n`, `\x01`, `\u0085`), everything
+/// else printed as it is.
+pub fn go_quote(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                quoted.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                quoted.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `Required value`.
@@ -45,7 +72,7 @@ pub fn required(path: &FieldPath) -> FieldError {
 
 /// `Unsupported value: "Foo": supported values: "a", "b"`.
 pub fn not_supported(path: &FieldPath, value: &Value, supported: &[&str]) -> FieldError {
-    let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+    let list: Vec<String> = supported.iter().map(|s| go_quote(s)).collect();
     FieldError::new(
         path,
         format!(
@@ -256,6 +283,12 @@ impl Walker<'_> {
     }
 
     fn check_array(&mut self, items: &[Value], schema: &Value, path: &FieldPath) {
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+            && (items.len() as u64) < min
+        {
+            let detail = format!("{path} in body should have at least {min} items");
+            self.errors.push(invalid(path, &Value::from(items.len()), &detail));
+        }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
             && items.len() as u64 > max
         {
@@ -367,6 +400,24 @@ mod tests {
             check(&json!({"op": "In", "weight": "x"}), &schema),
             vec![
                 r#"spec.weight: Invalid value: "string": spec.weight in body must be of type integer: "string""#
+            ]
+        );
+    }
+
+    #[test]
+    fn min_items_and_go_quoting() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "terms": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                "name": {"type": "string", "pattern": "^[a-z]+$"},
+            }
+        });
+        assert_eq!(
+            check(&json!({"terms": [], "name": "a\u{1}\"\u{85}é"}), &schema),
+            vec![
+                "spec.terms: Invalid value: 0: spec.terms in body should have at least 1 items",
+                r#"spec.name: Invalid value: "a\x01\"\u0085é": spec.name in body should match '^[a-z]+$'"#,
             ]
         );
     }

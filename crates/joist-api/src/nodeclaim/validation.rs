@@ -51,16 +51,12 @@ fn run(
             }];
         }
     };
-    let object = if with_status {
-        object
-    } else {
-        check::without_status(object)
-    };
     let restricted = options.labels.restricted_labels();
     let mut errors = Vec::new();
     check::admit(
         &object,
         &schema(&options.labels),
+        with_status,
         &mut errors,
         |_| {},
         |errors| {

@@ -66,14 +66,10 @@ fn run(
         }
     };
     let restricted = options.labels.restricted_labels();
-    let object = if with_status {
-        object
-    } else {
-        check::without_status(object)
-    };
     let admitted = check::admit(
         &object,
         &schema(&options.labels),
+        with_status,
         &mut errors,
         |errors| scale(&nodepool, errors),
         |errors| cel(&nodepool, old, &options.labels, &restricted, errors),

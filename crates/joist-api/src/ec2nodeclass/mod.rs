@@ -13,9 +13,7 @@ mod crd;
 mod defaults;
 pub mod kubelet;
 pub mod launch;
-mod patterns;
 mod rules;
-mod schema_check;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -39,8 +37,6 @@ pub use types::{
 };
 pub use validate::validate;
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
@@ -55,9 +51,7 @@ pub const KIND: &str = "EC2NodeClass";
 /// Plural resource name (`kubectl get ec2nodeclasses`).
 pub const PLURAL: &str = "ec2nodeclasses";
 
-/// Fields a newer Karpenter may add that this version does not model; kept so that reading and
-/// writing an object never drops what the user wrote.
-pub type Extra = BTreeMap<String, serde_json::Value>;
+pub use crate::common::Extra;
 
 /// A `karpenter.k8s.aws/v1` EC2NodeClass: how Karpenter launches EC2 instances (AMIs, subnets,
 /// security groups, IAM, disks, network, kubelet overrides) for the NodePools that reference it.
@@ -77,6 +71,10 @@ pub struct EC2NodeClass {
     /// What the controller resolved; written by controllers, ignored by validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<EC2NodeClassStatus>,
+    /// Top-level fields this version does not know; kept so that reading and writing an object
+    /// never drops what the user wrote (validation reports them as unknown fields).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 impl EC2NodeClass {
@@ -91,6 +89,7 @@ impl EC2NodeClass {
             },
             spec,
             status: None,
+            extra: Extra::new(),
         }
     }
 

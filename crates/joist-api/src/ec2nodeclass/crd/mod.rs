@@ -16,9 +16,38 @@ mod tests;
 
 use serde_json::{Value, json};
 
-use super::patterns;
 use super::rules::{self, Rule};
+use crate::common::schema::QUANTITY_PATTERN;
 use super::{GROUP, KIND, PLURAL, VERSION};
+
+// === patterns ===
+//
+// The `pattern`s of the schema, kept as upstream writes them; the API server (and joist, through
+// [`crate::common::pattern`]) gives them Go RE2 semantics, unanchored unless they say `^…$`.
+// Upstream's quirks stay on purpose: `volumeSize` also admits a bare `Ti`/`T` and rejects e.g.
+// `18Ti` (its alternatives are `[1-9]`, empty, `[1-5][0-7]`, `58`), and eviction thresholds
+// admit the empty string.
+
+/// `spec.subnetSelectorTerms[].id` (unanchored).
+pub(crate) const SUBNET_ID: &str = "subnet-[0-9a-z]+";
+/// `spec.securityGroupSelectorTerms[].id` (unanchored).
+pub(crate) const SECURITY_GROUP_ID: &str = "sg-[0-9a-z]+";
+/// `spec.amiSelectorTerms[].id` (unanchored).
+pub(crate) const AMI_ID: &str = "ami-[0-9a-z]+";
+/// `spec.capacityReservationSelectorTerms[].id` and status reservation IDs.
+pub(crate) const CAPACITY_RESERVATION_ID: &str = "^cr-[0-9a-z]+$";
+/// Account IDs (`ownerID`).
+pub(crate) const OWNER_ID: &str = "^[0-9]{12}$";
+/// `spec.placementGroupSelector.id`.
+pub(crate) const PLACEMENT_GROUP_ID: &str = "^pg-[0-9a-z]+$";
+/// `spec.blockDeviceMappings[].ebs.volumeSize`: 1..59000Gi, 1..64000G, 1..58Ti, 1..64T.
+pub(crate) const VOLUME_SIZE: &str = "^((?:[1-9][0-9]{0,3}|[1-4][0-9]{4}|[5][0-8][0-9]{3}|59000)Gi|(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|[6][0-3][0-9]{3}|64000)G|([1-9]||[1-5][0-7]|58)Ti|([1-9]||[1-5][0-9]|6[0-3]|64)T)$";
+/// Eviction threshold: a percentage 0..100 (up to two decimals), empty, or a quantity.
+pub(crate) const EVICTION_THRESHOLD: &str = r"^((\d{1,2}(\.\d{1,2})?|100(\.0{1,2})?)%||(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?)$";
+/// `status.conditions[].reason` (metav1.Condition).
+pub(crate) const CONDITION_REASON: &str = "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$";
+/// `status.conditions[].type` (metav1.Condition).
+pub(crate) const CONDITION_TYPE: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$";
 
 /// The CRD manifest as JSON (serialize it to YAML for `kubectl apply`).
 pub fn crd() -> Value {
@@ -213,7 +242,7 @@ fn ami_selector_terms() -> Value {
     );
     let term = object(json!({
         "alias": alias,
-        "id": pattern(patterns::AMI_ID),
+        "id": pattern(AMI_ID),
         "name": string(),
         "owner": string(),
         "ssmParameter": string(),
@@ -231,7 +260,7 @@ fn ami_selector_terms() -> Value {
 }
 
 fn subnet_selector_terms() -> Value {
-    let term = object(json!({"id": pattern(patterns::SUBNET_ID), "tags": term_tags()}));
+    let term = object(json!({"id": pattern(SUBNET_ID), "tags": term_tags()}));
     with_rules(
         json!({"items": term, "maxItems": 30, "type": "array"}),
         &[
@@ -244,7 +273,7 @@ fn subnet_selector_terms() -> Value {
 
 fn security_group_selector_terms() -> Value {
     let term = object(
-        json!({"id": pattern(patterns::SECURITY_GROUP_ID), "name": string(), "tags": term_tags()}),
+        json!({"id": pattern(SECURITY_GROUP_ID), "name": string(), "tags": term_tags()}),
     );
     with_rules(
         json!({"items": term, "maxItems": 30, "type": "array"}),
@@ -259,9 +288,9 @@ fn security_group_selector_terms() -> Value {
 
 fn capacity_reservation_selector_terms() -> Value {
     let term = object(json!({
-        "id": pattern(patterns::CAPACITY_RESERVATION_ID),
+        "id": pattern(CAPACITY_RESERVATION_ID),
         "instanceMatchCriteria": string_enum(&["open", "targeted"]),
-        "ownerID": pattern(patterns::OWNER_ID),
+        "ownerID": pattern(OWNER_ID),
         "tags": term_tags(),
     }));
     with_rules(
@@ -283,7 +312,7 @@ fn block_device_mappings() -> Value {
             "snapshotID": string(),
             "throughput": int64(),
             "volumeInitializationRate": int32_range(Some(100), Some(300)),
-            "volumeSize": pattern(patterns::VOLUME_SIZE),
+            "volumeSize": pattern(VOLUME_SIZE),
             "volumeType": string_enum(&["standard", "io1", "io2", "gp2", "sc1", "st1", "gp3"]),
         })),
         &[
@@ -299,9 +328,9 @@ fn block_device_mappings() -> Value {
 }
 
 fn kubelet() -> Value {
-    let eviction = |keys: Rule| with_rules(map_of(pattern(patterns::EVICTION_THRESHOLD)), &[keys]);
+    let eviction = |keys: Rule| with_rules(map_of(pattern(EVICTION_THRESHOLD)), &[keys]);
     let reserved = |keys: Rule, not_negative: Rule| {
-        with_rules(map_of(pattern(patterns::QUANTITY)), &[keys, not_negative])
+        with_rules(map_of(pattern(QUANTITY_PATTERN)), &[keys, not_negative])
     };
     let percent = || int32_range(Some(0), Some(100));
     let schema = json!({
@@ -381,7 +410,7 @@ fn connection_tracking() -> Value {
 fn placement_group_selector() -> Value {
     with_rules(
         object(json!({
-            "id": pattern(patterns::PLACEMENT_GROUP_ID),
+            "id": pattern(PLACEMENT_GROUP_ID),
             "name": {"minLength": 1, "type": "string"},
         })),
         &[
@@ -412,11 +441,11 @@ fn status_schema() -> Value {
         "properties": {
             "availabilityZone": string(),
             "endTime": {"format": "date-time", "type": "string"},
-            "id": pattern(patterns::CAPACITY_RESERVATION_ID),
+            "id": pattern(CAPACITY_RESERVATION_ID),
             "instanceMatchCriteria": string_enum(&["open", "targeted"]),
             "instanceType": string(),
             "interruptible": boolean(),
-            "ownerID": pattern(patterns::OWNER_ID),
+            "ownerID": pattern(OWNER_ID),
             "reservationType": {"default": "default", "enum": ["default", "capacity-block"], "type": "string"},
             "state": {"default": "active", "enum": ["active", "expiring"], "type": "string"},
         },
@@ -450,9 +479,9 @@ fn condition() -> Value {
             "lastTransitionTime": {"format": "date-time", "type": "string"},
             "message": {"maxLength": 32768, "type": "string"},
             "observedGeneration": {"format": "int64", "minimum": 0, "type": "integer"},
-            "reason": {"maxLength": 1024, "minLength": 1, "pattern": patterns::CONDITION_REASON, "type": "string"},
+            "reason": {"maxLength": 1024, "minLength": 1, "pattern": CONDITION_REASON, "type": "string"},
             "status": string_enum(&["True", "False", "Unknown"]),
-            "type": {"maxLength": 316, "pattern": patterns::CONDITION_TYPE, "type": "string"},
+            "type": {"maxLength": 316, "pattern": CONDITION_TYPE, "type": "string"},
         },
         "required": ["lastTransitionTime", "message", "reason", "status", "type"],
         "type": "object",

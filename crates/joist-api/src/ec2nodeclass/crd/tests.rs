@@ -3,11 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::super::patterns;
-use super::super::schema_check;
 use super::super::tests::FULL_YAML;
-use super::crd;
-use crate::validation::FieldPath;
+use super::*;
+use crate::common::pattern::Pattern;
+use crate::common::strict::unknown_fields;
+use crate::common::{openapi, schema::QUANTITY_PATTERN};
+use crate::validation::{FieldError, FieldPath};
 
 fn schema() -> Value {
     crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
@@ -145,18 +146,104 @@ fn schema_is_structural() {
 }
 
 #[test]
-fn every_pattern_has_a_matcher() {
-    let mut missing = Vec::new();
+fn every_pattern_compiles() {
+    let mut broken = Vec::new();
     walk(&schema(), "", &mut |path, node| {
-        if let Some(pattern) = node
-            .get("pattern")
-            .and_then(Value::as_str)
-            .filter(|p| patterns::matcher(p).is_none())
+        if let Some(pattern) = node.get("pattern").and_then(Value::as_str)
+            && let Err(error) = Pattern::new(pattern)
         {
-            missing.push(format!("{path}: {pattern}"));
+            broken.push(format!("{path}: {error}"));
         }
     });
-    assert!(missing.is_empty(), "{missing:?}");
+    assert!(broken.is_empty(), "{broken:?}");
+}
+
+/// Asserts that `pattern` admits every `accepted` value and none of the `rejected` ones.
+fn check_pattern(pattern: &str, accepted: &[&str], rejected: &[&str]) {
+    let compiled = Pattern::new(pattern).expect("CRD patterns compile");
+    for value in accepted {
+        assert!(compiled.is_match(value), "{pattern} should accept {value:?}");
+    }
+    for value in rejected {
+        assert!(!compiled.is_match(value), "{pattern} should reject {value:?}");
+    }
+}
+
+#[test]
+fn unanchored_id_patterns_match_anywhere() {
+    check_pattern(
+        SUBNET_ID,
+        &["subnet-0a1b", "my-subnet-1", "subnet-1X"],
+        &["subnet-", "subnet-X1", "sub-1", ""],
+    );
+    check_pattern(SECURITY_GROUP_ID, &["sg-12345749", "xsg-1"], &["sg-", "SG-1"]);
+    check_pattern(
+        AMI_ID,
+        &["ami-0123456789abcdef", "ami-1234749"],
+        &["ami-", "AMI-1"],
+    );
+}
+
+#[test]
+fn anchored_id_patterns_match_whole_values() {
+    check_pattern(
+        CAPACITY_RESERVATION_ID,
+        &["cr-12345749"],
+        &["r-12345749", "cr-", "cr-1X", "xcr-1"],
+    );
+    check_pattern(
+        PLACEMENT_GROUP_ID,
+        &["pg-02465754522cda020"],
+        &["pg-", "pg-A", "my-pg-1"],
+    );
+    check_pattern(
+        OWNER_ID,
+        &["012345678901"],
+        &["01234567890", "0123456789012", "01234567890a"],
+    );
+}
+
+#[test]
+fn volume_sizes_follow_upstream_ranges_and_quirks() {
+    check_pattern(
+        VOLUME_SIZE,
+        &[
+            "1Gi", "20Gi", "9999Gi", "49999Gi", "58999Gi", "59000Gi", "1G", "64000G", "63999G",
+            "1Ti", "17Ti", "57Ti", "58Ti", "1T", "64T", "Ti", "T",
+        ],
+        &[
+            "0Gi", "59001Gi", "60000Gi", "020Gi", "64001G", "0G", "18Ti", "59Ti", "65T", "0T", "20",
+            "20Mi", "1.5Gi", "", "Gi",
+        ],
+    );
+}
+
+#[test]
+fn reserved_quantities_and_eviction_thresholds() {
+    check_pattern(
+        QUANTITY_PATTERN,
+        &["1", "100m", "1.5Gi", ".5", "5.", "-1", "+2k", "1e3", "1E-3", "2Ei", "3n"],
+        &["", "1.5.5", "Gi", "1GB", "1 Gi", "1ki", ".", "1e", "e3"],
+    );
+    check_pattern(
+        EVICTION_THRESHOLD,
+        &["5%", "10%", "99.99%", "100%", "100.0%", "100.00%", "0.5%", "500Mi", "", "1.5Gi"],
+        &["110%", "5%3", "110GB", "100.000%", "100.1%", "123%", "5.123%", "%", ".5%"],
+    );
+}
+
+#[test]
+fn condition_patterns_match_metav1() {
+    check_pattern(
+        CONDITION_REASON,
+        &["AMINotFound", "A", "Ready_1", "a:b,c"],
+        &["", "1A", "A:", "A-B"],
+    );
+    check_pattern(
+        CONDITION_TYPE,
+        &["Ready", "karpenter.k8s.aws/Drifted", "a.b"],
+        &["", "-a", "Foo/Bar", "a/"],
+    );
 }
 
 #[test]
@@ -264,24 +351,23 @@ fn every_cel_rule_is_in_place_with_upstream_message() {
 #[test]
 fn a_maximal_valid_object_uses_only_declared_fields() {
     let mut object: Value = serde_yaml_ng::from_str(FULL_YAML).expect("full.yaml parses");
-    // metadata is validated by the API server itself, not by the CRD schema.
-    object
-        .as_object_mut()
-        .expect("object")
-        .shift_remove("metadata");
-    let report = schema_check::check(&schema(), &object, &FieldPath::root());
-    assert!(report.unknown.is_empty(), "{:?}", report.unknown);
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let mut errors = Vec::new();
+    openapi::validate_value(&object, &schema(), &FieldPath::root(), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(unknown_fields(&object, &schema()).is_empty());
 
     object["spec"]["blockDeviceMappings"][0]["ebs"]["throughputs"] = json!(125);
+    object["spec"]["kubelet"]["someFutureFlag"] = json!(true);
     object["status"]["subnets"][0]["zoneId"] = json!("usw2-az1");
-    let report = schema_check::check(&schema(), &object, &FieldPath::root());
-    let unknown: Vec<String> = report.unknown.iter().map(ToString::to_string).collect();
+    let unknown: Vec<String> = unknown_fields(&object, &schema())
+        .iter()
+        .map(FieldError::to_string)
+        .collect();
     assert_eq!(
         unknown,
         [
-            "spec.blockDeviceMappings[0].ebs.throughputs: field not declared in schema",
-            "status.subnets[0].zoneId: field not declared in schema",
+            r#"spec.blockDeviceMappings[0].ebs.throughputs: unknown field "spec.blockDeviceMappings[0].ebs.throughputs""#,
+            r#"status.subnets[0].zoneId: unknown field "status.subnets[0].zoneId""#,
         ]
     );
 }

@@ -15,33 +15,38 @@ use super::super::launch::{
 };
 use super::super::rules::{self, Rule};
 use super::super::types::{AmiSelectorTerm, EC2NodeClassSpec};
+use crate::common::check::cel_error;
 use crate::validation::{FieldError, FieldPath};
 
-/// Collects rule failures. Messages are upstream's rule messages verbatim (the API server
-/// prints them after `Invalid value:` and, for strings, the value; joist reports the message,
-/// as for the NodePool/NodeClaim rules).
+/// The JSON type of the value a rule is attached to, which the API server prints before the
+/// rule's message: `Invalid value: "object": <message>`.
+const OBJECT: &str = "object";
+/// See [`OBJECT`].
+const ARRAY: &str = "array";
+/// See [`OBJECT`].
+const STRING: &str = "string";
+
+/// Collects rule failures, worded as the API server words them (see [`cel_error`]).
 #[derive(Default)]
 struct Failures(Vec<FieldError>);
 
 impl Failures {
-    /// `rule` failed at `path`.
-    fn fail(&mut self, path: &FieldPath, rule: Rule) {
-        self.0.push(FieldError::new(path, rule.message));
+    /// `rule`, attached to a value of JSON type `on`, failed at `path`.
+    fn fail(&mut self, path: &FieldPath, on: &str, rule: Rule) {
+        self.0.push(cel_error(path, on, rule.message));
     }
 
     /// `rule` could not be evaluated; `error` is CEL's runtime error, worded like the API
     /// server's `<error> evaluating rule: <message>`.
-    fn evaluation(&mut self, path: &FieldPath, error: &str, rule: Rule) {
-        self.0.push(FieldError::new(
-            path,
-            format!("{error} evaluating rule: {}", rule.message),
-        ));
+    fn evaluation(&mut self, path: &FieldPath, error: &str, on: &str, rule: Rule) {
+        let message = format!("{error} evaluating rule: {}", rule.message);
+        self.0.push(cel_error(path, on, &message));
     }
 
-    /// Reports `rule` on an object/list unless `holds`.
-    fn require(&mut self, holds: bool, path: &FieldPath, rule: Rule) {
+    /// Reports `rule` unless `holds`.
+    fn require(&mut self, holds: bool, path: &FieldPath, on: &str, rule: Rule) {
         if !holds {
-            self.fail(path, rule);
+            self.fail(path, on, rule);
         }
     }
 }
@@ -60,7 +65,7 @@ pub(super) fn check_spec(spec: &EC2NodeClassSpec, path: &FieldPath) -> Vec<Field
         ),
     ] {
         if value.as_deref() == Some("") {
-            failures.fail(&path.child(field), rule);
+            failures.fail(&path.child(field), STRING, rule);
         }
     }
     if let Some(tags) = &spec.tags {
@@ -96,7 +101,7 @@ fn alias_family(alias: &str) -> &str {
 fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures) {
     failures.require(
         spec.role.is_some() != spec.instance_profile.is_some(),
-        path,
+        path, OBJECT,
         rules::ROLE_XOR_INSTANCE_PROFILE,
     );
     let terms = spec.ami_selector_terms.as_deref().unwrap_or_default();
@@ -107,7 +112,7 @@ fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures
                 .any(|t| t.alias.as_deref().is_some_and(|a| alias_family(a) == alias));
             failures.require(
                 !uses_alias || family == "Custom" || family == allowed,
-                path,
+                path, OBJECT,
                 rule,
             );
         }
@@ -115,7 +120,7 @@ fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures
     let has_alias = terms.iter().any(|t| t.alias.is_some());
     failures.require(
         has_alias || spec.ami_family.is_some(),
-        path,
+        path, OBJECT,
         rules::FAMILY_REQUIRED_WITHOUT_ALIAS,
     );
 }
@@ -126,22 +131,22 @@ fn term_tags(tags: Option<&BTreeMap<String, String>>, path: &FieldPath, failures
         let holds = tags
             .iter()
             .all(|(key, value)| !key.is_empty() && !value.is_empty());
-        failures.require(holds, &path.child("tags"), rules::TERM_TAGS_NOT_EMPTY);
+        failures.require(holds, &path.child("tags"), OBJECT, rules::TERM_TAGS_NOT_EMPTY);
     }
 }
 
 fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut Failures) {
     if let Some(terms) = &spec.subnet_selector_terms {
         let path = spec_path.child("subnetSelectorTerms");
-        failures.require(!terms.is_empty(), &path, rules::SUBNET_TERMS_NOT_EMPTY);
+        failures.require(!terms.is_empty(), &path, ARRAY, rules::SUBNET_TERMS_NOT_EMPTY);
         failures.require(
             terms.iter().all(|t| t.tags.is_some() || t.id.is_some()),
-            &path,
+            &path, ARRAY,
             rules::SUBNET_TERM_HAS_FIELD,
         );
         failures.require(
             !terms.iter().all(|t| t.id.is_some() && t.tags.is_some()),
-            &path,
+            &path, ARRAY,
             rules::SUBNET_ID_EXCLUSIVE,
         );
         for (i, term) in terms.iter().enumerate() {
@@ -152,21 +157,21 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
         let path = spec_path.child("securityGroupSelectorTerms");
         failures.require(
             !terms.is_empty(),
-            &path,
+            &path, ARRAY,
             rules::SECURITY_GROUP_TERMS_NOT_EMPTY,
         );
         let has_field = terms
             .iter()
             .all(|t| t.tags.is_some() || t.id.is_some() || t.name.is_some());
-        failures.require(has_field, &path, rules::SECURITY_GROUP_TERM_HAS_FIELD);
+        failures.require(has_field, &path, ARRAY, rules::SECURITY_GROUP_TERM_HAS_FIELD);
         let id_mixed = terms
             .iter()
             .all(|t| t.id.is_some() && (t.tags.is_some() || t.name.is_some()));
-        failures.require(!id_mixed, &path, rules::SECURITY_GROUP_ID_EXCLUSIVE);
+        failures.require(!id_mixed, &path, ARRAY, rules::SECURITY_GROUP_ID_EXCLUSIVE);
         let name_mixed = terms
             .iter()
             .all(|t| t.name.is_some() && (t.tags.is_some() || t.id.is_some()));
-        failures.require(!name_mixed, &path, rules::SECURITY_GROUP_NAME_EXCLUSIVE);
+        failures.require(!name_mixed, &path, ARRAY, rules::SECURITY_GROUP_NAME_EXCLUSIVE);
         for (i, term) in terms.iter().enumerate() {
             term_tags(term.tags.as_ref(), &path.index(i), failures);
         }
@@ -176,12 +181,12 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
         let has_field = terms
             .iter()
             .all(|t| t.tags.is_some() || t.id.is_some() || t.instance_match_criteria.is_some());
-        failures.require(has_field, &path, rules::CAPACITY_RESERVATION_TERM_HAS_FIELD);
+        failures.require(has_field, &path, ARRAY, rules::CAPACITY_RESERVATION_TERM_HAS_FIELD);
         let id_mixed = terms.iter().all(|t| {
             t.id.is_some()
                 && (t.tags.is_some() || t.owner_id.is_some() || t.instance_match_criteria.is_some())
         });
-        failures.require(!id_mixed, &path, rules::CAPACITY_RESERVATION_ID_EXCLUSIVE);
+        failures.require(!id_mixed, &path, ARRAY, rules::CAPACITY_RESERVATION_ID_EXCLUSIVE);
         for (i, term) in terms.iter().enumerate() {
             term_tags(term.tags.as_ref(), &path.index(i), failures);
         }
@@ -199,19 +204,19 @@ fn ami_selector_terms(terms: &[AmiSelectorTerm], path: &FieldPath, failures: &mu
             || t.alias.is_some()
             || t.ssm_parameter.is_some()
     });
-    failures.require(has_field, path, rules::AMI_TERM_HAS_FIELD);
+    failures.require(has_field, path, ARRAY, rules::AMI_TERM_HAS_FIELD);
     let id_mixed = terms.iter().any(|t| {
         t.id.is_some()
             && (t.alias.is_some() || t.tags.is_some() || t.name.is_some() || t.owner.is_some())
     });
-    failures.require(!id_mixed, path, rules::AMI_ID_EXCLUSIVE);
+    failures.require(!id_mixed, path, ARRAY, rules::AMI_ID_EXCLUSIVE);
     let alias_mixed = terms.iter().any(|t| {
         t.alias.is_some()
             && (t.id.is_some() || t.tags.is_some() || t.name.is_some() || t.owner.is_some())
     });
-    failures.require(!alias_mixed, path, rules::AMI_ALIAS_EXCLUSIVE_FIELDS);
+    failures.require(!alias_mixed, path, ARRAY, rules::AMI_ALIAS_EXCLUSIVE_FIELDS);
     let alias_with_others = terms.iter().any(|t| t.alias.is_some()) && terms.len() != 1;
-    failures.require(!alias_with_others, path, rules::AMI_ALIAS_ONLY_TERM);
+    failures.require(!alias_with_others, path, ARRAY, rules::AMI_ALIAS_ONLY_TERM);
     for (i, term) in terms.iter().enumerate() {
         let term_path = path.index(i);
         if let Some(alias) = &term.alias {
@@ -233,21 +238,21 @@ fn alias_well_formed(alias: &str) -> bool {
 
 fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
     if !alias_well_formed(alias) {
-        failures.fail(path, rules::ALIAS_FORMAT);
+        failures.fail(path, STRING, rules::ALIAS_FORMAT);
     }
     let mut parts = alias.split('@');
     let family = parts.next().unwrap_or_default();
     if !rules::ALIAS_FAMILIES.contains(&family) {
-        failures.fail(path, rules::ALIAS_FAMILY);
+        failures.fail(path, STRING, rules::ALIAS_FAMILY);
     }
     if rules::WINDOWS_ALIAS_FAMILIES.contains(&family) {
         match parts.next() {
             Some("latest") => {}
-            Some(_) => failures.fail(path, rules::ALIAS_WINDOWS_LATEST),
+            Some(_) => failures.fail(path, STRING, rules::ALIAS_WINDOWS_LATEST),
             // `self.split('@')[1]` on a one-element list.
             None => failures.evaluation(
                 path,
-                "index '1' out of range in list size '1'",
+                "index out of bounds: 1", STRING,
                 rules::ALIAS_WINDOWS_LATEST,
             ),
         }
@@ -256,30 +261,30 @@ fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
 
 fn spec_tags(tags: &BTreeMap<String, String>, path: &FieldPath, failures: &mut Failures) {
     let all_keys = |ok: fn(&str) -> bool| tags.keys().all(|key| ok(key));
-    failures.require(all_keys(|k| !k.is_empty()), path, rules::TAG_KEYS_NOT_EMPTY);
+    failures.require(all_keys(|k| !k.is_empty()), path, OBJECT, rules::TAG_KEYS_NOT_EMPTY);
     failures.require(
         all_keys(|k| k != "eks:eks-cluster-name"),
-        path,
+        path, OBJECT,
         rules::TAG_NOT_EKS_CLUSTER_NAME,
     );
     failures.require(
         all_keys(|k| !k.starts_with("kubernetes.io/cluster")),
-        path,
+        path, OBJECT,
         rules::TAG_NOT_KUBERNETES_CLUSTER,
     );
     failures.require(
         all_keys(|k| k != "karpenter.sh/nodepool"),
-        path,
+        path, OBJECT,
         rules::TAG_NOT_NODEPOOL,
     );
     failures.require(
         all_keys(|k| k != "karpenter.sh/nodeclaim"),
-        path,
+        path, OBJECT,
         rules::TAG_NOT_NODECLAIM,
     );
     failures.require(
         all_keys(|k| k != "karpenter.k8s.aws/ec2nodeclass"),
-        path,
+        path, OBJECT,
         rules::TAG_NOT_EC2NODECLASS,
     );
 }
@@ -298,8 +303,8 @@ fn keys_matched(
         return;
     };
     match to {
-        Some(to) => failures.require(from.keys().all(|key| to.contains_key(key)), path, rule),
-        None => failures.evaluation(path, &format!("no such key: {to_field}"), rule),
+        Some(to) => failures.require(from.keys().all(|key| to.contains_key(key)), path, OBJECT, rule),
+        None => failures.evaluation(path, &format!("no such key: {to_field}"), OBJECT, rule),
     }
 }
 
@@ -308,7 +313,7 @@ fn kubelet_rules(kubelet: &KubeletConfiguration, path: &FieldPath, failures: &mu
         kubelet.image_gc_high_threshold_percent,
         kubelet.image_gc_low_threshold_percent,
     ) {
-        failures.require(high > low, path, rules::IMAGE_GC_HIGH_ABOVE_LOW);
+        failures.require(high > low, path, OBJECT, rules::IMAGE_GC_HIGH_ABOVE_LOW);
     }
     let soft = kubelet.eviction_soft.as_ref();
     let grace = kubelet.eviction_soft_grace_period.as_ref();
@@ -348,12 +353,12 @@ fn kubelet_rules(kubelet: &KubeletConfiguration, path: &FieldPath, failures: &mu
             let map_path = path.child(field);
             failures.require(
                 map.keys().all(|k| RESERVABLE.contains(&k.as_str())),
-                &map_path,
+                &map_path, OBJECT,
                 keys_rule,
             );
             failures.require(
                 map.values().all(|v| !v.starts_with('-')),
-                &map_path,
+                &map_path, OBJECT,
                 negative_rule,
             );
         }
@@ -379,7 +384,7 @@ fn kubelet_rules(kubelet: &KubeletConfiguration, path: &FieldPath, failures: &mu
         if let Some(map) = map {
             failures.require(
                 map.keys().all(|k| SIGNALS.contains(&k.as_str())),
-                &path.child(field),
+                &path.child(field), OBJECT,
                 rule,
             );
         }
@@ -395,7 +400,7 @@ fn block_device_mappings(
         .iter()
         .filter(|m| m.root_volume == Some(true))
         .count();
-    failures.require(roots <= 1, path, rules::ONE_ROOT_VOLUME);
+    failures.require(roots <= 1, path, ARRAY, rules::ONE_ROOT_VOLUME);
     for (i, mapping) in mappings.iter().enumerate() {
         let Some(ebs) = &mapping.ebs else {
             continue;
@@ -403,14 +408,14 @@ fn block_device_mappings(
         let ebs_path = path.index(i).child("ebs");
         failures.require(
             ebs.snapshot_id.is_some() || ebs.volume_size.is_some(),
-            &ebs_path,
+            &ebs_path, OBJECT,
             rules::EBS_SNAPSHOT_OR_SIZE,
         );
         let snapshot_set = ebs.snapshot_id.as_deref().is_some_and(|id| !id.is_empty());
         let holds = ebs.volume_initialization_rate.is_none() || snapshot_set;
         failures.require(
             holds,
-            &ebs_path,
+            &ebs_path, OBJECT,
             rules::EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT,
         );
     }
@@ -425,7 +430,7 @@ fn network_interfaces(interfaces: &[NetworkInterface], path: &FieldPath, failure
     });
     failures.require(
         interfaces.is_empty() || has_primary,
-        path,
+        path, ARRAY,
         rules::PRIMARY_INTERFACE,
     );
     let unique = interfaces.iter().all(|x| {
@@ -441,25 +446,25 @@ fn network_interfaces(interfaces: &[NetworkInterface], path: &FieldPath, failure
             .count();
         same_slot == 1 && (!is_efa_only(x) || efa_on_card == 1)
     });
-    failures.require(unique, path, rules::UNIQUE_INTERFACES);
+    failures.require(unique, path, ARRAY, rules::UNIQUE_INTERFACES);
 }
 
 fn connection_tracking(tracking: &ConnectionTracking, path: &FieldPath, failures: &mut Failures) {
     let any = tracking.tcp_established_timeout.is_some()
         || tracking.udp_stream_timeout.is_some()
         || tracking.udp_timeout.is_some();
-    failures.require(any, path, rules::CONNECTION_TRACKING_HAS_FIELD);
+    failures.require(any, path, OBJECT, rules::CONNECTION_TRACKING_HAS_FIELD);
 }
 
 fn placement_group(selector: &PlacementGroupSelector, path: &FieldPath, failures: &mut Failures) {
     failures.require(
         selector.name.is_some() || selector.id.is_some(),
-        path,
+        path, OBJECT,
         rules::PLACEMENT_GROUP_HAS_FIELD,
     );
     failures.require(
         !(selector.name.is_some() && selector.id.is_some()),
-        path,
+        path, OBJECT,
         rules::PLACEMENT_GROUP_EXCLUSIVE,
     );
 }

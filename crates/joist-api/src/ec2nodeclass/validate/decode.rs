@@ -11,7 +11,7 @@
 
 use joist_core::duration::{DurationError, parse_go_duration};
 
-use super::super::schema_check::go_quote;
+use crate::common::openapi::go_quote;
 use super::super::types::EC2NodeClassSpec;
 use crate::validation::{FieldError, FieldPath};
 
@@ -44,13 +44,13 @@ pub(super) fn check_spec(spec: &EC2NodeClassSpec, path: &FieldPath) -> Vec<Field
 mod tests {
     use joist_core::resources::Quantity;
 
-    use super::super::super::patterns::{self, VOLUME_SIZE};
+    use super::super::super::crd::VOLUME_SIZE;
+    use crate::common::pattern::Pattern;
 
     #[test]
     fn every_size_the_pattern_admits_is_a_quantity() {
-        let Some(admits) = patterns::matcher(VOLUME_SIZE) else {
-            panic!("volumeSize pattern has a matcher");
-        };
+        let pattern = Pattern::new(VOLUME_SIZE).expect("the volumeSize pattern compiles");
+        let admits = |size: &str| pattern.is_match(size);
         let mut admitted = 0;
         for number in std::iter::once(String::new()).chain((0..=65_000).map(|n| n.to_string())) {
             for unit in ["Gi", "G", "Ti", "T"] {

@@ -319,20 +319,24 @@ fn upstream_style_examples_are_valid() {
 #[test]
 fn unknown_kubelet_fields_pass_but_other_unknown_fields_do_not() {
     // The kubelet's extra fields (upstream main's open map) are accepted; anything else the
-    // v1.14.1 schema does not declare is rejected as strict field validation would.
+    // v1.14.1 schema does not declare is refused as strict field validation refuses it, and
+    // alone: the API server validates nothing else of such an object.
     assert_eq!(
         errors_of(&parse(FORWARD_YAML)),
         [
             (
                 "spec.amiSelectorTerms[0].futureTermField".to_owned(),
-                "field not declared in schema".to_owned()
+                r#"unknown field "spec.amiSelectorTerms[0].futureTermField""#.to_owned()
             ),
             (
                 "spec.futureSpecField".to_owned(),
-                "field not declared in schema".to_owned()
+                r#"unknown field "spec.futureSpecField""#.to_owned()
             ),
         ]
     );
+    let mut with_cel_error = parse(FORWARD_YAML);
+    with_cel_error.spec.instance_profile = some("profile");
+    assert_eq!(errors_of(&with_cel_error).len(), 2);
 }
 
 #[test]
@@ -347,7 +351,7 @@ fn blocking_schema_errors_skip_every_cel_rule() {
         errors_of(&class),
         [
             ("spec.amiFamily".to_owned(), r#"Unsupported value: "Ubuntu": supported values: "AL2", "AL2023", "Bottlerocket", "Custom", "Windows2019", "Windows2022", "Windows2025""#.to_owned()),
-            ("<nil>".to_owned(), "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned()),
+            ("<nil>".to_owned(), "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned()),
         ]
     );
 }
@@ -362,7 +366,7 @@ fn non_blocking_schema_errors_keep_cel_rules() {
         errors_of(&class),
         [
             ("spec.ipPrefixCount".to_owned(), "Invalid value: -1: spec.ipPrefixCount in body should be greater than or equal to 0".to_owned()),
-            ("spec".to_owned(), "must specify exactly one of ['role', 'instanceProfile']".to_owned()),
+            ("spec".to_owned(), r#"Invalid value: "object": must specify exactly one of ['role', 'instanceProfile']"#.to_owned()),
         ]
     );
 }
@@ -377,7 +381,7 @@ fn type_meta_and_unknown_fields_are_reported() {
         errors_of(&class),
         [
             ("apiVersion".to_owned(), r#"Unsupported value: "karpenter.k8s.aws/v1beta1": supported values: "karpenter.k8s.aws/v1""#.to_owned()),
-            ("spec.subnetSelector".to_owned(), "field not declared in schema".to_owned()),
+            ("spec.subnetSelector".to_owned(), r#"unknown field "spec.subnetSelector""#.to_owned()),
         ]
     );
 }

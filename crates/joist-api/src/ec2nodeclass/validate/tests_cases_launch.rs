@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::super::patterns;
+use super::super::crd;
 use super::super::*;
 use super::tests::*;
 use super::tests_cases::{Case, NOT_CHECKED, SIGNALS, case, case_owned, pattern_error};
@@ -83,7 +83,7 @@ fn block_device_cases() -> Vec<Case> {
         case_owned(
             "8: volumeSize out of range",
             mappings(vec![ebs_mapping(sized(size))]),
-            vec![pattern_error(size_path, size, patterns::VOLUME_SIZE)],
+            vec![pattern_error(size_path, size, crd::VOLUME_SIZE)],
         )
     };
     let snapshot_rate = |snapshot: Option<&str>, rate: i64| BlockDevice {
@@ -363,7 +363,7 @@ fn kubelet_cases() -> Vec<Case> {
             vec![pattern_error(
                 "spec.kubelet.evictionHard.memory.available",
                 value,
-                patterns::EVICTION_THRESHOLD,
+                crd::EVICTION_THRESHOLD,
             )],
         )
     };
@@ -458,7 +458,7 @@ fn kubelet_cases() -> Vec<Case> {
         case_owned(
             "14: systemReserved not a quantity",
             kubelet(|k| k.system_reserved = tags(&[("memory", "1GB")])),
-            vec![pattern_error("spec.kubelet.systemReserved.memory", "1GB", patterns::QUANTITY)],
+            vec![pattern_error("spec.kubelet.systemReserved.memory", "1GB", crate::common::schema::QUANTITY_PATTERN)],
         ),
         case(
             "14: negative maxPods",
@@ -506,7 +506,7 @@ fn other_field_cases() -> Vec<Case> {
             vec![pattern_error(
                 "spec.placementGroupSelector.id",
                 "pg-ABC",
-                patterns::PLACEMENT_GROUP_ID,
+                crd::PLACEMENT_GROUP_ID,
             )],
         ),
         case(
@@ -546,11 +546,11 @@ fn other_field_cases() -> Vec<Case> {
                 });
             },
             &[
+                ("spec.amiSelector", r#"unknown field "spec.amiSelector""#),
                 (
                     "spec.metadataOptions.httpToken",
-                    "field not declared in schema",
+                    r#"unknown field "spec.metadataOptions.httpToken""#,
                 ),
-                ("spec.amiSelector", "field not declared in schema"),
             ],
         ),
     ]

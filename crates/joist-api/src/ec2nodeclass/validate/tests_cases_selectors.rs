@@ -1,7 +1,7 @@
 //! Cases for spec aws §13 items 4–6: subnet, security-group, capacity-reservation and AMI
 //! selector terms, including the alias rules.
 
-use super::super::patterns;
+use super::super::crd;
 use super::super::*;
 use super::tests::*;
 use super::tests_cases::{
@@ -102,7 +102,7 @@ fn subnet_and_security_group_cases() -> Vec<Case> {
             vec![pattern_error(
                 "spec.subnetSelectorTerms[0].id",
                 "sub-123",
-                patterns::SUBNET_ID,
+                crd::SUBNET_ID,
             )],
         ),
         case(
@@ -198,7 +198,7 @@ fn subnet_and_security_group_cases() -> Vec<Case> {
             vec![pattern_error(
                 "spec.securityGroupSelectorTerms[0].id",
                 "group-1",
-                patterns::SECURITY_GROUP_ID,
+                crd::SECURITY_GROUP_ID,
             )],
         ),
     ]
@@ -229,7 +229,7 @@ fn capacity_reservation_cases() -> Vec<Case> {
             vec![pattern_error(
                 "spec.capacityReservationSelectorTerms[0].id",
                 "r-12345749",
-                patterns::CAPACITY_RESERVATION_ID,
+                crd::CAPACITY_RESERVATION_ID,
             )],
         ),
         case_owned(
@@ -241,7 +241,7 @@ fn capacity_reservation_cases() -> Vec<Case> {
             vec![pattern_error(
                 "spec.capacityReservationSelectorTerms[0].ownerID",
                 "01234567890",
-                patterns::OWNER_ID,
+                crd::OWNER_ID,
             )],
         ),
         case(
@@ -350,7 +350,7 @@ fn alias_cases() -> Vec<Case> {
             |s| s.ami_selector_terms = alias_terms("windows2022"),
             vec![
                 (at, ALIAS_FORMAT.to_owned()),
-                (at, "index '1' out of range in list size '1' evaluating rule: windows families may only specify version 'latest'".to_owned()),
+                (at, "index out of bounds: 1 evaluating rule: windows families may only specify version 'latest'".to_owned()),
             ],
         ),
         case(
@@ -396,7 +396,7 @@ fn alias_cases() -> Vec<Case> {
                 s.ami_family = some("AL2023");
                 s.ami_selector_terms = Some(vec![AmiSelectorTerm { id: some("image-1"), ..Default::default() }]);
             },
-            vec![pattern_error("spec.amiSelectorTerms[0].id", "image-1", patterns::AMI_ID)],
+            vec![pattern_error("spec.amiSelectorTerms[0].id", "image-1", crd::AMI_ID)],
         ),
     ]
 }

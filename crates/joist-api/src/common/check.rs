@@ -21,9 +21,9 @@ use joist_core::labels::{
 use serde_json::Value;
 
 use super::labels::LabelPolicy;
-use super::{openapi, strict};
 use super::schema::{rule_bound_needs_integer, rule_in_needs_value, rule_min_values};
 use super::types::{NodeClassReference, NodeSelectorRequirementWithMinValues, Taint};
+use super::{openapi, strict};
 use crate::validation::{FieldError, FieldPath};
 
 /// What validation needs to know about the provider: its restricted label domains, well-known

@@ -287,7 +287,8 @@ impl Walker<'_> {
             && (items.len() as u64) < min
         {
             let detail = format!("{path} in body should have at least {min} items");
-            self.errors.push(invalid(path, &Value::from(items.len()), &detail));
+            self.errors
+                .push(invalid(path, &Value::from(items.len()), &detail));
         }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
             && items.len() as u64 > max

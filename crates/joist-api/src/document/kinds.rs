@@ -2,15 +2,19 @@
 //! to a function that decodes, defaults and validates one document of that kind.
 
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::{Document, DocumentError, Position};
+use crate::common::ValidationOptions;
+use crate::common::strict::unknown_fields;
 use crate::ec2nodeclass::{self, EC2NodeClass};
 use crate::nodeclaim::{self, NodeClaim};
 use crate::nodepool::{self, NodePool};
 use crate::validation::FieldError;
 
-/// Decodes one document as its kind, applies defaults and returns its field errors.
-pub type CheckFn = fn(&Document<'_>) -> Result<Vec<FieldError>, DocumentError>;
+/// Decodes one document as its kind, applies defaults and returns its field errors, validating
+/// under the provider's label policy in `ValidationOptions`.
+pub type CheckFn = fn(&Document<'_>, &ValidationOptions) -> Result<Vec<FieldError>, DocumentError>;
 
 /// One kind `joist validate` understands.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +23,8 @@ pub struct KindEntry {
     pub api_version: &'static str,
     /// The kind, e.g. `NodePool`.
     pub kind: &'static str,
-    /// How to check one document of it; usually `|doc| check_as(doc, defaults, validate)`.
+    /// How to check one document of it; usually
+    /// `|doc, options| check_strict_as(doc, &schema, defaults, validate)`.
     pub check: CheckFn,
 }
 
@@ -28,19 +33,34 @@ pub static KINDS: &[KindEntry] = &[
     KindEntry {
         api_version: nodepool::API_VERSION,
         kind: nodepool::KIND,
-        check: |document| check_as(document, NodePool::with_defaults, nodepool::validate),
+        check: |document, options| {
+            check_strict_as(
+                document,
+                &nodepool::schema(&options.labels),
+                NodePool::with_defaults,
+                |nodepool| nodepool::validate_with(nodepool, options),
+            )
+        },
     },
     KindEntry {
         api_version: nodeclaim::API_VERSION,
         kind: nodeclaim::KIND,
-        check: |document| check_as(document, NodeClaim::with_defaults, nodeclaim::validate),
+        check: |document, options| {
+            check_strict_as(
+                document,
+                &nodeclaim::schema(&options.labels),
+                NodeClaim::with_defaults,
+                |nodeclaim| nodeclaim::validate_with(nodeclaim, options),
+            )
+        },
     },
     KindEntry {
         api_version: ec2nodeclass::API_VERSION,
         kind: ec2nodeclass::KIND,
-        check: |document| {
-            check_as(
+        check: |document, _| {
+            check_strict_as(
                 document,
+                &ec2nodeclass::schema(),
                 EC2NodeClass::with_defaults,
                 ec2nodeclass::validate,
             )
@@ -57,6 +77,24 @@ pub fn check_as<T: DeserializeOwned>(
 ) -> Result<Vec<FieldError>, DocumentError> {
     let object = defaults(document.decode::<T>()?);
     Ok(validate(&object))
+}
+
+/// [`check_as`] after strict field validation of the document as written against `schema` (the
+/// kind's `openAPIV3Schema`), as `kubectl apply` gets it from the API server: a document with
+/// undeclared fields is refused with only those, before it is even read as a `T`. Reading the
+/// document as written matters: the typed object cannot show what its types do not keep
+/// (unknown `metadata` fields) or cannot read (a map where a list belongs).
+pub fn check_strict_as<T: DeserializeOwned>(
+    document: &Document<'_>,
+    schema: &Value,
+    defaults: impl FnOnce(T) -> T,
+    validate: impl FnOnce(&T) -> Vec<FieldError>,
+) -> Result<Vec<FieldError>, DocumentError> {
+    let unknown = unknown_fields(&document.decode::<Value>()?, schema);
+    if !unknown.is_empty() {
+        return Ok(unknown);
+    }
+    check_as(document, defaults, validate)
 }
 
 /// A Karpenter kind of an API version before v1, and what replaced it.

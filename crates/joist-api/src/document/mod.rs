@@ -16,9 +16,10 @@ mod split;
 
 use std::fmt;
 
+use crate::common::ValidationOptions;
 use crate::validation::FieldError;
 
-pub use kinds::{CheckFn, KINDS, KindEntry, check_as, find_kind};
+pub use kinds::{CheckFn, KINDS, KindEntry, check_as, check_strict_as, find_kind};
 pub use split::{split, split_bytes};
 
 /// One non-empty YAML document of a stream and where it sits in the input.
@@ -269,23 +270,26 @@ impl CheckedObject {
     }
 }
 
-/// Reads every document of `input` and validates each object with the kinds joist knows.
+/// Reads every document of `input` and validates each object with the kinds joist knows, under
+/// core Karpenter's label policy.
 ///
 /// Documents are independent: a broken one is reported and the others are still checked. Input
 /// that is not UTF-8 yields a single error.
 pub fn check_stream(input: &[u8]) -> Vec<Result<CheckedObject, DocumentError>> {
-    check_stream_with(input, KINDS)
+    check_stream_with(input, KINDS, &ValidationOptions::default())
 }
 
-/// [`check_stream`] with an explicit table of kinds.
+/// [`check_stream`] with an explicit table of kinds and validation options (a provider's label
+/// policy, well-known labels and aliases).
 pub fn check_stream_with(
     input: &[u8],
     kinds: &[KindEntry],
+    options: &ValidationOptions,
 ) -> Vec<Result<CheckedObject, DocumentError>> {
     match split_bytes(input) {
         Ok(documents) => documents
             .iter()
-            .map(|document| check_document(document, kinds))
+            .map(|document| check_document(document, kinds, options))
             .collect(),
         Err(error) => vec![Err(error)],
     }
@@ -295,6 +299,7 @@ pub fn check_stream_with(
 pub fn check_document(
     document: &Document<'_>,
     kinds: &[KindEntry],
+    options: &ValidationOptions,
 ) -> Result<CheckedObject, DocumentError> {
     let header = document.header()?;
     let at = document.position();
@@ -307,7 +312,7 @@ pub fn check_document(
     let kind = required(header.kind, "kind")?;
     let entry = find_kind(kinds, &api_version, &kind, at)?;
     let name = required(header.name, "metadata.name")?;
-    let errors = (entry.check)(document)?;
+    let errors = (entry.check)(document, options)?;
     Ok(CheckedObject {
         at,
         kind,

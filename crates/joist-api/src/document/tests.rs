@@ -56,23 +56,23 @@ const TEST_KINDS: &[KindEntry] = &[
     KindEntry {
         api_version: "test.joist.dev/v1",
         kind: "Widget",
-        check: |d| check_as(d, Widget::with_defaults, validate_widget),
+        check: |d, _| check_as(d, Widget::with_defaults, validate_widget),
     },
     KindEntry {
         api_version: "test.joist.dev/v1",
         kind: "Gadget",
-        check: |d| check_as(d, Widget::with_defaults, validate_widget),
+        check: |d, _| check_as(d, Widget::with_defaults, validate_widget),
     },
     KindEntry {
         api_version: "other.joist.dev/v2",
         kind: "Gizmo",
-        check: |d| check_as(d, Widget::with_defaults, validate_widget),
+        check: |d, _| check_as(d, Widget::with_defaults, validate_widget),
     },
 ];
 
 /// Each document's outcome, rendered the way `joist validate` prints it.
 fn outcomes(input: &str) -> Vec<String> {
-    check_stream_with(input.as_bytes(), TEST_KINDS)
+    check_stream_with(input.as_bytes(), TEST_KINDS, &ValidationOptions::default())
         .into_iter()
         .map(|outcome| match outcome {
             Ok(object) if object.is_valid() => format!("valid: {}/{}", object.kind, object.name),
@@ -254,7 +254,7 @@ fn wrong_types_name_the_field_and_line() {
 
 #[test]
 fn the_empty_table_lists_no_kinds() {
-    let outcome = check_stream_with(WIDGET.as_bytes(), &[]);
+    let outcome = check_stream_with(WIDGET.as_bytes(), &[], &ValidationOptions::default());
     assert_eq!(
         outcome[0].as_ref().unwrap_err().to_string(),
         "document 1 (line 1): unknown kind \"Widget\" in apiVersion \"test.joist.dev/v1\"; joist validates no kinds",
@@ -275,7 +275,7 @@ fn line_number_shifting_only_touches_line_numbers() {
 
 #[test]
 fn non_utf8_input_is_one_error() {
-    let outcome = check_stream_with(b"a: \xFE\n", TEST_KINDS);
+    let outcome = check_stream_with(b"a: \xFE\n", TEST_KINDS, &ValidationOptions::default());
     assert_eq!(outcome.len(), 1);
     assert_eq!(
         outcome[0].as_ref().unwrap_err().to_string(),
@@ -362,6 +362,52 @@ spec:
         assert_eq!(valid, vec![true, true], "{outcomes:?}");
     }
 
+    /// `(kind/name, path: message)` lines of every outcome, or the error of a document.
+    fn lines(input: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for outcome in check_stream(input.as_bytes()) {
+            match outcome {
+                Ok(object) if object.is_valid() => lines.push(format!("valid: {}", object.name)),
+                Ok(object) => lines.extend(
+                    object
+                        .errors
+                        .iter()
+                        .map(|error| format!("{}: {error}", object.name)),
+                ),
+                Err(error) => lines.push(error.to_string()),
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn undeclared_fields_are_refused_alone_as_written() {
+        // An unknown metadata field (the typed ObjectMeta drops it), an unknown spec field next
+        // to a schema error (which the server then does not report), and a map where the
+        // EC2NodeClass schema declares a list (the server prunes its keys instead of reporting a
+        // type error).
+        let input = REAL_MANIFEST
+            .replacen(
+                "  labels: {team: a}\n",
+                "  labels: {team: a}\n  labelz: {b: c}\n",
+                1,
+            )
+            .replacen("  weight: 10\n", "  weight: 1000\n  wieght: 10\n", 1)
+            .replacen(
+                "  amiSelectorTerms:\n    - alias: al2023@latest\n",
+                "  amiSelectorTerms: {alias: al2023@latest}\n",
+                1,
+            );
+        assert_eq!(
+            lines(&input),
+            [
+                r#"default: metadata.labelz: unknown field "metadata.labelz""#,
+                r#"default: spec.wieght: unknown field "spec.wieght""#,
+                r#"default: spec.amiSelectorTerms.alias: unknown field "spec.amiSelectorTerms.alias""#,
+            ]
+        );
+    }
+
     proptest! {
         /// No input makes the reader panic, and every error names a real document and line.
         #[test]
@@ -369,7 +415,7 @@ spec:
             // Every line break libyaml knows ends in one of these bytes (LF, CR, NEL, LS, PS), so
             // this bounds the number of lines from above.
             let lines = 1 + input.iter().filter(|b| matches!(b, b'\n' | b'\r' | 0x85 | 0xA8 | 0xA9)).count();
-            for outcome in check_stream_with(&input, TEST_KINDS) {
+            for outcome in check_stream_with(&input, TEST_KINDS, &ValidationOptions::default()) {
                 if let Err(error) = outcome {
                     let at = error.position();
                     prop_assert!(at.document >= 1 && at.line >= 1);
@@ -406,7 +452,7 @@ spec:
         /// YAML-ish text built from the characters that matter to the structure.
         #[test]
         fn yamlish_text_never_panics(input in "([-.:#%&*!|>?{}\\[\\],'\" \t\na-z0-9]|---\n|\\.\\.\\.\n|  ){0,200}") {
-            for outcome in check_stream_with(input.as_bytes(), TEST_KINDS) {
+            for outcome in check_stream_with(input.as_bytes(), TEST_KINDS, &ValidationOptions::default()) {
                 if let Err(error) = outcome {
                     prop_assert!(error.position().document >= 1);
                 }

@@ -20,7 +20,7 @@ mod tests;
 pub mod types;
 mod validate;
 
-pub use crd::crd;
+pub use crd::{crd, schema};
 pub use defaults::{
     DEFAULT_HTTP_ENDPOINT, DEFAULT_HTTP_PROTOCOL_IPV6, DEFAULT_HTTP_PUT_RESPONSE_HOP_LIMIT,
     DEFAULT_HTTP_TOKENS, DEFAULT_RESERVATION_STATE, DEFAULT_RESERVATION_TYPE,

@@ -17,8 +17,8 @@ mod tests;
 use serde_json::{Value, json};
 
 use super::rules::{self, Rule};
-use crate::common::schema::QUANTITY_PATTERN;
 use super::{GROUP, KIND, PLURAL, VERSION};
+use crate::common::schema::QUANTITY_PATTERN;
 
 // === patterns ===
 //
@@ -73,7 +73,7 @@ pub fn crd() -> Value {
                     {"jsonPath": ".spec.role", "name": "Role", "priority": 1, "type": "string"},
                 ],
                 "name": VERSION,
-                "schema": {"openAPIV3Schema": root_schema()},
+                "schema": {"openAPIV3Schema": schema()},
                 "served": true,
                 "storage": true,
                 "subresources": {"status": {}},
@@ -82,8 +82,8 @@ pub fn crd() -> Value {
     })
 }
 
-/// The `openAPIV3Schema` of the one version.
-pub(super) fn root_schema() -> Value {
+/// The `openAPIV3Schema` of EC2NodeClass v1; validation walks objects with it.
+pub fn schema() -> Value {
     json!({
         "properties": {
             "apiVersion": string(),
@@ -272,9 +272,8 @@ fn subnet_selector_terms() -> Value {
 }
 
 fn security_group_selector_terms() -> Value {
-    let term = object(
-        json!({"id": pattern(SECURITY_GROUP_ID), "name": string(), "tags": term_tags()}),
-    );
+    let term =
+        object(json!({"id": pattern(SECURITY_GROUP_ID), "name": string(), "tags": term_tags()}));
     with_rules(
         json!({"items": term, "maxItems": 30, "type": "array"}),
         &[

@@ -162,10 +162,16 @@ fn every_pattern_compiles() {
 fn check_pattern(pattern: &str, accepted: &[&str], rejected: &[&str]) {
     let compiled = Pattern::new(pattern).expect("CRD patterns compile");
     for value in accepted {
-        assert!(compiled.is_match(value), "{pattern} should accept {value:?}");
+        assert!(
+            compiled.is_match(value),
+            "{pattern} should accept {value:?}"
+        );
     }
     for value in rejected {
-        assert!(!compiled.is_match(value), "{pattern} should reject {value:?}");
+        assert!(
+            !compiled.is_match(value),
+            "{pattern} should reject {value:?}"
+        );
     }
 }
 
@@ -176,7 +182,11 @@ fn unanchored_id_patterns_match_anywhere() {
         &["subnet-0a1b", "my-subnet-1", "subnet-1X"],
         &["subnet-", "subnet-X1", "sub-1", ""],
     );
-    check_pattern(SECURITY_GROUP_ID, &["sg-12345749", "xsg-1"], &["sg-", "SG-1"]);
+    check_pattern(
+        SECURITY_GROUP_ID,
+        &["sg-12345749", "xsg-1"],
+        &["sg-", "SG-1"],
+    );
     check_pattern(
         AMI_ID,
         &["ami-0123456789abcdef", "ami-1234749"],
@@ -212,8 +222,8 @@ fn volume_sizes_follow_upstream_ranges_and_quirks() {
             "1Ti", "17Ti", "57Ti", "58Ti", "1T", "64T", "Ti", "T",
         ],
         &[
-            "0Gi", "59001Gi", "60000Gi", "020Gi", "64001G", "0G", "18Ti", "59Ti", "65T", "0T", "20",
-            "20Mi", "1.5Gi", "", "Gi",
+            "0Gi", "59001Gi", "60000Gi", "020Gi", "64001G", "0G", "18Ti", "59Ti", "65T", "0T",
+            "20", "20Mi", "1.5Gi", "", "Gi",
         ],
     );
 }
@@ -222,13 +232,19 @@ fn volume_sizes_follow_upstream_ranges_and_quirks() {
 fn reserved_quantities_and_eviction_thresholds() {
     check_pattern(
         QUANTITY_PATTERN,
-        &["1", "100m", "1.5Gi", ".5", "5.", "-1", "+2k", "1e3", "1E-3", "2Ei", "3n"],
+        &[
+            "1", "100m", "1.5Gi", ".5", "5.", "-1", "+2k", "1e3", "1E-3", "2Ei", "3n",
+        ],
         &["", "1.5.5", "Gi", "1GB", "1 Gi", "1ki", ".", "1e", "e3"],
     );
     check_pattern(
         EVICTION_THRESHOLD,
-        &["5%", "10%", "99.99%", "100%", "100.0%", "100.00%", "0.5%", "500Mi", "", "1.5Gi"],
-        &["110%", "5%3", "110GB", "100.000%", "100.1%", "123%", "5.123%", "%", ".5%"],
+        &[
+            "5%", "10%", "99.99%", "100%", "100.0%", "100.00%", "0.5%", "500Mi", "", "1.5Gi",
+        ],
+        &[
+            "110%", "5%3", "110GB", "100.000%", "100.1%", "123%", "5.123%", "%", ".5%",
+        ],
     );
 }
 

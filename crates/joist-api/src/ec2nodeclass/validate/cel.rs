@@ -101,7 +101,8 @@ fn alias_family(alias: &str) -> &str {
 fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures) {
     failures.require(
         spec.role.is_some() != spec.instance_profile.is_some(),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::ROLE_XOR_INSTANCE_PROFILE,
     );
     let terms = spec.ami_selector_terms.as_deref().unwrap_or_default();
@@ -112,7 +113,8 @@ fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures
                 .any(|t| t.alias.as_deref().is_some_and(|a| alias_family(a) == alias));
             failures.require(
                 !uses_alias || family == "Custom" || family == allowed,
-                path, OBJECT,
+                path,
+                OBJECT,
                 rule,
             );
         }
@@ -120,7 +122,8 @@ fn spec_rules(spec: &EC2NodeClassSpec, path: &FieldPath, failures: &mut Failures
     let has_alias = terms.iter().any(|t| t.alias.is_some());
     failures.require(
         has_alias || spec.ami_family.is_some(),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::FAMILY_REQUIRED_WITHOUT_ALIAS,
     );
 }
@@ -131,22 +134,34 @@ fn term_tags(tags: Option<&BTreeMap<String, String>>, path: &FieldPath, failures
         let holds = tags
             .iter()
             .all(|(key, value)| !key.is_empty() && !value.is_empty());
-        failures.require(holds, &path.child("tags"), OBJECT, rules::TERM_TAGS_NOT_EMPTY);
+        failures.require(
+            holds,
+            &path.child("tags"),
+            OBJECT,
+            rules::TERM_TAGS_NOT_EMPTY,
+        );
     }
 }
 
 fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut Failures) {
     if let Some(terms) = &spec.subnet_selector_terms {
         let path = spec_path.child("subnetSelectorTerms");
-        failures.require(!terms.is_empty(), &path, ARRAY, rules::SUBNET_TERMS_NOT_EMPTY);
+        failures.require(
+            !terms.is_empty(),
+            &path,
+            ARRAY,
+            rules::SUBNET_TERMS_NOT_EMPTY,
+        );
         failures.require(
             terms.iter().all(|t| t.tags.is_some() || t.id.is_some()),
-            &path, ARRAY,
+            &path,
+            ARRAY,
             rules::SUBNET_TERM_HAS_FIELD,
         );
         failures.require(
             !terms.iter().all(|t| t.id.is_some() && t.tags.is_some()),
-            &path, ARRAY,
+            &path,
+            ARRAY,
             rules::SUBNET_ID_EXCLUSIVE,
         );
         for (i, term) in terms.iter().enumerate() {
@@ -157,13 +172,19 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
         let path = spec_path.child("securityGroupSelectorTerms");
         failures.require(
             !terms.is_empty(),
-            &path, ARRAY,
+            &path,
+            ARRAY,
             rules::SECURITY_GROUP_TERMS_NOT_EMPTY,
         );
         let has_field = terms
             .iter()
             .all(|t| t.tags.is_some() || t.id.is_some() || t.name.is_some());
-        failures.require(has_field, &path, ARRAY, rules::SECURITY_GROUP_TERM_HAS_FIELD);
+        failures.require(
+            has_field,
+            &path,
+            ARRAY,
+            rules::SECURITY_GROUP_TERM_HAS_FIELD,
+        );
         let id_mixed = terms
             .iter()
             .all(|t| t.id.is_some() && (t.tags.is_some() || t.name.is_some()));
@@ -171,7 +192,12 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
         let name_mixed = terms
             .iter()
             .all(|t| t.name.is_some() && (t.tags.is_some() || t.id.is_some()));
-        failures.require(!name_mixed, &path, ARRAY, rules::SECURITY_GROUP_NAME_EXCLUSIVE);
+        failures.require(
+            !name_mixed,
+            &path,
+            ARRAY,
+            rules::SECURITY_GROUP_NAME_EXCLUSIVE,
+        );
         for (i, term) in terms.iter().enumerate() {
             term_tags(term.tags.as_ref(), &path.index(i), failures);
         }
@@ -181,12 +207,22 @@ fn selector_terms(spec: &EC2NodeClassSpec, spec_path: &FieldPath, failures: &mut
         let has_field = terms
             .iter()
             .all(|t| t.tags.is_some() || t.id.is_some() || t.instance_match_criteria.is_some());
-        failures.require(has_field, &path, ARRAY, rules::CAPACITY_RESERVATION_TERM_HAS_FIELD);
+        failures.require(
+            has_field,
+            &path,
+            ARRAY,
+            rules::CAPACITY_RESERVATION_TERM_HAS_FIELD,
+        );
         let id_mixed = terms.iter().all(|t| {
             t.id.is_some()
                 && (t.tags.is_some() || t.owner_id.is_some() || t.instance_match_criteria.is_some())
         });
-        failures.require(!id_mixed, &path, ARRAY, rules::CAPACITY_RESERVATION_ID_EXCLUSIVE);
+        failures.require(
+            !id_mixed,
+            &path,
+            ARRAY,
+            rules::CAPACITY_RESERVATION_ID_EXCLUSIVE,
+        );
         for (i, term) in terms.iter().enumerate() {
             term_tags(term.tags.as_ref(), &path.index(i), failures);
         }
@@ -252,7 +288,8 @@ fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
             // `self.split('@')[1]` on a one-element list.
             None => failures.evaluation(
                 path,
-                "index out of bounds: 1", STRING,
+                "index out of bounds: 1",
+                STRING,
                 rules::ALIAS_WINDOWS_LATEST,
             ),
         }
@@ -261,30 +298,40 @@ fn alias_rules(alias: &str, path: &FieldPath, failures: &mut Failures) {
 
 fn spec_tags(tags: &BTreeMap<String, String>, path: &FieldPath, failures: &mut Failures) {
     let all_keys = |ok: fn(&str) -> bool| tags.keys().all(|key| ok(key));
-    failures.require(all_keys(|k| !k.is_empty()), path, OBJECT, rules::TAG_KEYS_NOT_EMPTY);
+    failures.require(
+        all_keys(|k| !k.is_empty()),
+        path,
+        OBJECT,
+        rules::TAG_KEYS_NOT_EMPTY,
+    );
     failures.require(
         all_keys(|k| k != "eks:eks-cluster-name"),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::TAG_NOT_EKS_CLUSTER_NAME,
     );
     failures.require(
         all_keys(|k| !k.starts_with("kubernetes.io/cluster")),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::TAG_NOT_KUBERNETES_CLUSTER,
     );
     failures.require(
         all_keys(|k| k != "karpenter.sh/nodepool"),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::TAG_NOT_NODEPOOL,
     );
     failures.require(
         all_keys(|k| k != "karpenter.sh/nodeclaim"),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::TAG_NOT_NODECLAIM,
     );
     failures.require(
         all_keys(|k| k != "karpenter.k8s.aws/ec2nodeclass"),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::TAG_NOT_EC2NODECLASS,
     );
 }
@@ -303,7 +350,12 @@ fn keys_matched(
         return;
     };
     match to {
-        Some(to) => failures.require(from.keys().all(|key| to.contains_key(key)), path, OBJECT, rule),
+        Some(to) => failures.require(
+            from.keys().all(|key| to.contains_key(key)),
+            path,
+            OBJECT,
+            rule,
+        ),
         None => failures.evaluation(path, &format!("no such key: {to_field}"), OBJECT, rule),
     }
 }
@@ -353,12 +405,14 @@ fn kubelet_rules(kubelet: &KubeletConfiguration, path: &FieldPath, failures: &mu
             let map_path = path.child(field);
             failures.require(
                 map.keys().all(|k| RESERVABLE.contains(&k.as_str())),
-                &map_path, OBJECT,
+                &map_path,
+                OBJECT,
                 keys_rule,
             );
             failures.require(
                 map.values().all(|v| !v.starts_with('-')),
-                &map_path, OBJECT,
+                &map_path,
+                OBJECT,
                 negative_rule,
             );
         }
@@ -384,7 +438,8 @@ fn kubelet_rules(kubelet: &KubeletConfiguration, path: &FieldPath, failures: &mu
         if let Some(map) = map {
             failures.require(
                 map.keys().all(|k| SIGNALS.contains(&k.as_str())),
-                &path.child(field), OBJECT,
+                &path.child(field),
+                OBJECT,
                 rule,
             );
         }
@@ -408,14 +463,16 @@ fn block_device_mappings(
         let ebs_path = path.index(i).child("ebs");
         failures.require(
             ebs.snapshot_id.is_some() || ebs.volume_size.is_some(),
-            &ebs_path, OBJECT,
+            &ebs_path,
+            OBJECT,
             rules::EBS_SNAPSHOT_OR_SIZE,
         );
         let snapshot_set = ebs.snapshot_id.as_deref().is_some_and(|id| !id.is_empty());
         let holds = ebs.volume_initialization_rate.is_none() || snapshot_set;
         failures.require(
             holds,
-            &ebs_path, OBJECT,
+            &ebs_path,
+            OBJECT,
             rules::EBS_INITIALIZATION_RATE_NEEDS_SNAPSHOT,
         );
     }
@@ -430,7 +487,8 @@ fn network_interfaces(interfaces: &[NetworkInterface], path: &FieldPath, failure
     });
     failures.require(
         interfaces.is_empty() || has_primary,
-        path, ARRAY,
+        path,
+        ARRAY,
         rules::PRIMARY_INTERFACE,
     );
     let unique = interfaces.iter().all(|x| {
@@ -459,12 +517,14 @@ fn connection_tracking(tracking: &ConnectionTracking, path: &FieldPath, failures
 fn placement_group(selector: &PlacementGroupSelector, path: &FieldPath, failures: &mut Failures) {
     failures.require(
         selector.name.is_some() || selector.id.is_some(),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::PLACEMENT_GROUP_HAS_FIELD,
     );
     failures.require(
         !(selector.name.is_some() && selector.id.is_some()),
-        path, OBJECT,
+        path,
+        OBJECT,
         rules::PLACEMENT_GROUP_EXCLUSIVE,
     );
 }

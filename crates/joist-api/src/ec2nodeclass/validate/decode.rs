@@ -11,8 +11,8 @@
 
 use joist_core::duration::{DurationError, parse_go_duration};
 
-use crate::common::openapi::go_quote;
 use super::super::types::EC2NodeClassSpec;
+use crate::common::openapi::go_quote;
 use crate::validation::{FieldError, FieldPath};
 
 /// Decode problems of `spec` at `path`.

@@ -27,7 +27,7 @@ mod tests_cases_launch;
 #[cfg(test)]
 mod tests_cases_selectors;
 
-use super::crd::root_schema;
+use super::crd::schema;
 use super::{API_VERSION, EC2NodeClass, KIND};
 use crate::common::check;
 use crate::common::openapi;
@@ -55,7 +55,7 @@ pub fn validate(class: &EC2NodeClass) -> Vec<FieldError> {
     let spec_path = FieldPath::root().child("spec");
     let admitted = check::admit(
         &object,
-        &root_schema(),
+        &schema(),
         false,
         &mut errors,
         |_| {},

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::super::crd::root_schema;
+use super::super::crd::schema;
 use super::super::*;
 use super::tests::*;
 
@@ -213,7 +213,7 @@ fn every_case_reports_exactly_its_errors() {
 
 /// The schema node at a field path such as `spec.subnetSelectorTerms[0].tags`.
 fn schema_at(path: &str) -> Option<Value> {
-    let mut node = root_schema();
+    let mut node = schema();
     for step in path.split('.') {
         let (field, indexed) = match step.split_once('[') {
             Some((field, _)) => (field, true),

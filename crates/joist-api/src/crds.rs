@@ -18,9 +18,15 @@ pub fn karpenter_with(policy: &LabelPolicy) -> Vec<Value> {
     ]
 }
 
-/// Every CRD joist installs, in install order: NodePool, NodeClaim, then the provider's NodeClass.
+/// Every CRD joist installs, in install order: NodePool, NodeClaim, then the provider's NodeClass;
+/// the `karpenter.sh` ones under core Karpenter's label policy.
 pub fn all() -> Vec<Value> {
-    let mut crds = karpenter();
+    all_with(&LabelPolicy::karpenter())
+}
+
+/// [`all`] with the `karpenter.sh` CRDs under a provider's label policy.
+pub fn all_with(policy: &LabelPolicy) -> Vec<Value> {
+    let mut crds = karpenter_with(policy);
     crds.extend(provider());
     crds
 }

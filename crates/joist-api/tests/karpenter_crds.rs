@@ -414,7 +414,10 @@ fn maximal_objects_are_fully_described_and_accepted_without_their_future_field()
         serde_yaml_ng::from_str(include_str!("../testdata/karpenter/nodeclaim-full.yaml")).unwrap();
     assert_eq!(
         error_pairs(&nodeclaim::validate(&nc)),
-        [("spec.futureSpecField", r#"unknown field "spec.futureSpecField""#)]
+        [(
+            "spec.futureSpecField",
+            r#"unknown field "spec.futureSpecField""#
+        )]
     );
     nc.spec.extra.clear();
     assert_eq!(nodeclaim::validate(&nc), vec![]);

@@ -2,6 +2,7 @@
 //! subcommand, and the mapping of failures to exit codes.
 
 mod crds;
+mod policy;
 mod validate;
 
 use std::io::{self, Write};

@@ -40,6 +40,45 @@ fn field_errors_print_kind_name_path_and_message() {
 }
 
 #[test]
+fn the_aws_label_domain_admits_only_its_well_known_instance_labels() {
+    // `joist validate` checks with the AWS provider's policy, as upstream's AWS distribution.
+    let requiring = |key: &str| {
+        NODEPOOL.replace(
+            "requirements: []",
+            &format!("requirements: [{{key: {key}, operator: Exists}}]"),
+        )
+    };
+    let made_up = validate_stdin(requiring("karpenter.k8s.aws/foo").as_bytes());
+    assert_eq!(
+        (made_up.code, made_up.stdout_lines()),
+        (
+            1,
+            vec![
+                r#"NodePool/default: spec.template.spec.requirements[0].key: Invalid value: "string": label domain "karpenter.k8s.aws" is restricted"#
+            ]
+        )
+    );
+    let well_known = validate_stdin(requiring("karpenter.k8s.aws/instance-family").as_bytes());
+    assert_eq!(
+        (well_known.code, well_known.stdout.as_str()),
+        (0, "valid: NodePool/default\n")
+    );
+}
+
+#[test]
+fn undeclared_fields_are_refused_like_kubectl_apply_does() {
+    let input = NODEPOOL.replace("spec:\n  template:", "spec:\n  wieght: 10\n  template:");
+    let run = validate_stdin(input.as_bytes());
+    assert_eq!(
+        (run.code, run.stdout_lines()),
+        (
+            1,
+            vec![r#"NodePool/default: spec.wieght: unknown field "spec.wieght""#]
+        )
+    );
+}
+
+#[test]
 fn unreadable_documents_name_document_and_line_and_exit_two() {
     let nodepool_then = |tail: &str| format!("{NODEPOOL}---\n{tail}");
     let cases: Vec<(String, &str)> = vec![

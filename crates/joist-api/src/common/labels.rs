@@ -16,12 +16,20 @@ use joist_core::labels::{CAPACITY_TYPE, GROUP, HOSTNAME, NODEPOOL, RestrictedLab
 use super::schema::CelRule;
 
 /// A label domain users may not use, except for the listed well-known keys.
+///
+/// The exceptions are two lists because upstream's AWS distribution writes two different CEL
+/// rules for its domain: the one on NodePool template labels lets more keys through (tenancy,
+/// capacity reservation, capability-flex) than the one on requirement keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestrictedDomain {
     /// The domain, e.g. `karpenter.sh` or `karpenter.k8s.aws`.
     pub domain: String,
-    /// Keys in the domain that remain allowed (the provider's well-known labels).
+    /// Keys in the domain that remain allowed as NodePool template labels, in the order the CEL
+    /// rule lists them.
     pub allowed_keys: Vec<String>,
+    /// Keys in the domain that remain allowed as requirement keys (NodePool template and
+    /// NodeClaim), in the order the CEL rule lists them.
+    pub allowed_requirement_keys: Vec<String>,
 }
 
 /// The restricted label domains in force: Karpenter's plus whatever the provider adds.
@@ -47,34 +55,60 @@ impl LabelPolicy {
             domains: vec![RestrictedDomain {
                 domain: GROUP.to_owned(),
                 allowed_keys: vec![CAPACITY_TYPE.to_owned(), NODEPOOL.to_owned()],
+                allowed_requirement_keys: vec![CAPACITY_TYPE.to_owned(), NODEPOOL.to_owned()],
             }],
         }
     }
 
-    /// This policy plus a provider domain whose `allowed_keys` stay usable.
-    pub fn with_domain(mut self, domain: &str, allowed_keys: &[&str]) -> Self {
+    /// This policy plus a provider domain whose `allowed_keys` stay usable, both as template
+    /// labels and as requirement keys.
+    pub fn with_domain(self, domain: &str, allowed_keys: &[&str]) -> Self {
+        self.with_domain_lists(domain, allowed_keys, allowed_keys)
+    }
+
+    /// This policy plus a provider domain with separate exceptions for template labels
+    /// (`allowed_label_keys`) and requirement keys (`allowed_requirement_keys`).
+    pub fn with_domain_lists(
+        mut self,
+        domain: &str,
+        allowed_label_keys: &[&str],
+        allowed_requirement_keys: &[&str],
+    ) -> Self {
+        let owned = |keys: &[&str]| keys.iter().map(|k| (*k).to_owned()).collect();
         self.domains.push(RestrictedDomain {
             domain: domain.to_owned(),
-            allowed_keys: allowed_keys.iter().map(|k| (*k).to_owned()).collect(),
+            allowed_keys: owned(allowed_label_keys),
+            allowed_requirement_keys: owned(allowed_requirement_keys),
         });
         self
     }
 
     /// The CEL rules on a NodePool's `template.metadata.labels` map, in upstream's order.
     pub fn map_rules(&self) -> Vec<CelRule> {
-        self.rules(true, |cond| {
-            format!("self.all(x, {})", cond.replace("KEY", "x"))
-        })
+        self.rules(
+            true,
+            |d| &d.allowed_keys,
+            |cond| format!("self.all(x, {})", cond.replace("KEY", "x")),
+        )
     }
 
     /// The CEL rules on a requirement `key`; NodeClaims may carry `karpenter.sh/nodepool`.
     pub fn key_rules(&self, forbid_nodepool_label: bool) -> Vec<CelRule> {
-        self.rules(forbid_nodepool_label, |cond| cond.replace("KEY", "self"))
+        self.rules(
+            forbid_nodepool_label,
+            |d| &d.allowed_requirement_keys,
+            |cond| cond.replace("KEY", "self"),
+        )
     }
 
-    fn rules(&self, forbid_nodepool_label: bool, wrap: impl Fn(&str) -> String) -> Vec<CelRule> {
+    fn rules(
+        &self,
+        forbid_nodepool_label: bool,
+        exceptions: impl Fn(&RestrictedDomain) -> &Vec<String>,
+        wrap: impl Fn(&str) -> String,
+    ) -> Vec<CelRule> {
         let domain_rule = |d: &RestrictedDomain| {
-            let allowed: Vec<String> = d.allowed_keys.iter().map(|k| format!("{k:?}")).collect();
+            let allowed: Vec<String> = exceptions(d).iter().map(|k| format!("{k:?}")).collect();
             let cond = format!(
                 "KEY in [{}] || !KEY.find(\"^([^/]+)\").endsWith({:?})",
                 allowed.join(", "),
@@ -104,13 +138,26 @@ impl LabelPolicy {
         rules
     }
 
-    /// The same policy as joist-core's [`RestrictedLabels`], which holds the Rust mirror of the
-    /// CEL rules ([`RestrictedLabels::admission_errors`]) and of the runtime check
+    /// The policy for template labels as joist-core's [`RestrictedLabels`], which holds the Rust
+    /// mirror of the CEL rules ([`RestrictedLabels::admission_errors`]) and of the runtime check
     /// ([`RestrictedLabels::runtime_check`]).
     pub fn restricted_labels(&self) -> RestrictedLabels {
+        self.restricted(|d| &d.allowed_keys)
+    }
+
+    /// The policy for requirement keys as joist-core's [`RestrictedLabels`] (the runtime check
+    /// is the same for both; the CEL exceptions may differ).
+    pub fn restricted_requirement_keys(&self) -> RestrictedLabels {
+        self.restricted(|d| &d.allowed_requirement_keys)
+    }
+
+    fn restricted(
+        &self,
+        exceptions: impl Fn(&RestrictedDomain) -> &Vec<String>,
+    ) -> RestrictedLabels {
         let mut core = RestrictedLabels::core();
         for d in &self.domains {
-            core = core.with_domain(d.domain.as_str(), d.allowed_keys.iter().map(String::as_str));
+            core = core.with_domain(d.domain.as_str(), exceptions(d).iter().map(String::as_str));
         }
         core
     }
@@ -182,5 +229,32 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(core.admission_errors("karpenter.k8s.aws/foo", ctx).len(), 1);
+    }
+
+    #[test]
+    fn template_labels_and_requirement_keys_may_have_different_exceptions() {
+        let tenancy = "karpenter.k8s.aws/instance-tenancy";
+        let family = "karpenter.k8s.aws/instance-family";
+        let policy = LabelPolicy::karpenter().with_domain_lists(
+            "karpenter.k8s.aws",
+            &[tenancy, family],
+            &[family],
+        );
+        let ctx = joist_core::labels::LabelContext::NodePoolTemplate;
+        assert!(
+            policy
+                .restricted_labels()
+                .admission_errors(tenancy, ctx)
+                .is_empty()
+        );
+        assert_eq!(
+            policy
+                .restricted_requirement_keys()
+                .admission_errors(tenancy, ctx),
+            [r#"label domain "karpenter.k8s.aws" is restricted"#]
+        );
+        assert!(policy.map_rules()[3].rule.contains(tenancy));
+        assert!(!policy.key_rules(true)[3].rule.contains(tenancy));
+        assert!(policy.key_rules(true)[3].rule.contains(family));
     }
 }

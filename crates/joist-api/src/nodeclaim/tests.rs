@@ -74,7 +74,10 @@ fn base_and_full_nodeclaims_are_valid() {
     // as `kubectl apply` against upstream's CRD refuses it.
     assert_eq!(
         errors(&full),
-        one("spec.futureSpecField", r#"unknown field "spec.futureSpecField""#)
+        one(
+            "spec.futureSpecField",
+            r#"unknown field "spec.futureSpecField""#
+        )
     );
 }
 

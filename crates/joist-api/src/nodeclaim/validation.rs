@@ -51,7 +51,7 @@ fn run(
             }];
         }
     };
-    let restricted = options.labels.restricted_labels();
+    let restricted = options.labels.restricted_requirement_keys();
     let mut errors = Vec::new();
     check::admit(
         &object,

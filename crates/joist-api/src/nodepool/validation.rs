@@ -2,7 +2,7 @@
 //! checks (what would make `ValidationSucceeded` false), in the API server's order. See
 //! [`crate::common::check`] for the pipeline.
 
-use joist_core::labels::{LabelContext, RestrictedLabels};
+use joist_core::labels::LabelContext;
 use joist_core::nodepool::budgets::BudgetError;
 use joist_core::nodepool::cron::Schedule;
 use joist_core::resources::Quantity;
@@ -65,14 +65,13 @@ fn run(
             }];
         }
     };
-    let restricted = options.labels.restricted_labels();
     let admitted = check::admit(
         &object,
         &schema(&options.labels),
         with_status,
         &mut errors,
         |errors| scale(&nodepool, errors),
-        |errors| cel(&nodepool, old, &options.labels, &restricted, errors),
+        |errors| cel(&nodepool, old, &options.labels, errors),
     );
     if admitted {
         runtime(&nodepool, options, &mut errors);
@@ -96,7 +95,6 @@ fn cel(
     nodepool: &NodePool,
     old: Option<&NodePool>,
     policy: &LabelPolicy,
-    restricted: &RestrictedLabels,
     errors: &mut Vec<FieldError>,
 ) {
     let spec = &nodepool.spec;
@@ -152,7 +150,7 @@ fn cel(
             labels,
             &template_path.child("metadata").child("labels"),
             policy,
-            restricted,
+            &policy.restricted_labels(),
             errors,
         );
     }
@@ -188,7 +186,7 @@ fn cel(
         check::cel_requirements(
             requirements,
             &path,
-            restricted,
+            &policy.restricted_requirement_keys(),
             LabelContext::NodePoolTemplate,
             errors,
         );

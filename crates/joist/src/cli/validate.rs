@@ -1,4 +1,5 @@
-//! `joist validate -f FILE|-`: checks manifests the way the API server would admit them.
+//! `joist validate -f FILE|-`: checks manifests the way the API server would admit them, with
+//! the CRDs of `joist crds` (the AWS provider's label policy).
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -6,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use joist_api::document::{CheckedObject, DocumentError, check_stream};
+use joist_api::document::{CheckedObject, DocumentError, KINDS, check_stream_with};
 
 /// Arguments of `joist validate`.
 #[derive(Debug, clap::Args)]
@@ -79,8 +80,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (mut stdout, mut stderr) = (io::stdout().lock(), io::stderr().lock());
     let mut verdict = Verdict::Valid;
     let mut objects = 0;
+    let options = super::policy::aws_validation_options();
     for source in &sources {
-        let outcomes = check_stream(&source.read()?);
+        let outcomes = check_stream_with(&source.read()?, KINDS, &options);
         objects += outcomes.len();
         let label = label_errors.then(|| source.label());
         verdict = verdict.max(report(

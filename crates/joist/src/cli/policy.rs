@@ -1,0 +1,131 @@
+//! The AWS provider's label policy, as upstream's AWS distribution of Karpenter has it: the
+//! `karpenter.k8s.aws` domain is restricted on NodePool and NodeClaim labels and requirement keys
+//! except for the provider's well-known instance labels.
+//!
+//! joist-api knows only core Karpenter's policy (it must not depend on the AWS model), so the
+//! binary, which has both, assembles this one for `joist crds` and `joist validate`.
+//!
+//! Upstream writes the exceptions twice, as two CEL rules patched into the `karpenter.sh` CRDs
+//! (aws/karpenter-provider-aws `hack/validation/labels.sh` and `requirements.sh`, message
+//! `label domain "karpenter.k8s.aws" is restricted`), and the two lists differ: template labels
+//! also admit tenancy, the capacity-reservation keys and capability-flex. Both are kept here
+//! verbatim, in upstream's order, so that the generated rules read exactly like upstream's. The
+//! runtime check (`ValidationSucceeded`) instead lets through upstream's `WellKnownLabels`,
+//! which is [`aws::well_known_labels`].
+
+use joist_api::common::{LabelPolicy, ValidationOptions};
+use joist_aws::labels as aws;
+
+/// Keys of the AWS domain that NodePool template labels may use (upstream `labels.sh` order).
+const TEMPLATE_LABEL_EXCEPTIONS: [&str; 25] = [
+    aws::INSTANCE_TENANCY,
+    aws::CAPACITY_RESERVATION_TYPE,
+    aws::CAPACITY_RESERVATION_ID,
+    aws::EC2NODECLASS,
+    aws::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
+    aws::INSTANCE_CATEGORY,
+    aws::INSTANCE_HYPERVISOR,
+    aws::INSTANCE_FAMILY,
+    aws::INSTANCE_GENERATION,
+    aws::INSTANCE_LOCAL_NVME,
+    aws::INSTANCE_SIZE,
+    aws::INSTANCE_CPU,
+    aws::INSTANCE_CPU_MANUFACTURER,
+    aws::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+    aws::INSTANCE_MEMORY,
+    aws::INSTANCE_EBS_BANDWIDTH,
+    aws::INSTANCE_NETWORK_BANDWIDTH,
+    aws::INSTANCE_GPU_NAME,
+    aws::INSTANCE_GPU_MANUFACTURER,
+    aws::INSTANCE_GPU_COUNT,
+    aws::INSTANCE_GPU_MEMORY,
+    aws::INSTANCE_ACCELERATOR_NAME,
+    aws::INSTANCE_ACCELERATOR_MANUFACTURER,
+    aws::INSTANCE_ACCELERATOR_COUNT,
+    aws::INSTANCE_CAPABILITY_FLEX,
+];
+
+/// Keys of the AWS domain that NodePool and NodeClaim requirements may use (upstream
+/// `requirements.sh` order).
+const REQUIREMENT_KEY_EXCEPTIONS: [&str; 21] = [
+    aws::EC2NODECLASS,
+    aws::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
+    aws::INSTANCE_CATEGORY,
+    aws::INSTANCE_HYPERVISOR,
+    aws::INSTANCE_FAMILY,
+    aws::INSTANCE_GENERATION,
+    aws::INSTANCE_LOCAL_NVME,
+    aws::INSTANCE_SIZE,
+    aws::INSTANCE_CPU,
+    aws::INSTANCE_CPU_MANUFACTURER,
+    aws::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+    aws::INSTANCE_MEMORY,
+    aws::INSTANCE_EBS_BANDWIDTH,
+    aws::INSTANCE_NETWORK_BANDWIDTH,
+    aws::INSTANCE_GPU_NAME,
+    aws::INSTANCE_GPU_MANUFACTURER,
+    aws::INSTANCE_GPU_COUNT,
+    aws::INSTANCE_GPU_MEMORY,
+    aws::INSTANCE_ACCELERATOR_NAME,
+    aws::INSTANCE_ACCELERATOR_MANUFACTURER,
+    aws::INSTANCE_ACCELERATOR_COUNT,
+];
+
+/// Core Karpenter's restricted domains plus `karpenter.k8s.aws` with upstream's exceptions.
+pub fn aws_label_policy() -> LabelPolicy {
+    LabelPolicy::karpenter().with_domain_lists(
+        aws::LABEL_DOMAIN,
+        &TEMPLATE_LABEL_EXCEPTIONS,
+        &REQUIREMENT_KEY_EXCEPTIONS,
+    )
+}
+
+/// What `joist validate` checks NodePools and NodeClaims with: the AWS label policy, the AWS
+/// well-known labels (runtime restricted-label check) and the AWS key aliases.
+pub fn aws_validation_options() -> ValidationOptions {
+    ValidationOptions {
+        labels: aws_label_policy(),
+        well_known: aws::well_known_labels(),
+        aliases: aws::label_aliases(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exception_is_in_the_aws_domain_and_all_but_the_nodeclass_are_well_known() {
+        let well_known = aws::well_known_labels();
+        for key in TEMPLATE_LABEL_EXCEPTIONS
+            .iter()
+            .chain(&REQUIREMENT_KEY_EXCEPTIONS)
+        {
+            assert!(key.starts_with("karpenter.k8s.aws/"), "{key}");
+            // Upstream's WellKnownLabels leave out the NodeClass label: a requirement on it passes
+            // the CRD rule but not the runtime check.
+            assert_eq!(well_known.contains(key), *key != aws::EC2NODECLASS, "{key}");
+        }
+        assert!(
+            REQUIREMENT_KEY_EXCEPTIONS
+                .iter()
+                .all(|key| TEMPLATE_LABEL_EXCEPTIONS.contains(key))
+        );
+    }
+
+    #[test]
+    fn the_aws_domain_rule_comes_after_the_core_rules() {
+        let rules = aws_label_policy().key_rules(true);
+        let last = rules.last().expect("rules");
+        assert_eq!(
+            last.message,
+            r#"label domain "karpenter.k8s.aws" is restricted"#
+        );
+        assert!(last.rule.starts_with(
+            r#"self in ["karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported","#
+        ));
+        assert!(last.rule.ends_with(
+            r#""karpenter.k8s.aws/instance-accelerator-count"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#
+        ));
+    }
+}

@@ -24,8 +24,9 @@ enum Command {
     ///
     /// Prints `valid: <kind>/<name>` for each valid object and `<kind>/<name>: <field path>:
     /// <message>` for each problem. Exit status: 0 if every object is valid, 1 if some object is
-    /// invalid, 2 if some document cannot be read as an object (YAML errors, duplicate keys,
-    /// unknown kinds, wrong types) or an input cannot be read.
+    /// invalid (schema, unknown fields, CEL rules, runtime checks), 2 if some document cannot be
+    /// read as an object (YAML errors, duplicate keys, unknown kinds, values no type can hold) or
+    /// an input cannot be read.
     Validate(validate::Args),
     /// Print the CustomResourceDefinitions of the joist API (multi-document YAML).
     Crds(crds::Args),

@@ -29,6 +29,40 @@ pub fn validate_value(
     walker.walk(value, schema, path);
 }
 
+/// Fills in the schema's `default`s the way the API server does before validating (structural
+/// defaulting): in every object, an absent or `null` property with a default gets a copy of it,
+/// then every property, map value and list item is defaulted in turn, including the copies.
+pub fn apply_defaults(value: &mut Value, schema: &Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                for (name, property) in properties {
+                    if let Some(default) = property.get("default")
+                        && map.get(name).is_none_or(Value::is_null)
+                    {
+                        map.insert(name.clone(), default.clone());
+                    }
+                }
+            }
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            for (name, child) in map.iter_mut() {
+                let declared = schema.get("properties").and_then(|p| p.get(name));
+                if let Some(child_schema) = declared.or(additional) {
+                    apply_defaults(child, child_schema);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for item in items {
+                    apply_defaults(item, item_schema);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 // === API server message helpers ===
 
 /// Renders a value the way apimachinery's field errors print it (`"text"`, `42`, `true`).
@@ -137,14 +171,17 @@ impl Walker<'_> {
         if value.is_null() {
             return;
         }
-        if !self.check_type(value, schema, path) {
-            return;
-        }
+        let type_ok = self.check_type(value, schema, path);
+        // kube-openapi checks `enum` whatever the value's type (`Unsupported value: 5: ...` after
+        // the type error), but the type-specific keywords only on a value of the right type.
         if let Some(options) = schema.get("enum").and_then(Value::as_array)
             && !options.contains(value)
         {
             let names: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
             self.errors.push(not_supported(path, value, &names));
+        }
+        if !type_ok {
+            return;
         }
         match value {
             Value::String(s) => self.check_string(s, schema, path),
@@ -420,6 +457,40 @@ mod tests {
                 "spec.terms: Invalid value: 0: spec.terms in body should have at least 1 items",
                 r#"spec.name: Invalid value: "a\x01\"\u0085é": spec.name in body should match '^[a-z]+$'"#,
             ]
+        );
+    }
+
+    #[test]
+    fn defaults_fill_absent_and_null_fields_top_down() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "disruption": {
+                    "type": "object",
+                    "default": {"after": "0s"},
+                    "properties": {
+                        "after": {"type": "string"},
+                        "budgets": {"type": "array", "default": [{}], "items": {
+                            "type": "object",
+                            "properties": {"nodes": {"type": "string", "default": "10%"}}
+                        }}
+                    }
+                },
+                "weight": {"type": "integer", "default": 1},
+                "name": {"type": "string"}
+            }
+        });
+        let mut value = json!({"weight": null});
+        apply_defaults(&mut value, &schema);
+        assert_eq!(
+            value,
+            json!({"weight": 1, "disruption": {"after": "0s", "budgets": [{"nodes": "10%"}]}})
+        );
+        let mut kept = json!({"weight": 5, "disruption": {"budgets": [{"nodes": "1"}, {}]}});
+        apply_defaults(&mut kept, &schema);
+        assert_eq!(
+            kept,
+            json!({"weight": 5, "disruption": {"budgets": [{"nodes": "1"}, {"nodes": "10%"}]}})
         );
     }
 

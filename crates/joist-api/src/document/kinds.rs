@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::{Document, DocumentError, Position};
 use crate::common::ValidationOptions;
+use crate::common::check;
+use crate::common::openapi::apply_defaults;
 use crate::common::strict::unknown_fields;
 use crate::ec2nodeclass::{self, EC2NodeClass};
 use crate::nodeclaim::{self, NodeClaim};
@@ -79,20 +81,36 @@ pub fn check_as<T: DeserializeOwned>(
     Ok(validate(&object))
 }
 
-/// [`check_as`] after strict field validation of the document as written against `schema` (the
-/// kind's `openAPIV3Schema`), as `kubectl apply` gets it from the API server: a document with
-/// undeclared fields is refused with only those, before it is even read as a `T`. Reading the
-/// document as written matters: the typed object cannot show what its types do not keep
-/// (unknown `metadata` fields) or cannot read (a map where a list belongs).
+/// [`check_as`] after the checks the API server makes on the document as written, against
+/// `schema` (the kind's `openAPIV3Schema`), that stop it before anything else:
+///
+/// * strict field validation, as `kubectl apply` asks for it: a document with undeclared fields
+///   is refused with only those. The typed object cannot show what its types do not keep
+///   (unknown `metadata` fields) or cannot read (a map where a list belongs).
+/// * values of the wrong type (and the other blocking schema errors: required, enum, too long,
+///   too many), checked with the schema's defaults applied. The server reports them, the other
+///   schema errors and that it did not run the CEL rules; the typed object cannot be trusted to
+///   show them, since it either fails to read (`weight: heavy`) or quietly turns a number into
+///   text (`role: 5`).
+///
+/// Everything else (the full schema check, CEL rules, runtime checks) is `validate`'s, on the
+/// typed and defaulted object.
 pub fn check_strict_as<T: DeserializeOwned>(
     document: &Document<'_>,
     schema: &Value,
     defaults: impl FnOnce(T) -> T,
     validate: impl FnOnce(&T) -> Vec<FieldError>,
 ) -> Result<Vec<FieldError>, DocumentError> {
-    let unknown = unknown_fields(&document.decode::<Value>()?, schema);
+    let mut as_written = document.decode::<Value>()?;
+    let unknown = unknown_fields(&as_written, schema);
     if !unknown.is_empty() {
         return Ok(unknown);
+    }
+    apply_defaults(&mut as_written, schema);
+    let mut errors = Vec::new();
+    check::admit(&as_written, schema, false, &mut errors, |_| {}, |_| {});
+    if errors.iter().any(|e| e.message == check::CEL_SKIPPED) {
+        return Ok(errors);
     }
     check_as(document, defaults, validate)
 }

@@ -408,6 +408,25 @@ spec:
         );
     }
 
+    #[test]
+    fn values_of_the_wrong_type_are_schema_errors_even_when_the_types_could_read_them() {
+        // serde reads `role: 5` as the text "5" and `weight: heavy` not at all; the API server
+        // reports both as type errors and skips the CEL rules.
+        let input = REAL_MANIFEST
+            .replacen("  weight: 10\n", "  weight: heavy\n", 1)
+            .replacen("  role: KarpenterNodeRole\n", "  role: 5\n", 1);
+        let skipped = format!("default: <nil>: {}", crate::common::check::CEL_SKIPPED);
+        assert_eq!(
+            lines(&input),
+            [
+                r#"default: spec.weight: Invalid value: "string": spec.weight in body must be of type integer: "string""#,
+                skipped.as_str(),
+                r#"default: spec.role: Invalid value: "integer": spec.role in body must be of type string: "integer""#,
+                skipped.as_str(),
+            ]
+        );
+    }
+
     proptest! {
         /// No input makes the reader panic, and every error names a real document and line.
         #[test]

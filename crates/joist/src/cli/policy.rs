@@ -16,35 +16,6 @@
 use joist_api::common::{LabelPolicy, ValidationOptions};
 use joist_aws::labels as aws;
 
-/// Keys of the AWS domain that NodePool template labels may use (upstream `labels.sh` order).
-const TEMPLATE_LABEL_EXCEPTIONS: [&str; 25] = [
-    aws::INSTANCE_TENANCY,
-    aws::CAPACITY_RESERVATION_TYPE,
-    aws::CAPACITY_RESERVATION_ID,
-    aws::EC2NODECLASS,
-    aws::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
-    aws::INSTANCE_CATEGORY,
-    aws::INSTANCE_HYPERVISOR,
-    aws::INSTANCE_FAMILY,
-    aws::INSTANCE_GENERATION,
-    aws::INSTANCE_LOCAL_NVME,
-    aws::INSTANCE_SIZE,
-    aws::INSTANCE_CPU,
-    aws::INSTANCE_CPU_MANUFACTURER,
-    aws::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
-    aws::INSTANCE_MEMORY,
-    aws::INSTANCE_EBS_BANDWIDTH,
-    aws::INSTANCE_NETWORK_BANDWIDTH,
-    aws::INSTANCE_GPU_NAME,
-    aws::INSTANCE_GPU_MANUFACTURER,
-    aws::INSTANCE_GPU_COUNT,
-    aws::INSTANCE_GPU_MEMORY,
-    aws::INSTANCE_ACCELERATOR_NAME,
-    aws::INSTANCE_ACCELERATOR_MANUFACTURER,
-    aws::INSTANCE_ACCELERATOR_COUNT,
-    aws::INSTANCE_CAPABILITY_FLEX,
-];
-
 /// Keys of the AWS domain that NodePool and NodeClaim requirements may use (upstream
 /// `requirements.sh` order).
 const REQUIREMENT_KEY_EXCEPTIONS: [&str; 21] = [
@@ -71,11 +42,33 @@ const REQUIREMENT_KEY_EXCEPTIONS: [&str; 21] = [
     aws::INSTANCE_ACCELERATOR_COUNT,
 ];
 
+/// Keys only template labels may use, listed before the requirement keys in upstream's
+/// `labels.sh` rule.
+const TEMPLATE_ONLY_LEADING: [&str; 3] = [
+    aws::INSTANCE_TENANCY,
+    aws::CAPACITY_RESERVATION_TYPE,
+    aws::CAPACITY_RESERVATION_ID,
+];
+
+/// Keys only template labels may use, listed after the requirement keys.
+const TEMPLATE_ONLY_TRAILING: [&str; 1] = [aws::INSTANCE_CAPABILITY_FLEX];
+
+/// Keys of the AWS domain that NodePool template labels may use, in upstream's `labels.sh` order:
+/// the requirement keys with the template-only keys around them.
+fn template_label_exceptions() -> Vec<&'static str> {
+    TEMPLATE_ONLY_LEADING
+        .iter()
+        .chain(&REQUIREMENT_KEY_EXCEPTIONS)
+        .chain(&TEMPLATE_ONLY_TRAILING)
+        .copied()
+        .collect()
+}
+
 /// Core Karpenter's restricted domains plus `karpenter.k8s.aws` with upstream's exceptions.
 pub fn aws_label_policy() -> LabelPolicy {
     LabelPolicy::karpenter().with_domain_lists(
         aws::LABEL_DOMAIN,
-        &TEMPLATE_LABEL_EXCEPTIONS,
+        &template_label_exceptions(),
         &REQUIREMENT_KEY_EXCEPTIONS,
     )
 }
@@ -97,20 +90,26 @@ mod tests {
     #[test]
     fn every_exception_is_in_the_aws_domain_and_all_but_the_nodeclass_are_well_known() {
         let well_known = aws::well_known_labels();
-        for key in TEMPLATE_LABEL_EXCEPTIONS
-            .iter()
-            .chain(&REQUIREMENT_KEY_EXCEPTIONS)
-        {
+        let template = template_label_exceptions();
+        assert_eq!(template.len(), 25);
+        for key in template.iter().chain(&REQUIREMENT_KEY_EXCEPTIONS) {
             assert!(key.starts_with("karpenter.k8s.aws/"), "{key}");
             // Upstream's WellKnownLabels leave out the NodeClass label: a requirement on it passes
             // the CRD rule but not the runtime check.
             assert_eq!(well_known.contains(key), *key != aws::EC2NODECLASS, "{key}");
         }
-        assert!(
-            REQUIREMENT_KEY_EXCEPTIONS
-                .iter()
-                .all(|key| TEMPLATE_LABEL_EXCEPTIONS.contains(key))
-        );
+    }
+
+    #[test]
+    fn the_template_label_rule_lists_upstreams_keys_in_upstreams_order() {
+        let rules = aws_label_policy().map_rules();
+        let last = rules.last().expect("rules");
+        assert!(last.rule.starts_with(
+            r#"self.all(x, x in ["karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/ec2nodeclass","#
+        ));
+        assert!(last.rule.ends_with(
+            r#""karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-capability-flex"] || !x.find("^([^/]+)").endsWith("karpenter.k8s.aws"))"#
+        ));
     }
 
     #[test]

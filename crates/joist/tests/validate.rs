@@ -63,6 +63,18 @@ fn the_aws_label_domain_admits_only_its_well_known_instance_labels() {
         (well_known.code, well_known.stdout.as_str()),
         (0, "valid: NodePool/default\n")
     );
+    // v1.14 NodePools may require dedicated tenancy and exclude flex types (spec aws §13 items 21, 45).
+    for key in [
+        "karpenter.k8s.aws/instance-tenancy",
+        "karpenter.k8s.aws/instance-capability-flex",
+    ] {
+        let run = validate_stdin(requiring(key).as_bytes());
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (0, "valid: NodePool/default\n"),
+            "{key}"
+        );
+    }
 }
 
 #[test]

@@ -7,17 +7,18 @@
 //!
 //! Upstream writes the exceptions twice, as two CEL rules patched into the `karpenter.sh` CRDs
 //! (aws/karpenter-provider-aws `hack/validation/labels.sh` and `requirements.sh`, message
-//! `label domain "karpenter.k8s.aws" is restricted`), and the two lists differ: template labels
-//! also admit tenancy, the capacity-reservation keys and capability-flex. Both are kept here
-//! verbatim, in upstream's order, so that the generated rules read exactly like upstream's. The
-//! runtime check (`ValidationSucceeded`) instead lets through upstream's `WellKnownLabels`,
-//! which is [`aws::well_known_labels`].
+//! `label domain "karpenter.k8s.aws" is restricted`). Older releases listed fewer keys for
+//! requirements than for template labels; v1.14 NodePools may *require* tenancy and
+//! capability-flex (spec aws §1.4 and §13 items 21 and 45), so joist admits the same 25 keys in
+//! both places rather than reject a NodePool that Karpenter v1.14 accepts. The runtime check
+//! (`ValidationSucceeded`) instead lets through upstream's `WellKnownLabels`, which is
+//! [`aws::well_known_labels`].
 
 use joist_api::common::{LabelPolicy, ValidationOptions};
 use joist_aws::labels as aws;
 
-/// Keys of the AWS domain that NodePool and NodeClaim requirements may use (upstream
-/// `requirements.sh` order).
+/// The instance-label keys of the AWS domain (upstream `requirements.sh` order); with the
+/// template-only keys around them they form the full exception list.
 const REQUIREMENT_KEY_EXCEPTIONS: [&str; 21] = [
     aws::EC2NODECLASS,
     aws::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
@@ -66,11 +67,8 @@ fn template_label_exceptions() -> Vec<&'static str> {
 
 /// Core Karpenter's restricted domains plus `karpenter.k8s.aws` with upstream's exceptions.
 pub fn aws_label_policy() -> LabelPolicy {
-    LabelPolicy::karpenter().with_domain_lists(
-        aws::LABEL_DOMAIN,
-        &template_label_exceptions(),
-        &REQUIREMENT_KEY_EXCEPTIONS,
-    )
+    let exceptions = template_label_exceptions();
+    LabelPolicy::karpenter().with_domain_lists(aws::LABEL_DOMAIN, &exceptions, &exceptions)
 }
 
 /// What `joist validate` checks NodePools and NodeClaims with: the AWS label policy, the AWS
@@ -121,10 +119,10 @@ mod tests {
             r#"label domain "karpenter.k8s.aws" is restricted"#
         );
         assert!(last.rule.starts_with(
-            r#"self in ["karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported","#
+            r#"self in ["karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/capacity-reservation-type","#
         ));
         assert!(last.rule.ends_with(
-            r#""karpenter.k8s.aws/instance-accelerator-count"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#
+            r#""karpenter.k8s.aws/instance-capability-flex"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#
         ));
     }
 }

@@ -4,5 +4,6 @@
 mod support;
 
 mod basics;
+mod instance_selection;
 mod labels_taints;
 mod requirements;

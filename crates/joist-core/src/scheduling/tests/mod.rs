@@ -6,4 +6,6 @@ mod support;
 mod basics;
 mod instance_selection;
 mod labels_taints;
+mod limits_weights;
+mod minvalues;
 mod requirements;

@@ -4,6 +4,9 @@
 mod support;
 
 mod basics;
+mod daemonsets;
+mod deleting;
+mod existing_nodes;
 mod instance_selection;
 mod labels_taints;
 mod limits_weights;

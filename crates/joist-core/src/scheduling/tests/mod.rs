@@ -12,3 +12,4 @@ mod labels_taints;
 mod limits_weights;
 mod minvalues;
 mod requirements;
+mod scale;

@@ -6,3 +6,5 @@ mod settings;
 pub use settings::{
     MAX_INSTANCE_TYPES, MinValuesPolicy, PreferencePolicy, ReservedOfferingMode, SchedulingSettings,
 };
+pub mod preferences;
+pub mod topology;

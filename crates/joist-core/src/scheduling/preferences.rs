@@ -84,7 +84,9 @@ impl Preferences {
     pub fn relax(&self, constraints: &mut PodConstraints) -> Option<RelaxationStep> {
         let node = &mut constraints.node_affinity;
         if node.required.len() > 1 {
-            return Some(RelaxationStep::RequiredNodeAffinityTerm(node.required.remove(0)));
+            return Some(RelaxationStep::RequiredNodeAffinityTerm(
+                node.required.remove(0),
+            ));
         }
         if let Some(term) = remove_heaviest(&mut constraints.pod_affinity.preferred, |t| t.weight) {
             return Some(RelaxationStep::PreferredPodAffinityTerm(term));
@@ -106,7 +108,11 @@ impl Preferences {
         }
         if self.tolerate_prefer_no_schedule {
             let toleration = prefer_no_schedule_toleration();
-            if !constraints.tolerations.iter().any(|t| same_toleration(t, &toleration)) {
+            if !constraints
+                .tolerations
+                .iter()
+                .any(|t| same_toleration(t, &toleration))
+            {
                 constraints.tolerations.push(toleration);
                 return Some(RelaxationStep::ToleratePreferNoSchedule);
             }
@@ -302,13 +308,17 @@ fn label_selector(out: &mut String, selector: &LabelSelector) {
         labels.close();
     }
     if !selector.match_expressions.is_empty() {
-        array(o.field("matchExpressions"), &selector.match_expressions, |out, e| {
-            let mut x = Object::open(out);
-            string(x.field("key"), &e.key);
-            string(x.field("operator"), e.operator.as_str());
-            x.strings("values", &e.values);
-            x.close();
-        });
+        array(
+            o.field("matchExpressions"),
+            &selector.match_expressions,
+            |out, e| {
+                let mut x = Object::open(out);
+                string(x.field("key"), &e.key);
+                string(x.field("operator"), e.operator.as_str());
+                x.strings("values", &e.values);
+                x.close();
+            },
+        );
     }
     o.close();
 }

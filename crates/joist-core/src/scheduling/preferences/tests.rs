@@ -5,7 +5,11 @@ use crate::snapshot::{LabelSelectorRequirement, SelectorOperator};
 use crate::taints::Taint;
 
 fn zone_term(zone: &str) -> NodeSelectorTerm {
-    NodeSelectorTerm::new(vec![NodeSelectorRequirement::new(ZONE, Operator::In, [zone])])
+    NodeSelectorTerm::new(vec![NodeSelectorRequirement::new(
+        ZONE,
+        Operator::In,
+        [zone],
+    )])
 }
 
 fn preferred_zone(weight: i32, zone: &str) -> PreferredSchedulingTerm {
@@ -94,8 +98,14 @@ fn the_last_required_term_is_never_removed() {
     let mut c = PodConstraints::default();
     c.node_affinity.required = vec![zone_term("z1"), zone_term("z2"), zone_term("z3")];
     let p = Preferences::new(false);
-    assert_eq!(p.relax(&mut c), Some(RelaxationStep::RequiredNodeAffinityTerm(zone_term("z1"))));
-    assert_eq!(p.relax(&mut c), Some(RelaxationStep::RequiredNodeAffinityTerm(zone_term("z2"))));
+    assert_eq!(
+        p.relax(&mut c),
+        Some(RelaxationStep::RequiredNodeAffinityTerm(zone_term("z1")))
+    );
+    assert_eq!(
+        p.relax(&mut c),
+        Some(RelaxationStep::RequiredNodeAffinityTerm(zone_term("z2")))
+    );
     assert_eq!(p.relax(&mut c), None);
     assert_eq!(c.node_affinity.required, vec![zone_term("z3")]);
 }
@@ -115,28 +125,42 @@ fn heaviest_preferred_terms_go_first_and_the_rest_stay_sorted() {
         other => panic!("unexpected step {other:?}"),
     };
     assert_eq!(removed(p.relax(&mut c)), preferred_zone(100, "nowhere"));
-    assert_eq!(removed(p.relax(&mut c)), preferred_zone(100, "also-nowhere"));
-    assert_eq!(c.node_affinity.preferred, vec![preferred_zone(50, "z2"), preferred_zone(1, "z1")]);
+    assert_eq!(
+        removed(p.relax(&mut c)),
+        preferred_zone(100, "also-nowhere")
+    );
+    assert_eq!(
+        c.node_affinity.preferred,
+        vec![preferred_zone(50, "z2"), preferred_zone(1, "z1")]
+    );
     // The heaviest remaining (z2, weight 50) is what the pod's requirements now use.
     assert_eq!(c.heaviest_preferred_node_term(), Some(0));
 }
 
 #[test]
 fn schedule_anyway_spreads_are_swap_removed_one_at_a_time() {
-    let mut c = PodConstraints::default();
-    c.topology_spread = vec![
-        spread(WhenUnsatisfiable::ScheduleAnyway, "a"),
-        spread(WhenUnsatisfiable::DoNotSchedule, "b"),
-        spread(WhenUnsatisfiable::ScheduleAnyway, "c"),
-    ];
+    let mut c = PodConstraints {
+        topology_spread: vec![
+            spread(WhenUnsatisfiable::ScheduleAnyway, "a"),
+            spread(WhenUnsatisfiable::DoNotSchedule, "b"),
+            spread(WhenUnsatisfiable::ScheduleAnyway, "c"),
+        ],
+        ..PodConstraints::default()
+    };
     let p = Preferences::new(false);
     let Some(RelaxationStep::ScheduleAnywaySpread(first)) = p.relax(&mut c) else {
         panic!("expected a spread relaxation");
     };
     assert_eq!(first.topology_key, "a");
-    let keys: Vec<&str> = c.topology_spread.iter().map(|t| t.topology_key.as_str()).collect();
+    let keys: Vec<&str> = c
+        .topology_spread
+        .iter()
+        .map(|t| t.topology_key.as_str())
+        .collect();
     assert_eq!(keys, ["c", "b"]);
-    assert!(matches!(p.relax(&mut c), Some(RelaxationStep::ScheduleAnywaySpread(t)) if t.topology_key == "c"));
+    assert!(
+        matches!(p.relax(&mut c), Some(RelaxationStep::ScheduleAnywaySpread(t)) if t.topology_key == "c")
+    );
     assert_eq!(p.relax(&mut c), None);
     assert_eq!(c.topology_spread.len(), 1);
 }
@@ -145,7 +169,10 @@ fn schedule_anyway_spreads_are_swap_removed_one_at_a_time() {
 fn toleration_is_added_once() {
     let mut c = PodConstraints::default();
     let p = Preferences::new(true);
-    assert_eq!(p.relax(&mut c), Some(RelaxationStep::ToleratePreferNoSchedule));
+    assert_eq!(
+        p.relax(&mut c),
+        Some(RelaxationStep::ToleratePreferNoSchedule)
+    );
     assert_eq!(c.tolerations, vec![prefer_no_schedule_toleration()]);
     let taint = Taint::new("soft", "x", Effect::PreferNoSchedule);
     assert!(c.tolerations[0].tolerates(&taint));
@@ -158,8 +185,12 @@ fn toleration_step_is_enabled_by_a_prefer_no_schedule_nodepool() {
     assert_eq!(Preferences::for_nodepools([&soft]), Preferences::new(false));
     soft.taints.push(Taint::new("soft", "", Effect::NoSchedule));
     assert_eq!(Preferences::for_nodepools([&soft]), Preferences::new(false));
-    soft.taints.push(Taint::new("soft", "", Effect::PreferNoSchedule));
-    assert_eq!(Preferences::for_nodepools([&NodePool::default(), &soft]), Preferences::new(true));
+    soft.taints
+        .push(Taint::new("soft", "", Effect::PreferNoSchedule));
+    assert_eq!(
+        Preferences::for_nodepools([&NodePool::default(), &soft]),
+        Preferences::new(true)
+    );
 }
 
 #[test]
@@ -170,7 +201,10 @@ fn ignore_policy_drops_preferences_up_front() {
     apply_policy(&mut c, PreferencePolicy::Ignore);
     assert!(c.node_affinity.preferred.is_empty());
     assert!(c.pod_affinity.preferred.is_empty() && c.pod_anti_affinity.preferred.is_empty());
-    assert_eq!(c.topology_spread, vec![spread(WhenUnsatisfiable::DoNotSchedule, ZONE)]);
+    assert_eq!(
+        c.topology_spread,
+        vec![spread(WhenUnsatisfiable::DoNotSchedule, ZONE)]
+    );
     assert_eq!(c.node_affinity.required.len(), 2, "required terms stay");
     assert_eq!(step_names(Preferences::new(false), c), ["required node"]);
 }

@@ -125,10 +125,17 @@ impl<'s> Topology<'s> {
         }
         let affinities = [
             (TopologyKind::PodAffinity, &constraints.pod_affinity),
-            (TopologyKind::PodAntiAffinity, &constraints.pod_anti_affinity),
+            (
+                TopologyKind::PodAntiAffinity,
+                &constraints.pod_anti_affinity,
+            ),
         ];
         for (kind, affinity) in affinities {
-            let preferred = affinity.preferred.iter().filter(|_| respect).map(|w| &w.term);
+            let preferred = affinity
+                .preferred
+                .iter()
+                .filter(|_| respect)
+                .map(|w| &w.term);
             for term in affinity.required.iter().chain(preferred) {
                 let spec = self.affinity_spec(kind, pod, term, &constraints.tolerations);
                 owned.push(self.find_or_create(spec, false));
@@ -141,7 +148,12 @@ impl<'s> Topology<'s> {
             .collect();
         let mut inverse_owned = Vec::new();
         for term in &constraints.pod_anti_affinity.required {
-            let spec = self.affinity_spec(TopologyKind::PodAntiAffinity, pod, term, &constraints.tolerations);
+            let spec = self.affinity_spec(
+                TopologyKind::PodAntiAffinity,
+                pod,
+                term,
+                &constraints.tolerations,
+            );
             inverse_owned.push(self.find_or_create(spec, true));
         }
         let entry = self.pods.entry(pod.uid.clone()).or_default();
@@ -261,7 +273,11 @@ impl<'s> Topology<'s> {
 impl Topology<'_> {
     /// The index of the group with `spec`'s identity, creating (and counting) it if new.
     fn find_or_create(&mut self, spec: GroupSpec<'_>, inverse: bool) -> usize {
-        let existing = if inverse { &self.inverse_ids } else { &self.group_ids };
+        let existing = if inverse {
+            &self.inverse_ids
+        } else {
+            &self.group_ids
+        };
         if let Some(&id) = existing.get(&spec.id) {
             return id;
         }
@@ -289,7 +305,11 @@ impl Topology<'_> {
         let id = list.len();
         list.push(group);
         ids.insert(spec.id, id);
-        self.by_key[key].push(if inverse { GroupRef::Inverse(id) } else { GroupRef::Own(id) });
+        self.by_key[key].push(if inverse {
+            GroupRef::Inverse(id)
+        } else {
+            GroupRef::Own(id)
+        });
         id
     }
 

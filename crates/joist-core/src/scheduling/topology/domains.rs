@@ -48,8 +48,10 @@ impl DomainIndex {
         }
         let id = DomainId::try_from(self.names.len()).unwrap_or(DomainId::MAX);
         let name: Arc<str> = Arc::from(name);
-        self.singletons
-            .push(Requirement::in_values(Arc::clone(&self.key), [Arc::clone(&name)]));
+        self.singletons.push(Requirement::in_values(
+            Arc::clone(&self.key),
+            [Arc::clone(&name)],
+        ));
         self.ids.insert(Arc::clone(&name), id);
         self.names.push(name);
         id

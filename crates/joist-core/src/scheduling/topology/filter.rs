@@ -50,8 +50,10 @@ impl NodeFilter {
                 .filter_map(|term| {
                     let mut requirements = selector.clone();
                     for expression in &term.match_expressions {
-                        requirements
-                            .add(Requirement::from_node_selector_requirement(expression, aliases).ok()?);
+                        requirements.add(
+                            Requirement::from_node_selector_requirement(expression, aliases)
+                                .ok()?,
+                        );
                     }
                     Some(requirements)
                 })
@@ -160,8 +162,10 @@ mod tests {
             &LabelAliases::core(),
         );
         assert!(!honor.matches(std::slice::from_ref(&taint), &node("z1"), &none));
-        let mut tolerant = constraints.clone();
-        tolerant.tolerations.push(Toleration::exists("dedicated", None));
+        let mut tolerant = constraints;
+        tolerant
+            .tolerations
+            .push(Toleration::exists("dedicated", None));
         let honor_tolerant = NodeFilter::new(
             &tolerant,
             Some(NodeInclusionPolicy::Honor),

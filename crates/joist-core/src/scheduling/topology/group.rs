@@ -246,22 +246,24 @@ impl TopologyGroup {
         {
             // A new hostname is always a fresh domain, so the global minimum is 0.
             let count = index.id(host).and_then(|id| self.count(id)).unwrap_or(0);
-            return (i64::from(count) + own <= max_skew).then(|| node.cloned()).flatten();
+            return (i64::from(count) + own <= max_skew)
+                .then(|| node.cloned())
+                .flatten();
         }
         let min = self.min_count(index, pod);
         let mut best: Option<(i64, DomainId)> = None;
         let mut consider = |id: DomainId, count: u32| {
             let count = i64::from(count) + own;
-            let better = best.is_none_or(|(c, b)| {
-                count < c || (count == c && index.name(id) < index.name(b))
-            });
+            let better = best
+                .is_none_or(|(c, b)| count < c || (count == c && index.name(id) < index.name(b)));
             if count - min <= max_skew && better {
                 best = Some((count, id));
             }
         };
         if let Some(listed) = concrete(node) {
             for domain in listed.values() {
-                if let Some((id, count)) = index.id(domain).and_then(|id| Some((id, self.count(id)?)))
+                if let Some((id, count)) =
+                    index.id(domain).and_then(|id| Some((id, self.count(id)?)))
                 {
                     consider(id, count);
                 }
@@ -342,7 +344,9 @@ impl TopologyGroup {
         let first = |also_node: bool| {
             self.domains()
                 .map(|(id, _)| id)
-                .filter(|&id| admits(pod, index.name(id)) && (!also_node || admits(node, index.name(id))))
+                .filter(|&id| {
+                    admits(pod, index.name(id)) && (!also_node || admits(node, index.name(id)))
+                })
                 .min_by(|&a, &b| index.name(a).cmp(index.name(b)))
         };
         first(true)
@@ -373,7 +377,10 @@ impl TopologyGroup {
             && let Some(host) = single(node)
         {
             // An unknown hostname is a new node: empty by definition.
-            let empty = index.id(host).and_then(|id| self.count(id)).is_none_or(|c| c == 0);
+            let empty = index
+                .id(host)
+                .and_then(|id| self.count(id))
+                .is_none_or(|c| c == 0);
             return empty.then(|| node.cloned()).flatten();
         }
         let empty_domains = self.members - self.populated;

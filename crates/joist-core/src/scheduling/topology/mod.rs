@@ -74,22 +74,39 @@ pub enum GroupRef {
 /// Why topology refuses a pod on a node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
-    /// No domain satisfies one of the pod's constraints on this node. The text is upstream's
-    /// without the `counts = ...` part, which depends on the topology's state:
-    /// [`Topology::explain`] renders the full upstream message.
-    #[error("{}", render(*.kind, .key, None, .pod_domains.as_ref(), .node_domains.as_ref()))]
-    Unsatisfiable {
-        /// The constraint's kind.
-        kind: TopologyKind,
-        /// Its topology key.
-        key: Arc<str>,
-        /// The group whose counts refused the pod.
-        group: GroupRef,
-        /// The domains the pod's strict requirements allow (`None`: unconstrained).
-        pod_domains: Option<Requirement>,
-        /// The domains the node allows (`None`: unconstrained).
-        node_domains: Option<Requirement>,
-    },
+    /// No domain satisfies one of the pod's constraints on this node (boxed: refusals are
+    /// frequent and the error travels in `Result`s on the solver's hot path).
+    #[error("{0}")]
+    Unsatisfiable(Box<Unsatisfiable>),
+}
+
+/// The details of an [`TopologyError::Unsatisfiable`]. Its text is upstream's without the
+/// `counts = ...` part, which depends on the topology's state: [`Topology::explain`] renders the
+/// full upstream message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsatisfiable {
+    /// The constraint's kind.
+    pub kind: TopologyKind,
+    /// Its topology key.
+    pub key: Arc<str>,
+    /// The group whose counts refused the pod.
+    pub group: GroupRef,
+    /// The domains the pod's strict requirements allow (`None`: unconstrained).
+    pub pod_domains: Option<Requirement>,
+    /// The domains the node allows (`None`: unconstrained).
+    pub node_domains: Option<Requirement>,
+}
+
+impl fmt::Display for Unsatisfiable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render(
+            self.kind,
+            &self.key,
+            None,
+            self.pod_domains.as_ref(),
+            self.node_domains.as_ref(),
+        ))
+    }
 }
 
 /// Upstream's message: `unsatisfiable topology constraint for <kind>, key=<key> (counts = ...,
@@ -101,8 +118,11 @@ fn render(
     pod: Option<&Requirement>,
     node: Option<&Requirement>,
 ) -> String {
-    let domains = |r: Option<&Requirement>| r.map_or_else(|| format!("{key} Exists"), |r| r.to_string());
-    let counts = counts.map(|c| format!("counts = {c}, ")).unwrap_or_default();
+    let domains =
+        |r: Option<&Requirement>| r.map_or_else(|| format!("{key} Exists"), |r| r.to_string());
+    let counts = counts
+        .map(|c| format!("counts = {c}, "))
+        .unwrap_or_default();
     format!(
         "unsatisfiable topology constraint for {kind}, key={key} ({counts}podDomains = {}, nodeDomains = {}",
         domains(pod),
@@ -202,13 +222,25 @@ impl Topology<'_> {
         let owned = entry.map_or(&[][..], |e| &e.owned[..]);
         let mut out = Vec::new();
         for &(id, selected) in owned {
-            out.push(self.evaluate(GroupRef::Own(id), selected, pod_requirements, node_requirements)?);
+            out.push(self.evaluate(
+                GroupRef::Own(id),
+                selected,
+                pod_requirements,
+                node_requirements,
+            )?);
         }
-        let (known, checked) = entry.map_or((&[][..], 0), |e| (&e.inverse_selecting[..], e.inverse_checked));
+        let (known, checked) = entry.map_or((&[][..], 0), |e| {
+            (&e.inverse_selecting[..], e.inverse_checked)
+        });
         let late = (checked..self.inverse.len())
             .filter(|&id| self.inverse[id].selects(&pod.namespace, &pod.labels));
         for id in known.iter().copied().chain(late) {
-            out.push(self.evaluate(GroupRef::Inverse(id), false, pod_requirements, node_requirements)?);
+            out.push(self.evaluate(
+                GroupRef::Inverse(id),
+                false,
+                pod_requirements,
+                node_requirements,
+            )?);
         }
         Ok(out)
     }
@@ -225,22 +257,27 @@ impl Topology<'_> {
                         .iter()
                         .any(|g| g.selects(&pod.namespace, &pod.labels))
             }
-            None => self.inverse.iter().any(|g| g.selects(&pod.namespace, &pod.labels)),
+            None => self
+                .inverse
+                .iter()
+                .any(|g| g.selects(&pod.namespace, &pod.labels)),
         }
     }
 
     /// Upstream's full error message, with the group's counts as they are now (upstream renders
     /// its message lazily too, so the counts are those at the time of printing).
     pub fn explain(&self, error: &TopologyError) -> String {
-        let TopologyError::Unsatisfiable {
-            kind,
-            key,
-            group,
-            pod_domains,
-            node_domains,
-        } = error;
-        let counts = self.group(*group).map(|g| g.describe_counts(&self.keys[g.key]));
-        render(*kind, key, Some(counts.as_deref().unwrap_or("")), pod_domains.as_ref(), node_domains.as_ref())
+        let TopologyError::Unsatisfiable(details) = error;
+        let counts = self
+            .group(details.group)
+            .map(|g| g.describe_counts(&self.keys[g.key]));
+        render(
+            details.kind,
+            &details.key,
+            Some(counts.as_deref().unwrap_or("")),
+            details.pod_domains.as_ref(),
+            details.node_domains.as_ref(),
+        )
     }
 
     /// The counts of the groups of `kind` on `key`, per domain name, summed over groups (tests and
@@ -283,12 +320,14 @@ impl Topology<'_> {
         let node_domains = node_requirements.find(index.key());
         group
             .next_domains(index, selected, pod_domains, node_domains)
-            .ok_or_else(|| TopologyError::Unsatisfiable {
-                kind: group.kind,
-                key: Arc::clone(index.key()),
-                group: group_ref,
-                pod_domains: pod_domains.cloned(),
-                node_domains: node_domains.cloned(),
+            .ok_or_else(|| {
+                TopologyError::Unsatisfiable(Box::new(Unsatisfiable {
+                    kind: group.kind,
+                    key: Arc::clone(index.key()),
+                    group: group_ref,
+                    pod_domains: pod_domains.cloned(),
+                    node_domains: node_domains.cloned(),
+                }))
             })
     }
 }
@@ -410,7 +449,11 @@ impl Topology<'_> {
             }
             _ if pin_only => Vec::new(),
             _ => {
-                let group = if inverse { &self.inverse[group] } else { &self.groups[group] };
+                let group = if inverse {
+                    &self.inverse[group]
+                } else {
+                    &self.groups[group]
+                };
                 group
                     .domains()
                     .map(|(id, _)| id)

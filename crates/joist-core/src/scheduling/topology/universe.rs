@@ -169,7 +169,10 @@ mod tests {
         let types = [zones_type("t1", &["z1", "z2", "z3"])];
         let universe = DomainUniverse::from_nodepools([(&np, &types[..])], &LabelAliases::core());
         // z3 is outside the template; z4 comes from the template's own In values.
-        assert_eq!(universe.domains(ZONE).collect::<Vec<_>>(), ["z1", "z2", "z4"]);
+        assert_eq!(
+            universe.domains(ZONE).collect::<Vec<_>>(),
+            ["z1", "z2", "z4"]
+        );
         assert_eq!(
             universe.domains(CAPACITY_TYPE).collect::<Vec<_>>(),
             ["on-demand", "spot"]
@@ -190,7 +193,9 @@ mod tests {
     #[test]
     fn each_domain_lists_its_producing_pools_once() {
         let mut tainted = pool("b");
-        tainted.taints.push(Taint::new("dedicated", "gpu", Effect::NoSchedule));
+        tainted
+            .taints
+            .push(Taint::new("dedicated", "gpu", Effect::NoSchedule));
         let types = [zones_type("t1", &["z1"]), zones_type("t2", &["z1", "z2"])];
         let universe = DomainUniverse::from_nodepools(
             [(&pool("a"), &types[..1]), (&tainted, &types[..])],

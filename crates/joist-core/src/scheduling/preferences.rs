@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use crate::requirements::NodeSelectorRequirement;
 use crate::scheduling::PreferencePolicy;
+use crate::scheduling::hooks::PreferencesHook;
 use crate::snapshot::{
     LabelSelector, NodeInclusionPolicy, NodePool, NodeSelectorTerm, PodAffinityTerm,
     PodConstraints, PreferredSchedulingTerm, TopologySpreadConstraint, WeightedPodAffinityTerm,
@@ -30,6 +31,8 @@ pub struct Preferences {
     /// Whether the last step, tolerating `PreferNoSchedule` taints, is available: it only helps
     /// when some NodePool has such a taint, so upstream adds it only then.
     tolerate_prefer_no_schedule: bool,
+    /// Under `Ignore`, preferences are dropped before any step so none is spent on them.
+    policy: PreferencePolicy,
 }
 
 /// One relaxation, carrying what was removed.
@@ -57,7 +60,16 @@ impl Preferences {
     pub fn new(tolerate_prefer_no_schedule: bool) -> Self {
         Self {
             tolerate_prefer_no_schedule,
+            policy: PreferencePolicy::Respect,
         }
+    }
+
+    /// Returns the policy applying `policy` first: under `Ignore`, [`relax`](Self::relax) drops
+    /// the preferences (see [`apply_policy`]) before choosing a step.
+    #[must_use]
+    pub fn with_policy(mut self, policy: PreferencePolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The policy for a solve over `nodepools`: the toleration step is offered iff some NodePool
@@ -82,6 +94,7 @@ impl Preferences {
     /// the remaining terms stay in that order as upstream leaves them. Removing a spread
     /// constraint moves the last one into its place (upstream's swap-remove).
     pub fn relax(&self, constraints: &mut PodConstraints) -> Option<RelaxationStep> {
+        apply_policy(constraints, self.policy);
         let node = &mut constraints.node_affinity;
         if node.required.len() > 1 {
             return Some(RelaxationStep::RequiredNodeAffinityTerm(
@@ -118,6 +131,12 @@ impl Preferences {
             }
         }
         None
+    }
+}
+
+impl PreferencesHook for Preferences {
+    fn relax(&self, constraints: &mut PodConstraints) -> Option<String> {
+        Preferences::relax(self, constraints).map(|step| step.reason())
     }
 }
 

@@ -207,6 +207,9 @@ fn ignore_policy_drops_preferences_up_front() {
     );
     assert_eq!(c.node_affinity.required.len(), 2, "required terms stay");
     assert_eq!(step_names(Preferences::new(false), c), ["required node"]);
+    // A policy-aware engine drops them itself, without spending a step.
+    let ignoring = Preferences::new(false).with_policy(PreferencePolicy::Ignore);
+    assert_eq!(step_names(ignoring, everything()), ["required node"]);
 }
 
 #[test]

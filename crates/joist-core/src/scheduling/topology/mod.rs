@@ -20,6 +20,7 @@ mod build;
 mod domains;
 mod filter;
 mod group;
+mod hook;
 mod selector;
 mod universe;
 

@@ -4,6 +4,7 @@
 //! the topology alone.
 
 mod affinity;
+mod solve;
 mod spread;
 
 use std::collections::BTreeMap;

@@ -167,7 +167,10 @@ impl Claim {
         self.host_ports.extend(ports.iter().cloned());
         self.max_headroom.fill(i128::MIN);
         for &o in &self.options {
-            dense::max_into(&mut self.max_headroom, &template.options[o as usize].headroom);
+            dense::max_into(
+                &mut self.max_headroom,
+                &template.options[o as usize].headroom,
+            );
         }
     }
 }

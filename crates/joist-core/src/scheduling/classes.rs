@@ -107,7 +107,10 @@ fn compute_fit(
     template: &Template<'_>,
     settings: &SchedulingSettings,
 ) -> TemplateFit {
-    if let Err(e) = template.taints.tolerates_all(&class.constraints.tolerations) {
+    if let Err(e) = template
+        .taints
+        .tolerates_all(&class.constraints.tolerations)
+    {
         return TemplateFit::Taints(taints_message(&e));
     }
     let pod = match &class.requirements {

@@ -27,8 +27,7 @@ pub(crate) type Dense = Box<[i128]>;
 impl ResourceIndex {
     /// Builds the index over `names` (duplicates allowed).
     pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        let slots: BTreeMap<String, usize> =
-            names.into_iter().map(|n| (n.to_owned(), 0)).collect();
+        let slots: BTreeMap<String, usize> = names.into_iter().map(|n| (n.to_owned(), 0)).collect();
         let mut index = Self {
             names: slots.keys().cloned().collect(),
             slots,
@@ -76,7 +75,6 @@ impl ResourceIndex {
         }
         out
     }
-
 }
 
 /// A quantity of `nanos` printed the way Kubernetes prints that resource: memory-like resources
@@ -142,7 +140,10 @@ mod tests {
         let d = index.dense(&a);
         let back = index.list(&d);
         assert_eq!(back.get("cpu"), Some(Quantity::parse("1.5").unwrap()));
-        assert_eq!(back.get("memory").map(|q| q.to_string()), Some("1Gi".into()));
+        assert_eq!(
+            back.get("memory").map(|q| q.to_string()),
+            Some("1Gi".into())
+        );
         assert!(!back.contains("pods"));
     }
 
@@ -156,7 +157,10 @@ mod tests {
         assert!(!fits(&gpu, &avail), "a resource the node lacks never fits");
         let mut negative = avail;
         negative[1] = -1;
-        assert!(!fits(&index.zero(), &negative), "negative available fits nothing");
+        assert!(
+            !fits(&index.zero(), &negative),
+            "negative available fits nothing"
+        );
     }
 
     #[test]

@@ -95,7 +95,10 @@ fn existing_node<'s>(
         requirements,
         taints,
         remaining,
-        host_ports: bound.iter().flat_map(|p| p.host_ports.iter().cloned()).collect(),
+        host_ports: bound
+            .iter()
+            .flat_map(|p| p.host_ports.iter().cloned())
+            .collect(),
         pods: Vec::new(),
     }
 }

@@ -105,7 +105,11 @@ pub(crate) fn filter(
             kept.push(o);
         }
     }
-    if kept.is_empty() { Err(failure) } else { Ok(kept) }
+    if kept.is_empty() {
+        Err(failure)
+    } else {
+        Ok(kept)
+    }
 }
 
 /// Whether the requests fit the option's allocatable after its DaemonSet overhead.
@@ -172,10 +176,18 @@ impl FilterFailure {
             resources_string(pod_requests, self.daemon_range.as_ref())
         );
         let head = match (self.requirements_met, self.fits, self.has_offering) {
-            (false, false, false) => "no instance type met the scheduling requirements or had enough resources or had a required offering",
-            (false, false, true) => "no instance type met the scheduling requirements or had enough resources",
-            (false, true, false) => "no instance type met the scheduling requirements or had a required offering",
-            (true, false, false) => "no instance type had enough resources or had a required offering",
+            (false, false, false) => {
+                "no instance type met the scheduling requirements or had enough resources or had a required offering"
+            }
+            (false, false, true) => {
+                "no instance type met the scheduling requirements or had enough resources"
+            }
+            (false, true, false) => {
+                "no instance type met the scheduling requirements or had a required offering"
+            }
+            (true, false, false) => {
+                "no instance type had enough resources or had a required offering"
+            }
             (false, true, true) => "no instance type met all requirements",
             (true, false, true) => {
                 let cpu = pod_requests.get_or_zero(crate::resources::names::CPU);
@@ -187,9 +199,15 @@ impl FilterFailure {
                 return format!("no instance type has enough resources, {suffix}{typo}");
             }
             (true, true, false) => "no instance type has the required offering",
-            (true, true, true) if self.requirements_and_fits => "no instance type which met the scheduling requirements and had enough resources, had a required offering",
-            (true, true, true) if self.fits_and_offering => "no instance type which had enough resources and the required offering met the scheduling requirements",
-            (true, true, true) if self.requirements_and_offering => "no instance type which met the scheduling requirements and the required offering had the required resources",
+            (true, true, true) if self.requirements_and_fits => {
+                "no instance type which met the scheduling requirements and had enough resources, had a required offering"
+            }
+            (true, true, true) if self.fits_and_offering => {
+                "no instance type which had enough resources and the required offering met the scheduling requirements"
+            }
+            (true, true, true) if self.requirements_and_offering => {
+                "no instance type which met the scheduling requirements and the required offering had the required resources"
+            }
             (true, true, true) => "no instance type met the requirements/resources/offering tuple",
         };
         format!("{head}, {suffix}")
@@ -206,5 +224,9 @@ fn resources_string(
     };
     let low = min.plus(pod_requests).to_string();
     let high = max.plus(pod_requests).to_string();
-    if low == high { low } else { format!("min={low}, max={high}") }
+    if low == high {
+        low
+    } else {
+        format!("min={low}, max={high}")
+    }
 }

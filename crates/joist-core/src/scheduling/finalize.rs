@@ -1,7 +1,11 @@
 //! Turning a simulated NodeClaim into a [`NewNodeClaim`] (spec core §2.16).
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use super::claims::Claim;
 use super::dense::{Dense, ResourceIndex};
+use super::masks::OfferingCache;
 use super::minvalues;
 use super::plan::NewNodeClaim;
 use super::settings::{MinValuesPolicy, SchedulingSettings};
@@ -10,7 +14,7 @@ use crate::instancetype::InstanceType;
 use crate::labels::{
     CAPACITY_TYPE, HOSTNAME, INITIALIZED, INSTANCE_TYPE, NODECLAIM_MIN_VALUES_RELAXED, REGISTERED,
 };
-use crate::requirements::{Requirement, Requirements};
+use crate::requirements::Requirement;
 use crate::resources::ResourceList;
 use crate::rng::SeededRng;
 
@@ -21,16 +25,28 @@ pub(crate) fn finalize(
     template: &Template<'_>,
     index: &ResourceIndex,
     settings: &SchedulingSettings,
+    offerings: &mut OfferingCache,
     rng: &mut SeededRng,
 ) -> Result<NewNodeClaim, String> {
     let mut requirements = claim.requirements.clone();
     for helper in [HOSTNAME, REGISTERED, INITIALIZED] {
         requirements.remove(helper);
     }
-    let ordered = by_price(claim, template, &requirements, settings);
-    let truncated: Vec<&InstanceType> = ordered
-        .into_iter()
+    let priced = offerings.summaries(claim.template, template, &requirements, settings);
+    let mut member = vec![false; template.options.len()];
+    for &o in &claim.options {
+        member[o as usize] = true;
+    }
+    let ordered: Vec<u32> = priced
+        .by_price
+        .iter()
+        .copied()
+        .filter(|&o| member[o as usize])
         .take(settings.max_instance_types)
+        .collect();
+    let truncated: Vec<&InstanceType> = ordered
+        .iter()
+        .map(|&o| template.options[o as usize].it)
         .collect();
     if requirements.has_min_values()
         && settings.min_values_policy == MinValuesPolicy::Strict
@@ -43,17 +59,26 @@ pub(crate) fn finalize(
             template.nodepool.name
         ));
     }
-    let min_values = requirements.find(INSTANCE_TYPE).and_then(Requirement::min_values);
-    requirements.add(
-        Requirement::in_values(INSTANCE_TYPE, truncated.iter().map(|it| it.name.as_str()))
-            .with_min_values(min_values),
-    );
-    let capacity_types: Vec<&str> = truncated
+    let min_values = requirements
+        .find(INSTANCE_TYPE)
+        .and_then(Requirement::min_values);
+    let mut kept = vec![false; template.options.len()];
+    for &o in &ordered {
+        kept[o as usize] = true;
+    }
+    let names = template
+        .alphabetical
         .iter()
-        .flat_map(|it| it.offerings.iter())
-        .filter(|o| o.available && requirements.is_compatible(&o.requirements, &settings.well_known_labels))
-        .filter_map(|o| o.capacity_type())
-        .collect();
+        .filter(|&&o| kept[o as usize])
+        .map(|&o| &template.options[o as usize].name);
+    requirements.add(Requirement::in_values(INSTANCE_TYPE, names).with_min_values(min_values));
+    // Inserted one by one: collecting would sort every offering's entry (hundreds) first.
+    let mut capacity_types: BTreeSet<&str> = BTreeSet::new();
+    for &o in &ordered {
+        for ct in &priced.summaries[o as usize].capacity_types {
+            capacity_types.insert(ct);
+        }
+    }
     if !capacity_types.is_empty() {
         requirements.add(Requirement::in_values(CAPACITY_TYPE, capacity_types));
     }
@@ -70,7 +95,10 @@ pub(crate) fn finalize(
         labels,
         annotations,
         requirements,
-        instance_types: truncated.iter().map(|it| it.name.clone()).collect(),
+        instance_types: ordered
+            .iter()
+            .map(|&o| Arc::clone(&template.options[o as usize].name))
+            .collect(),
         requests: requests(claim, template, index),
         taints: nodepool.taints.clone(),
         startup_taints: nodepool.startup_taints.clone(),
@@ -81,35 +109,6 @@ pub(crate) fn finalize(
         hostname_placeholder: claim.hostname.clone(),
         pods: claim.pods.clone(),
     })
-}
-
-/// The options ordered by their cheapest available offering compatible with `requirements`
-/// (upstream `OrderByPrice`; equal prices keep template order).
-fn by_price<'s>(
-    claim: &Claim,
-    template: &Template<'s>,
-    requirements: &Requirements,
-    settings: &SchedulingSettings,
-) -> Vec<&'s InstanceType> {
-    let mut priced: Vec<(f64, &'s InstanceType)> = claim
-        .options
-        .iter()
-        .map(|&o| {
-            let it = template.options[o as usize].it;
-            let price = it
-                .offerings
-                .iter()
-                .filter(|of| {
-                    of.available
-                        && requirements.is_compatible(&of.requirements, &settings.well_known_labels)
-                })
-                .map(|of| of.price)
-                .fold(f64::MAX, f64::min);
-            (price, it)
-        })
-        .collect();
-    priced.sort_by(|a, b| a.0.total_cmp(&b.0));
-    priced.into_iter().map(|(_, it)| it).collect()
 }
 
 /// The pods' requests plus the minimum DaemonSet overhead over the groups that still have an

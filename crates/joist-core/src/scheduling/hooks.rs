@@ -104,7 +104,11 @@ impl TopologyUnavailable {
     /// Collects the required anti-affinity terms of the snapshot's scheduled pods.
     pub fn new(snapshot: &Snapshot) -> Self {
         let mut inverse = Vec::new();
-        for pod in snapshot.pods.iter().filter(|p| p.node_name.is_some() && !p.is_terminal()) {
+        for pod in snapshot
+            .pods
+            .iter()
+            .filter(|p| p.node_name.is_some() && !p.is_terminal())
+        {
             for term in &pod.constraints.pod_anti_affinity.required {
                 let Some(selector) = term.label_selector.clone() else {
                     continue;
@@ -172,9 +176,7 @@ pub(crate) fn build_preferences(
     settings: &SchedulingSettings,
     tolerate_prefer_no_schedule: bool,
 ) -> Box<dyn PreferencesHook> {
-    Box::new(
-        Preferences::new(tolerate_prefer_no_schedule).with_policy(settings.preference_policy),
-    )
+    Box::new(Preferences::new(tolerate_prefer_no_schedule).with_policy(settings.preference_policy))
 }
 
 /// Stand-in while no preference engine exists: never relaxes, so a pod whose preferences cannot

@@ -82,7 +82,11 @@ mod tests {
 
     #[test]
     fn counts_distinct_values_in_order() {
-        let its = [family("c4.large", "c4"), family("c4.xlarge", "c4"), family("c5.large", "c5")];
+        let its = [
+            family("c4.large", "c4"),
+            family("c4.xlarge", "c4"),
+            family("c5.large", "c5"),
+        ];
         let reqs: Requirements = [
             Requirement::new("family", Operator::Exists, Vec::<String>::new())
                 .unwrap()

@@ -10,15 +10,17 @@
 //! [`hooks`]; until those engines exist, pods that need them are reported unschedulable with an
 //! explicit reason rather than placed incorrectly.
 
-mod classes;
 mod claims;
+mod classes;
 mod dense;
 mod existing;
 mod failure;
 mod filter;
 mod finalize;
 pub mod hooks;
+mod hostname_watch;
 mod limits;
+mod masks;
 mod minvalues;
 mod plan;
 pub mod preferences;
@@ -32,12 +34,9 @@ pub mod topology;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{
-    Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable,
-};
+pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
 pub use settings::{
-    MAX_INSTANCE_TYPES, MinValuesPolicy, PreferencePolicy, ReservedOfferingMode,
-    SchedulingSettings,
+    MAX_INSTANCE_TYPES, MinValuesPolicy, PreferencePolicy, ReservedOfferingMode, SchedulingSettings,
 };
 
 use crate::explain::Explanation;
@@ -57,7 +56,8 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
         ignored: batch.ignored,
         ..Plan::default()
     };
-    let mut solver = solver::Solver::new(snapshot, settings, &batch.pods, &mut plan.skipped_nodepools);
+    let mut solver =
+        solver::Solver::new(snapshot, settings, &batch.pods, &mut plan.skipped_nodepools);
     if solver.no_dynamic_nodepools {
         plan.unschedulable = batch
             .pods
@@ -82,21 +82,32 @@ fn record(
     rng: &mut SeededRng,
 ) {
     for node in &solver.existing {
-        plan.nominations.extend(node.pods.iter().map(|&pod| Nomination {
-            pod,
-            node: node.node.name.clone(),
-        }));
+        plan.nominations
+            .extend(node.pods.iter().map(|&pod| Nomination {
+                pod,
+                node: node.node.name.clone(),
+            }));
     }
+    let mut offerings = masks::OfferingCache::default();
     for claim in &solver.claims {
         let template = &solver.templates[claim.template];
-        match finalize::finalize(claim, template, &solver.index, solver.settings, rng) {
+        let finalized = finalize::finalize(
+            claim,
+            template,
+            &solver.index,
+            solver.settings,
+            &mut offerings,
+            rng,
+        );
+        match finalized {
             Ok(nodeclaim) => plan.new_nodeclaims.push(nodeclaim),
-            Err(message) => plan.unschedulable.extend(claim.pods.iter().map(|&pod| {
-                Unschedulable {
-                    pod,
-                    explanation: Explanation::general(message.clone()),
-                }
-            })),
+            Err(message) => {
+                plan.unschedulable
+                    .extend(claim.pods.iter().map(|&pod| Unschedulable {
+                        pod,
+                        explanation: Explanation::general(message.clone()),
+                    }))
+            }
         }
     }
     for (position, failure) in failures.into_iter().enumerate() {

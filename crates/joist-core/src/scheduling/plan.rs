@@ -1,6 +1,7 @@
 //! [`Plan`]: everything a solve decided, as data (no events, no logs, no API calls).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use super::template::SkippedNodePool;
 use crate::explain::Explanation;
@@ -27,8 +28,9 @@ pub struct NewNodeClaim {
     /// In [≤ max names]` and the narrowed `karpenter.sh/capacity-type`.
     pub requirements: Requirements,
     /// The instance-type options, cheapest compatible available offering first (the requirement
-    /// serialises them alphabetically; this keeps the price order for reports).
-    pub instance_types: Vec<String>,
+    /// serialises them alphabetically; this keeps the price order for reports). Shared strings:
+    /// a large solve lists the same hundreds of names on every NodeClaim.
+    pub instance_types: Vec<Arc<str>>,
     /// `spec.resources.requests`: the pods' requests plus the minimum DaemonSet overhead.
     pub requests: ResourceList,
     /// `spec.taints`.
@@ -102,6 +104,11 @@ impl Plan {
         self.new_nodeclaims.iter().find(|nc| nc.pods.contains(&pod))
     }
 
+    /// The instance-type names of a NodeClaim as plain strings (test and report convenience).
+    pub fn instance_type_names(nodeclaim: &NewNodeClaim) -> Vec<&str> {
+        nodeclaim.instance_types.iter().map(|n| &**n).collect()
+    }
+
     /// The existing node a pod was nominated to, if any.
     pub fn nomination_of(&self, pod: PodIndex) -> Option<&str> {
         self.nominations
@@ -120,6 +127,10 @@ impl Plan {
 
     /// Number of pods placed (on new NodeClaims or nominated).
     pub fn scheduled_count(&self) -> usize {
-        self.new_nodeclaims.iter().map(|nc| nc.pods.len()).sum::<usize>() + self.nominations.len()
+        self.new_nodeclaims
+            .iter()
+            .map(|nc| nc.pods.len())
+            .sum::<usize>()
+            + self.nominations.len()
     }
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use super::plan::{Ignored, PodIndex};
 use super::settings::SchedulingSettings;
-use crate::labels::{CAPACITY_TYPE, CAPACITY_TYPES, NODEPOOL, validate_label_value, validate_qualified_name};
+use crate::labels::{
+    CAPACITY_TYPE, CAPACITY_TYPES, NODEPOOL, validate_label_value, validate_qualified_name,
+};
 use crate::requirements::{NodeSelectorRequirement, Operator, Requirement, Requirements};
 use crate::snapshot::{NodeSelectorTerm, Pod, Snapshot};
 
@@ -47,7 +49,9 @@ fn has_active_do_not_disrupt(pod: &Pod) -> bool {
     pod.do_not_disrupt().is_some_and(|value| {
         value == "true"
             || (!value.is_empty()
-                && value.chars().all(|c| c.is_ascii_digit() || "hms.".contains(c))
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "hms.".contains(c))
                 && value.chars().any(|c| c.is_ascii_alphabetic()))
     })
 }
@@ -59,7 +63,10 @@ fn is_fully_blocked_by_pdbs(pod: &Pod, snapshot: &Snapshot) -> bool {
         .iter()
         .filter(|pdb| {
             pdb.namespace == pod.namespace
-                && pdb.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))
+                && pdb
+                    .selector
+                    .as_ref()
+                    .is_some_and(|s| s.matches(&pod.labels))
         })
         .collect();
     matching.len() > 1 || matching.iter().any(|pdb| pdb.is_fully_blocking())
@@ -197,10 +204,13 @@ fn validate_requirement(
         }
     }
     if operator == Operator::In && requirement.values.is_empty() {
-        errors.push(format!("key {key} with operator {operator} must have a value defined"));
+        errors.push(format!(
+            "key {key} with operator {operator} must have a value defined"
+        ));
     }
     if operator.is_numeric() {
-        let single_non_negative = matches!(requirement.values.as_slice(), [v] if v.parse::<i64>().is_ok_and(|n| n >= 0));
+        let single_non_negative =
+            matches!(requirement.values.as_slice(), [v] if v.parse::<i64>().is_ok_and(|n| n >= 0));
         if !single_non_negative {
             errors.push(format!(
                 "key {key} with operator {operator} must have a single positive integer value"
@@ -230,7 +240,11 @@ fn well_known_values_error(key: &str, requirement: &NodeSelectorRequirement) -> 
     Some(format!(
         "no valid values found in [{}] for {key}, expected one of: map[{known}], got: [{}]",
         requirement.values.join(" "),
-        invalid.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+        invalid
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     ))
 }
 
@@ -249,7 +263,9 @@ mod tests {
         assert!(is_provisionable(&pod().build()));
         assert!(!is_provisionable(&pod().node_name("n").build()));
         assert!(!is_provisionable(&pod().nominated("n").build()));
-        assert!(!is_provisionable(&pod().owner("apps/v1", "DaemonSet", "ds").build()));
+        assert!(!is_provisionable(
+            &pod().owner("apps/v1", "DaemonSet", "ds").build()
+        ));
         assert!(!is_provisionable(&pod().owner("v1", "Node", "n").build()));
         let mut not_marked = pod().build();
         not_marked.unschedulable = false;
@@ -273,7 +289,10 @@ mod tests {
     fn restricted_and_malformed_requirements_are_rejected() {
         let hostname = pod().node_selector(HOSTNAME, "n1").build();
         let err = validate(&hostname, &settings()).unwrap_err();
-        assert!(err.message.starts_with("using label kubernetes.io/hostname is not allowed"));
+        assert!(
+            err.message
+                .starts_with("using label kubernetes.io/hostname is not allowed")
+        );
         assert!(err.emit_event);
         let karpenter = pod().node_selector("karpenter.sh/custom", "x").build();
         assert!(validate(&karpenter, &settings()).is_err());
@@ -297,7 +316,9 @@ mod tests {
 
     #[test]
     fn capacity_type_needs_a_known_value_and_match_fields_are_unsupported() {
-        let p = pod().node_requirement(CAPACITY_TYPE, Operator::In, &["cheap"]).build();
+        let p = pod()
+            .node_requirement(CAPACITY_TYPE, Operator::In, &["cheap"])
+            .build();
         assert_eq!(
             validate(&p, &settings()).unwrap_err().message,
             "no valid values found in [cheap] for karpenter.sh/capacity-type, expected one of: \
@@ -306,7 +327,11 @@ mod tests {
         let mut fields = pod().build();
         fields.constraints.node_affinity.required = vec![NodeSelectorTerm {
             match_expressions: vec![],
-            match_fields: vec![NodeSelectorRequirement::new("metadata.name", Operator::In, ["n"])],
+            match_fields: vec![NodeSelectorRequirement::new(
+                "metadata.name",
+                Operator::In,
+                ["n"],
+            )],
         }];
         assert_eq!(
             validate(&fields, &settings()).unwrap_err().message,

@@ -45,8 +45,18 @@ pub(crate) fn order_key(
     memory: i128,
     created: chrono::DateTime<chrono::Utc>,
     uid: &str,
-) -> (std::cmp::Reverse<i128>, std::cmp::Reverse<i128>, chrono::DateTime<chrono::Utc>, &str) {
-    (std::cmp::Reverse(cpu), std::cmp::Reverse(memory), created, uid)
+) -> (
+    std::cmp::Reverse<i128>,
+    std::cmp::Reverse<i128>,
+    chrono::DateTime<chrono::Utc>,
+    &str,
+) {
+    (
+        std::cmp::Reverse(cpu),
+        std::cmp::Reverse(memory),
+        created,
+        uid,
+    )
 }
 
 #[cfg(test)]

@@ -3,14 +3,16 @@
 
 use std::borrow::Cow;
 
-use super::classes::{Classes, TemplateFit};
 use super::claims::{self, Claim, Fit, Narrowing};
+use super::classes::{Classes, TemplateFit};
 use super::dense::{Dense, ResourceIndex};
 use super::existing::{self, ExistingNode};
 use super::failure::Failure;
 use super::filter::Known;
 use super::hooks::{self, PreferencesHook, TopologyHook};
+use super::hostname_watch::HostnameWatches;
 use super::limits::{self, Remaining};
+use super::masks::MaskCache;
 use super::plan::PodIndex;
 use super::queue::{self, Queue};
 use super::settings::SchedulingSettings;
@@ -63,6 +65,10 @@ pub(crate) struct Solver<'s> {
     pub(crate) tolerate_prefer_no_schedule: bool,
     /// Whether no NodePool is usable at all.
     pub(crate) no_dynamic_nodepools: bool,
+    /// Hostname-topology rules that skip NodeClaims without asking topology.
+    pub(crate) watches: HostnameWatches,
+    /// Instance-type verdicts per requirements.
+    pub(crate) masks: MaskCache,
 }
 
 impl std::fmt::Debug for Solver<'_> {
@@ -132,6 +138,8 @@ impl<'s> Solver<'s> {
             claim_order: Vec::new(),
             tolerate_prefer_no_schedule,
             no_dynamic_nodepools,
+            watches: HostnameWatches::default(),
+            masks: MaskCache::default(),
         }
     }
 
@@ -229,7 +237,12 @@ impl<'s> Solver<'s> {
     }
 
     /// The first existing node (initialized first, then by name) that takes the pod.
-    fn add_to_existing(&mut self, position: usize, class: usize, constraints: &PodConstraints) -> bool {
+    fn add_to_existing(
+        &mut self,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+    ) -> bool {
         let state = &self.pods[position];
         let pod = &self.snapshot.pods[state.index];
         let pod_class = self.classes.get(class);
@@ -238,9 +251,12 @@ impl<'s> Solver<'s> {
         };
         let constrained = self.topology.constrains(pod, constraints);
         for node in self.existing.iter_mut() {
-            let Some(mut merged) =
-                node.admits(pod, &constraints.tolerations, &state.requests, pod_requirements)
-            else {
+            let Some(mut merged) = node.admits(
+                pod,
+                &constraints.tolerations,
+                &state.requests,
+                pod_requirements,
+            ) else {
                 continue;
             };
             if constrained {
@@ -268,9 +284,33 @@ impl<'s> Solver<'s> {
     }
 
     /// The first in-flight NodeClaim, least loaded first, that takes the pod.
-    fn add_to_inflight(&mut self, position: usize, class: usize, constraints: &PodConstraints) -> bool {
+    fn add_to_inflight(
+        &mut self,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+    ) -> bool {
+        if self.claims.is_empty() {
+            return false;
+        }
+        let pod = &self.snapshot.pods[self.pods[position].index];
+        let (snapshot, claims) = (self.snapshot, &self.claims);
+        let applicable =
+            self.watches
+                .applicable(pod, constraints, self.settings.preference_policy, || {
+                    claims
+                        .iter()
+                        .map(|c| c.pods.iter().map(|&p| &snapshot.pods[p]).collect())
+                        .collect()
+                });
+        if self.watches.all_refused(&applicable) {
+            return false;
+        }
         for k in 0..self.claim_order.len() {
             let c = self.claim_order[k];
+            if self.watches.refused(&applicable, c) {
+                continue;
+            }
             if let Some(fit) = self.inflight_fit(c, position, class, constraints) {
                 self.commit_inflight(c, k, position, fit, constraints);
                 return true;
@@ -326,10 +366,17 @@ impl<'s> Solver<'s> {
             }
             requirements.to_mut().add_all(&narrowed);
         }
-        let known = if *requirements == claim.requirements {
-            Known::AllOk
+        let unchanged = *requirements == claim.requirements;
+        let mask = if unchanged {
+            None
         } else {
-            Known::Unknown
+            self.masks
+                .mask(claim.template, template, &requirements, self.settings)
+        };
+        let known = match (&mask, unchanged) {
+            (_, true) => Known::AllOk,
+            (Some(mask), false) => Known::Mask(mask),
+            (None, false) => Known::Unknown,
         };
         let narrowing = Narrowing {
             options: &claim.options,
@@ -365,6 +412,7 @@ impl<'s> Solver<'s> {
             Some(wk),
         );
         let count = claim.pods.len();
+        self.watches.placed(c, pod);
         self.claim_order.remove(k);
         let claims = &self.claims;
         let at = self
@@ -434,13 +482,18 @@ impl<'s> Solver<'s> {
         requirements.add(Requirement::in_values(HOSTNAME, [hostname.as_str()]));
         let state = &self.pods[position];
         let pod = &self.snapshot.pods[state.index];
-        let mut known = Known::Mask(options_ok);
+        let mut mask = None;
         if self.topology.constrains(pod, constraints) {
             let narrowed = self.topology_for_new(pod, class, constraints, &requirements, template);
             let narrowed = narrowed.map_err(|m| reject(RejectReason::Topology, m))?;
             requirements.add_all(&narrowed);
-            known = Known::Unknown;
+            mask = Some(self.masks.mask(t, template, &requirements, self.settings));
         }
+        let known = match &mask {
+            None => Known::Mask(options_ok),
+            Some(Some(mask)) => Known::Mask(mask),
+            Some(None) => Known::Unknown,
+        };
         let narrowing = Narrowing {
             options: &allowed,
             requirements: Cow::Borrowed(&requirements),
@@ -504,7 +557,15 @@ impl<'s> Solver<'s> {
         let state = &self.pods[position];
         let pod = &self.snapshot.pods[state.index];
         let template = &self.templates[t];
-        let claim = Claim::open(t, template, hostname, fit, state.index, &state.requests, &pod.host_ports);
+        let claim = Claim::open(
+            t,
+            template,
+            hostname,
+            fit,
+            state.index,
+            &state.requests,
+            &pod.host_ports,
+        );
         self.topology.register(HOSTNAME, &claim.hostname);
         let wk = &self.settings.well_known_labels;
         self.topology.record(
@@ -518,6 +579,7 @@ impl<'s> Solver<'s> {
             remaining.subtract_max(template, &claim.options);
         }
         let c = self.claims.len();
+        self.watches.placed(c, pod);
         self.claims.push(claim);
         let claims = &self.claims;
         let at = self
@@ -529,9 +591,15 @@ impl<'s> Solver<'s> {
 
 /// Every resource name the solve will see.
 fn resource_index(snapshot: &Snapshot) -> ResourceIndex {
-    let pods = snapshot.pods.iter().flat_map(|p| p.requests.iter().map(|(n, _)| n));
+    let pods = snapshot
+        .pods
+        .iter()
+        .flat_map(|p| p.requests.iter().map(|(n, _)| n));
     let daemons = snapshot.daemonsets.iter().flat_map(|d| {
-        let live = d.live_pod.iter().flat_map(|p| p.requests.iter().map(|(n, _)| n));
+        let live = d
+            .live_pod
+            .iter()
+            .flat_map(|p| p.requests.iter().map(|(n, _)| n));
         d.template.requests.iter().map(|(n, _)| n).chain(live)
     });
     let nodes = snapshot.nodes.iter().flat_map(|n| {

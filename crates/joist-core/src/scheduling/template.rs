@@ -3,13 +3,14 @@
 //! run on them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::dense::{self, Dense, ResourceIndex};
 use super::settings::{MinValuesPolicy, SchedulingSettings};
 use crate::instancetype::InstanceType;
 use crate::labels::{
-    INITIALIZED, NODECLAIM_MIN_VALUES_RELAXED, NODEPOOL, NODEPOOL_HASH, NODEPOOL_HASH_VERSION,
-    NODEPOOL_HASH_VERSION_VALUE, REGISTERED,
+    HOSTNAME, INITIALIZED, NODECLAIM_MIN_VALUES_RELAXED, NODEPOOL, NODEPOOL_HASH,
+    NODEPOOL_HASH_VERSION, NODEPOOL_HASH_VERSION_VALUE, REGISTERED,
 };
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::ResourceList;
@@ -41,6 +42,8 @@ pub(crate) struct TemplateOption<'s> {
     pub(crate) allocatable_ok: bool,
     /// Index of the option's DaemonSet overhead group.
     pub(crate) group: usize,
+    /// The instance type's name, shared (NodeClaim requirements list it).
+    pub(crate) name: Arc<str>,
 }
 
 /// The DaemonSet pods compatible with a set of instance types of a template (upstream
@@ -76,6 +79,11 @@ pub(crate) struct Template<'s> {
     pub(crate) options: Vec<TemplateOption<'s>>,
     /// DaemonSet overhead groups, referenced by [`TemplateOption::group`].
     pub(crate) groups: Vec<DaemonGroup>,
+    /// Option indices in alphabetical order of name (NodeClaim requirements list names sorted).
+    pub(crate) alphabetical: Vec<u32>,
+    /// Whether some instance type constrains `kubernetes.io/hostname` (never in practice; it
+    /// disables the requirement-verdict cache, which leaves the hostname out).
+    pub(crate) hostname_sensitive: bool,
 }
 
 /// Builds the templates of every usable NodePool, ordered by weight (descending) then name
@@ -96,7 +104,10 @@ pub(crate) fn build_templates<'s>(
     nodepools.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| b.name.cmp(&a.name)));
     let mut templates = Vec::with_capacity(nodepools.len());
     for nodepool in nodepools {
-        let Some(its) = snapshot.instance_types.get(&nodepool.name).filter(|t| !t.is_empty())
+        let Some(its) = snapshot
+            .instance_types
+            .get(&nodepool.name)
+            .filter(|t| !t.is_empty())
         else {
             skipped.push(SkippedNodePool {
                 nodepool: nodepool.name.clone(),
@@ -156,7 +167,10 @@ fn template<'s>(
     labels.insert(class_key, class_value);
     let mut annotations = nodepool.annotations.clone();
     annotations.insert(NODEPOOL_HASH.into(), nodepool.hash.clone());
-    annotations.insert(NODEPOOL_HASH_VERSION.into(), NODEPOOL_HASH_VERSION_VALUE.into());
+    annotations.insert(
+        NODEPOOL_HASH_VERSION.into(),
+        NODEPOOL_HASH_VERSION_VALUE.into(),
+    );
     annotations.remove(NODECLAIM_MIN_VALUES_RELAXED);
     let mut requirements = nodepool.requirements.clone();
     requirements.add_all(&Requirements::from_labels(&labels, &settings.label_aliases));
@@ -175,12 +189,16 @@ fn template<'s>(
         return Err(true);
     }
     let taints: Taints = nodepool.taints.clone().into();
-    let (groups, group_of) = daemon_groups(&survivors, &requirements, &taints, settings, index, daemons);
-    let options = survivors
+    let (groups, group_of) =
+        daemon_groups(&survivors, &requirements, &taints, settings, index, daemons);
+    let hostname_sensitive = survivors.iter().any(|it| it.requirements.has(HOSTNAME));
+    let options: Vec<TemplateOption<'s>> = survivors
         .into_iter()
         .zip(group_of)
         .map(|(it, group)| option(it, group, &groups[group], index))
         .collect();
+    let mut alphabetical: Vec<u32> = (0..options.len() as u32).collect();
+    alphabetical.sort_by(|&a, &b| options[a as usize].name.cmp(&options[b as usize].name));
     Ok(Template {
         nodepool,
         labels,
@@ -189,6 +207,8 @@ fn template<'s>(
         taints,
         options,
         groups,
+        alphabetical,
+        hostname_sensitive,
     })
 }
 
@@ -227,6 +247,7 @@ fn option<'s>(
     let mut headroom = allocatable.clone();
     dense::sub(&mut headroom, &daemons.overhead);
     TemplateOption {
+        name: Arc::from(it.name.as_str()),
         it,
         allocatable_ok: allocatable.iter().all(|&a| a >= 0),
         capacity: index.dense(it.capacity()),

@@ -154,7 +154,13 @@ impl InstanceTypeBuilder {
     }
 
     /// Adds an explicit offering (the defaults are then not used).
-    pub fn offering(mut self, capacity_type: &str, zone: &str, price: f64, available: bool) -> Self {
+    pub fn offering(
+        mut self,
+        capacity_type: &str,
+        zone: &str,
+        price: f64,
+        available: bool,
+    ) -> Self {
         let requirements: Requirements = [
             Requirement::in_values(CAPACITY_TYPE, [capacity_type]),
             Requirement::in_values(ZONE, [zone]),
@@ -192,23 +198,33 @@ impl InstanceTypeBuilder {
     /// Finishes the instance type.
     pub fn build(self) -> InstanceType {
         let mut capacity = self.capacity;
-        for (name, default) in [(names::CPU, "4"), (names::MEMORY, "4Gi"), (names::PODS, "5")] {
+        for (name, default) in [
+            (names::CPU, "4"),
+            (names::MEMORY, "4Gi"),
+            (names::PODS, "5"),
+        ] {
             if capacity.get(name).is_none_or(Quantity::is_zero) {
                 capacity.insert(name, quantity(default));
             }
         }
-        let price = self.price.unwrap_or_else(|| price_from_resources(&capacity));
+        let price = self
+            .price
+            .unwrap_or_else(|| price_from_resources(&capacity));
         let offerings = if self.offerings.is_empty() {
             default_offerings(price)
         } else {
             self.offerings
         };
-        let mut requirements = requirements(&self.name, &self.arch, &self.os, &capacity, &offerings);
+        let mut requirements =
+            requirements(&self.name, &self.arch, &self.os, &capacity, &offerings);
         requirements.extend(self.extra_requirements);
         let overhead = self.overhead.unwrap_or_else(|| Overhead {
-            kube_reserved: [(names::CPU, quantity("100m")), (names::MEMORY, quantity("10Mi"))]
-                .into_iter()
-                .collect(),
+            kube_reserved: [
+                (names::CPU, quantity("100m")),
+                (names::MEMORY, quantity("10Mi")),
+            ]
+            .into_iter()
+            .collect(),
             ..Overhead::default()
         });
         InstanceType::new(self.name, requirements, offerings, capacity, overhead)
@@ -266,7 +282,10 @@ fn requirements(
         Requirement::in_values(ARCH, [arch]),
         Requirement::in_values(OS, os.iter()),
         Requirement::in_values(ZONE, available().filter_map(Offering::zone)),
-        Requirement::in_values(CAPACITY_TYPE, available().filter_map(Offering::capacity_type)),
+        Requirement::in_values(
+            CAPACITY_TYPE,
+            available().filter_map(Offering::capacity_type),
+        ),
         Requirement::in_values(FAKE_SIZE_LABEL, [if large { "large" } else { "small" }]),
         if large {
             Requirement::in_values(FAKE_SPECIAL_LABEL, ["optional"])
@@ -302,7 +321,10 @@ mod tests {
         assert_eq!(default.capacity().get("cpu"), Some(quantity("4")));
         assert_eq!(default.capacity().get("pods"), Some(quantity("5")));
         assert_eq!(default.allocatable().get("cpu"), Some(quantity("3900m")));
-        assert_eq!(default.allocatable().get("memory"), Some(quantity("4086Mi")));
+        assert_eq!(
+            default.allocatable().get("memory"),
+            Some(quantity("4086Mi"))
+        );
         assert_eq!(default.offerings.len(), 5);
         let expected = 0.1 * 4.0 + 0.1 * 4.0 * 1024.0 * 1024.0 * 1024.0 / 1e9;
         assert!((default.offerings[0].price - expected).abs() < 1e-12);
@@ -316,8 +338,14 @@ mod tests {
         );
         let arm = &types[4];
         assert_eq!(arm.requirements.get("size").to_string(), "size In [large]");
-        assert_eq!(arm.requirements.get("special").to_string(), "special In [optional]");
-        assert_eq!(arm.requirements.get("integer").to_string(), "integer In [16]");
+        assert_eq!(
+            arm.requirements.get("special").to_string(),
+            "special In [optional]"
+        );
+        assert_eq!(
+            arm.requirements.get("integer").to_string(),
+            "integer In [16]"
+        );
         assert_eq!(types[5].capacity().get("pods"), Some(quantity("1")));
     }
 

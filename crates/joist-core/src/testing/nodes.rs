@@ -165,7 +165,8 @@ impl NodeBuilder {
 
     /// Labels the instance type and capacity type.
     pub fn instance_type(self, name: &str, capacity_type: &str) -> Self {
-        self.label(INSTANCE_TYPE, name).label(CAPACITY_TYPE, capacity_type)
+        self.label(INSTANCE_TYPE, name)
+            .label(CAPACITY_TYPE, capacity_type)
     }
 
     /// Adds a taint, written `key[=value]:Effect`.
@@ -280,7 +281,11 @@ impl DaemonSetBuilder {
     /// Finishes the DaemonSet (its pods are owned by it).
     pub fn build(self) -> DaemonSet {
         let own = |b: PodBuilder, suffix: &str| {
-            let b = if b.has_name() { b } else { b.name(&format!("{}-{suffix}", self.name)) };
+            let b = if b.has_name() {
+                b
+            } else {
+                b.name(&format!("{}-{suffix}", self.name))
+            };
             let mut pod = b.owner("apps/v1", "DaemonSet", &self.name).build();
             pod.unschedulable = false;
             pod

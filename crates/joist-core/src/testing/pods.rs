@@ -9,9 +9,9 @@ use crate::labels::ZONE;
 use crate::requirements::{NodeSelectorRequirement, Operator};
 use crate::resources::{ContainerResources, PodResources, ResourceList, names, pod_requests};
 use crate::snapshot::{
-    HostPort, LabelSelector, NodeSelectorTerm, OwnerReference, Pod, PodAffinityTerm, PodConstraints,
-    PodPhase, PodVolume, PreferredSchedulingTerm, Protocol, TopologySpreadConstraint,
-    VolumeSource, WeightedPodAffinityTerm, WhenUnsatisfiable,
+    HostPort, LabelSelector, NodeSelectorTerm, OwnerReference, Pod, PodAffinityTerm,
+    PodConstraints, PodPhase, PodVolume, PreferredSchedulingTerm, Protocol,
+    TopologySpreadConstraint, VolumeSource, WeightedPodAffinityTerm, WhenUnsatisfiable,
 };
 use crate::taints::{Effect, Toleration};
 
@@ -141,7 +141,11 @@ impl PodBuilder {
         }
         required[0]
             .match_expressions
-            .push(NodeSelectorRequirement::new(key, operator, values.iter().copied()));
+            .push(NodeSelectorRequirement::new(
+                key,
+                operator,
+                values.iter().copied(),
+            ));
         self
     }
 
@@ -156,7 +160,13 @@ impl PodBuilder {
     }
 
     /// Adds a preferred node-affinity term of one expression.
-    pub fn preferred(mut self, weight: i32, key: &str, operator: Operator, values: &[&str]) -> Self {
+    pub fn preferred(
+        mut self,
+        weight: i32,
+        key: &str,
+        operator: Operator,
+        values: &[&str],
+    ) -> Self {
         self.pod
             .constraints
             .node_affinity
@@ -314,9 +324,10 @@ impl PodBuilder {
     pub fn build(self) -> Pod {
         let mut pod = self.pod;
         let mut resources = self.resources;
-        resources
-            .containers
-            .insert(0, ContainerResources::with_requests(self.container_requests));
+        resources.containers.insert(
+            0,
+            ContainerResources::with_requests(self.container_requests),
+        );
         pod.requests = pod_requests(&resources);
         if pod.uid.is_empty() {
             pod.uid = format!("{}/{}", pod.namespace, pod.name);

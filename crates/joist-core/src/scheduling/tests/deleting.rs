@@ -6,10 +6,19 @@ use crate::snapshot::{IntOrString, LabelSelector, PodDisruptionBudget, PodPhase}
 use crate::testing::*;
 
 fn deleting_node() -> NodeBuilder {
-    node("old").nodepool("default").cpu("4").memory("4Gi").pods(10).marked_for_deletion()
+    node("old")
+        .nodepool("default")
+        .cpu("4")
+        .memory("4Gi")
+        .pods(10)
+        .marked_for_deletion()
 }
 
-fn pdb(name: &str, max_unavailable: Option<IntOrString>, min_available: Option<IntOrString>) -> PodDisruptionBudget {
+fn pdb(
+    name: &str,
+    max_unavailable: Option<IntOrString>,
+    min_available: Option<IntOrString>,
+) -> PodDisruptionBudget {
     PodDisruptionBudget {
         namespace: "default".into(),
         name: name.into(),
@@ -25,11 +34,38 @@ fn active_pods_are_reprovisioned_and_others_are_not() {
         .nodepool(nodepool("default"))
         .node(deleting_node())
         .pod(pod().name("active").node_name("old"))
-        .pod(pod().name("done").node_name("old").phase(PodPhase::Succeeded))
-        .pod(pod().name("daemon").node_name("old").owner("apps/v1", "DaemonSet", "ds"))
-        .pod(pod().name("rs-terminating").node_name("old").owner("apps/v1", "ReplicaSet", "rs").terminating())
-        .pod(pod().name("sts-terminating").node_name("old").owner("apps/v1", "StatefulSet", "sts").terminating())
-        .pod(pod().name("protected").node_name("old").annotation(DO_NOT_DISRUPT, "true"))
+        .pod(
+            pod()
+                .name("done")
+                .node_name("old")
+                .phase(PodPhase::Succeeded),
+        )
+        .pod(
+            pod()
+                .name("daemon")
+                .node_name("old")
+                .owner("apps/v1", "DaemonSet", "ds"),
+        )
+        .pod(
+            pod()
+                .name("rs-terminating")
+                .node_name("old")
+                .owner("apps/v1", "ReplicaSet", "rs")
+                .terminating(),
+        )
+        .pod(
+            pod()
+                .name("sts-terminating")
+                .node_name("old")
+                .owner("apps/v1", "StatefulSet", "sts")
+                .terminating(),
+        )
+        .pod(
+            pod()
+                .name("protected")
+                .node_name("old")
+                .annotation(DO_NOT_DISRUPT, "true"),
+        )
         .build();
     let plan = run(&s);
     let moved: Vec<&str> = plan.new_nodeclaims[0]
@@ -44,7 +80,11 @@ fn active_pods_are_reprovisioned_and_others_are_not() {
 fn fully_blocking_budgets_keep_pods_in_place() {
     let blocked = [
         vec![pdb("zero", Some(IntOrString::Int(0)), None)],
-        vec![pdb("zero-percent", Some(IntOrString::String("0%".into())), None)],
+        vec![pdb(
+            "zero-percent",
+            Some(IntOrString::String("0%".into())),
+            None,
+        )],
         vec![pdb("all", None, Some(IntOrString::String("100%".into())))],
         vec![
             pdb("a", Some(IntOrString::Int(1)), None),

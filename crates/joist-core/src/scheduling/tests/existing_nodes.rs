@@ -99,7 +99,11 @@ fn uninitialized_nodes_ignore_startup_and_ephemeral_taints() {
         .node(uninitialized.initialized(true))
         .pod(pod())
         .build();
-    assert_eq!(run(&initialized).nomination_of(0), None, "after initialization they count");
+    assert_eq!(
+        run(&initialized).nomination_of(0),
+        None,
+        "after initialization they count"
+    );
 }
 
 #[test]
@@ -111,27 +115,53 @@ fn expected_daemon_pods_are_reserved_on_existing_nodes() {
             .daemonset(daemonset("ds").template(pod().cpu("1")))
     };
     let s = base().pod(pod().cpu("3")).build();
-    assert_eq!(run(&s).nomination_of(0), None, "3 + 1 expected daemon CPU > 3.9");
+    assert_eq!(
+        run(&s).nomination_of(0),
+        None,
+        "3 + 1 expected daemon CPU > 3.9"
+    );
     let bound = base()
-        .pod(pod().cpu("1").owner("apps/v1", "DaemonSet", "ds").node_name("n1"))
+        .pod(
+            pod()
+                .cpu("1")
+                .owner("apps/v1", "DaemonSet", "ds")
+                .node_name("n1"),
+        )
         .pod(pod().cpu("2.5"))
         .build();
-    assert_eq!(run(&bound).nomination_of(1), Some("n1"), "the daemon pod is already counted");
+    assert_eq!(
+        run(&bound).nomination_of(1),
+        Some("n1"),
+        "the daemon pod is already counted"
+    );
     let unexpected = snapshot()
         .nodepool(nodepool("default"))
         .node(managed("n1"))
         .daemonset(daemonset("ds").template(pod().cpu("1").node_selector("team", "x")))
-        .pod(pod().cpu("500m").owner("apps/v1", "DaemonSet", "other").node_name("n1"))
+        .pod(
+            pod()
+                .cpu("500m")
+                .owner("apps/v1", "DaemonSet", "other")
+                .node_name("n1"),
+        )
         .pod(pod().cpu("3.4"))
         .build();
-    assert_eq!(run(&unexpected).nomination_of(1), Some("n1"), "no negative daemon reservation");
+    assert_eq!(
+        run(&unexpected).nomination_of(1),
+        Some("n1"),
+        "no negative daemon reservation"
+    );
 }
 
 #[test]
 fn daemon_affinity_to_registration_labels_counts() {
     let s = snapshot()
         .nodepool(nodepool("default"))
-        .node(managed("n1").label(REGISTERED, "true").label(INITIALIZED, "true"))
+        .node(
+            managed("n1")
+                .label(REGISTERED, "true")
+                .label(INITIALIZED, "true"),
+        )
         .daemonset(daemonset("ds").template(pod().cpu("1").node_selector(INITIALIZED, "true")))
         .pod(pod().cpu("3"))
         .build();
@@ -142,7 +172,10 @@ fn daemon_affinity_to_registration_labels_counts() {
         .pod(pod().cpu("1"))
         .build();
     let plan = run(&new);
-    assert_eq!(plan.new_nodeclaims[0].instance_types[0], "default-instance-type");
+    assert_eq!(
+        &*plan.new_nodeclaims[0].instance_types[0],
+        "default-instance-type"
+    );
 }
 
 #[test]
@@ -165,7 +198,11 @@ fn initialized_nodes_come_first_and_unmanaged_nodes_are_used() {
 #[test]
 fn existing_nodes_need_labels_for_every_pod_key() {
     let s = snapshot()
-        .nodepool(nodepool("default").requirement(ZONE, crate::requirements::Operator::Exists, &[]).label("team", "a"))
+        .nodepool(
+            nodepool("default")
+                .requirement(ZONE, crate::requirements::Operator::Exists, &[])
+                .label("team", "a"),
+        )
         .node(managed("n1"))
         .pod(pod().node_selector("team", "a"))
         .build();

@@ -29,15 +29,29 @@ fn template_labels_and_requirement_values_become_node_labels() {
     assert_eq!(labels.get("env").map(String::as_str), Some("prod"));
     let tier = labels.get("tier").expect("NotIn gets a label");
     assert!(tier != "1" && tier != "2");
-    let slot: i64 = labels.get("slot").expect("Gt gets a label").parse().unwrap();
+    let slot: i64 = labels
+        .get("slot")
+        .expect("Gt gets a label")
+        .parse()
+        .unwrap();
     assert!(slot > 8);
-    let rack: i64 = labels.get("rack").expect("Lt gets a label").parse().unwrap();
+    let rack: i64 = labels
+        .get("rack")
+        .expect("Lt gets a label")
+        .parse()
+        .unwrap();
     assert!(rack < 3);
     assert!(labels.contains_key("anything"));
     assert!(!labels.contains_key("absent"));
-    assert!(!labels.contains_key(ZONE), "well-known requirements are left to the provider");
+    assert!(
+        !labels.contains_key(ZONE),
+        "well-known requirements are left to the provider"
+    );
     assert!(!labels.contains_key(CAPACITY_TYPE));
-    assert_eq!(labels.get("karpenter.sh/nodepool").map(String::as_str), Some("default"));
+    assert_eq!(
+        labels.get("karpenter.sh/nodepool").map(String::as_str),
+        Some("default")
+    );
 }
 
 #[test]
@@ -65,7 +79,9 @@ fn kubernetes_domain_labels_and_template_annotations_are_applied() {
     let plan = run(&s);
     let nc = &plan.new_nodeclaims[0];
     assert_eq!(
-        nc.labels.get("node-role.kubernetes.io/worker").map(String::as_str),
+        nc.labels
+            .get("node-role.kubernetes.io/worker")
+            .map(String::as_str),
         Some("true")
     );
     assert_eq!(nc.labels.get("sub.k8s.io/x").map(String::as_str), Some("y"));
@@ -97,7 +113,11 @@ fn nodepool_taints_are_applied_and_must_be_tolerated() {
     let plan = run(&tolerant);
     let nc = &plan.new_nodeclaims[0];
     assert_eq!(nc.taints.len(), 1);
-    assert_eq!(nc.startup_taints.len(), 1, "startup taints need no toleration");
+    assert_eq!(
+        nc.startup_taints.len(),
+        1,
+        "startup taints need no toleration"
+    );
 }
 
 #[test]

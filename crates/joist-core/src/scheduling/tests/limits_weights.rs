@@ -8,7 +8,13 @@ use crate::testing::*;
 fn exceeded_limits_schedule_nothing_and_met_limits_schedule() {
     let exceeded = snapshot()
         .nodepool(nodepool("default").limit("cpu", "1"))
-        .node(node("existing").nodepool("default").cpu("2").memory("2Gi").pods(0))
+        .node(
+            node("existing")
+                .nodepool("default")
+                .cpu("2")
+                .memory("2Gi")
+                .pods(0),
+        )
         .pod(pod().cpu("100m"))
         .build();
     let plan = run(&exceeded);
@@ -35,7 +41,10 @@ fn limits_are_pessimistic_within_a_round() {
     let plan = run(&s);
     assert_eq!(plan.new_nodeclaims.len(), 1);
     assert_eq!(plan.unschedulable.len(), 1);
-    assert_eq!(plan.new_nodeclaims[0].instance_types, ["small-instance-type"]);
+    assert_eq!(
+        crate::scheduling::Plan::instance_type_names(&plan.new_nodeclaims[0]),
+        ["small-instance-type"]
+    );
 }
 
 #[test]
@@ -53,7 +62,13 @@ fn gpu_limits_are_enforced() {
 fn limits_count_nodes_from_earlier_rounds() {
     let s = snapshot()
         .nodepool(nodepool("default").limit("cpu", "2"))
-        .node(node("earlier").nodepool("default").cpu("2").memory("2Gi").pods(0))
+        .node(
+            node("earlier")
+                .nodepool("default")
+                .cpu("2")
+                .memory("2Gi")
+                .pods(0),
+        )
         .pod(pod().cpu("1.75"))
         .build();
     let plan = run(&s);
@@ -92,7 +107,11 @@ fn highest_weight_nodepool_is_used() {
         .pods(3, |_| pod())
         .build();
     let plan = run(&s);
-    assert!(plan.new_nodeclaims.iter().all(|nc| nc.nodepool == "hundred"));
+    assert!(
+        plan.new_nodeclaims
+            .iter()
+            .all(|nc| nc.nodepool == "hundred")
+    );
 }
 
 #[test]
@@ -112,7 +131,11 @@ fn equal_weights_go_by_reverse_name_and_selectors_override_weight() {
 #[test]
 fn lower_weight_pools_are_used_when_higher_ones_cannot_take_the_pod() {
     let s = snapshot()
-        .nodepool(nodepool("tainted").weight(50).taint("dedicated=x:NoSchedule"))
+        .nodepool(
+            nodepool("tainted")
+                .weight(50)
+                .taint("dedicated=x:NoSchedule"),
+        )
         .nodepool(nodepool("open"))
         .pod(pod())
         .build();

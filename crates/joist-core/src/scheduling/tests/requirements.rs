@@ -52,7 +52,11 @@ fn selectors_on_undefined_custom_keys_fail() {
 #[test]
 fn zones_from_nodepool_and_pod_narrow_together() {
     let s = snapshot()
-        .nodepool(nodepool("default").requirement(ZONE, Operator::In, &["test-zone-1", "test-zone-2"]))
+        .nodepool(nodepool("default").requirement(
+            ZONE,
+            Operator::In,
+            &["test-zone-1", "test-zone-2"],
+        ))
         .pod(pod().name("any"))
         .pod(pod().name("two").zone("test-zone-2"))
         .pod(pod().name("three").zone("test-zone-3"))
@@ -76,7 +80,11 @@ fn unknown_selector_values_and_hostname_selectors_fail() {
     let plan = run(&s);
     assert!(plan.new_nodeclaims.is_empty());
     assert_eq!(plan.unschedulable.len(), 1);
-    assert_eq!(plan.ignored.len(), 1, "hostname selectors are restricted: ignored");
+    assert_eq!(
+        plan.ignored.len(),
+        1,
+        "hostname selectors are restricted: ignored"
+    );
 }
 
 #[test]
@@ -93,7 +101,11 @@ fn numeric_operators_pick_matching_types() {
             .pod(pod().node_requirement(FAKE_INTEGER_LABEL, op, &[value]))
             .build();
         let plan = run(&s);
-        assert_eq!(instance_type_of(&plan, &s, "pod-0"), expected, "{op} {value}");
+        assert_eq!(
+            instance_type_of(&plan, &s, "pod-0"),
+            expected,
+            "{op} {value}"
+        );
     }
 }
 
@@ -130,7 +142,11 @@ fn restricted_labels_are_ignored_but_well_known_and_kubernetes_domains_are_fine(
 #[test]
 fn undefined_and_defined_keys_follow_the_operator_table() {
     let undefined = |op: Operator| {
-        let values: &[&str] = if matches!(op, Operator::In | Operator::NotIn) { &["x"] } else { &[] };
+        let values: &[&str] = if matches!(op, Operator::In | Operator::NotIn) {
+            &["x"]
+        } else {
+            &[]
+        };
         let s = snapshot()
             .nodepool(nodepool("default"))
             .pod(pod().node_requirement("custom", op, values))
@@ -163,6 +179,18 @@ fn compatible_pods_share_and_incompatible_pods_split() {
     let plan = run(&s);
     assert_eq!(plan.new_nodeclaims.len(), 2);
     assert_eq!(plan.nodeclaim_of(0).unwrap().pods, vec![0, 1]);
-    assert_eq!(plan.nodeclaim_of(2).unwrap().requirements.get("team").to_string(), "team In [b]");
-    assert!(plan.nodeclaim_of(2).unwrap().requirements.has(INSTANCE_TYPE));
+    assert_eq!(
+        plan.nodeclaim_of(2)
+            .unwrap()
+            .requirements
+            .get("team")
+            .to_string(),
+        "team In [b]"
+    );
+    assert!(
+        plan.nodeclaim_of(2)
+            .unwrap()
+            .requirements
+            .has(INSTANCE_TYPE)
+    );
 }

@@ -217,7 +217,7 @@ mod tests {
         let mut watches = HostnameWatches::default();
         let claims = [vec![&p], vec![&other]];
         let a = watches.applicable(&p, &p.constraints, PreferencePolicy::Respect, || {
-            claims.iter().cloned().collect()
+            claims.to_vec()
         });
         assert!(watches.refused(&a, 0));
         assert!(!watches.refused(&a, 1));

@@ -168,6 +168,12 @@ pub trait PreferencesHook: fmt::Debug {
     /// Applies the next relaxation to `constraints` (spec core §2.10) and describes it, or returns
     /// `None` when nothing is left to relax.
     fn relax(&self, constraints: &mut PodConstraints) -> Option<String>;
+
+    /// Whether this engine relaxes at all (false only for the [`NoRelaxation`] stand-in, so
+    /// explanations can say that preferences were never relaxed).
+    fn relaxes(&self) -> bool {
+        true
+    }
 }
 
 /// The preference engine for a solve. `tolerate_prefer_no_schedule` tells it whether some
@@ -187,6 +193,10 @@ pub struct NoRelaxation;
 impl PreferencesHook for NoRelaxation {
     fn relax(&self, _constraints: &mut PodConstraints) -> Option<String> {
         None
+    }
+
+    fn relaxes(&self) -> bool {
+        false
     }
 }
 

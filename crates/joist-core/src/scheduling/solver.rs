@@ -200,7 +200,9 @@ impl<'s> Solver<'s> {
     }
 
     fn note_relaxation(&self, mut failure: Failure, constraints: &PodConstraints) -> Failure {
-        if hooks::has_relaxable_preferences(constraints, self.tolerate_prefer_no_schedule) {
+        if !self.preferences.relaxes()
+            && hooks::has_relaxable_preferences(constraints, self.tolerate_prefer_no_schedule)
+        {
             failure.note(
                 "preferences were not relaxed: this build of joist has no preference relaxation yet",
             );

@@ -11,5 +11,6 @@ mod instance_selection;
 mod labels_taints;
 mod limits_weights;
 mod minvalues;
+mod preferences;
 mod requirements;
 mod scale;

@@ -3,6 +3,7 @@
 //! NodeClaim being filled with pods.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use super::dense::{self, Dense};
 use super::filter::{self, FilterFailure, FilterInput, Known};
@@ -35,6 +36,8 @@ pub(crate) struct Claim {
     pub(crate) host_ports: Vec<HostPort>,
     /// Whether BestEffort lowered some minValues (set when the NodeClaim is opened).
     pub(crate) min_values_relaxed: bool,
+    /// Reservation IDs the NodeClaim holds.
+    pub(crate) reservations: BTreeSet<String>,
 }
 
 /// A successful fit: the NodeClaim's requirements and options once the pod is added.
@@ -46,6 +49,8 @@ pub(crate) struct Fit {
     pub(crate) options: Vec<u32>,
     /// Whether minValues had to be lowered.
     pub(crate) relaxed_min_values: bool,
+    /// Reservation IDs to hold once the pod is added.
+    pub(crate) reservations: BTreeSet<String>,
 }
 
 /// Why instance-type filtering failed.
@@ -112,6 +117,7 @@ pub(crate) fn narrow(
         requirements,
         options,
         relaxed_min_values,
+        reservations: BTreeSet::new(),
     })
 }
 
@@ -136,6 +142,7 @@ impl Claim {
             pods: Vec::new(),
             host_ports: Vec::new(),
             min_values_relaxed: fit.relaxed_min_values,
+            reservations: BTreeSet::new(),
         };
         claim.add(template, fit, pod, requests, ports);
         claim
@@ -162,6 +169,7 @@ impl Claim {
     ) {
         self.requirements = fit.requirements;
         self.options = fit.options;
+        self.reservations = fit.reservations;
         dense::add(&mut self.requests, requests);
         self.pods.push(pod);
         self.host_ports.extend(ports.iter().cloned());

@@ -12,7 +12,8 @@ use super::settings::{MinValuesPolicy, SchedulingSettings};
 use super::template::Template;
 use crate::instancetype::InstanceType;
 use crate::labels::{
-    CAPACITY_TYPE, HOSTNAME, INITIALIZED, INSTANCE_TYPE, NODECLAIM_MIN_VALUES_RELAXED, REGISTERED,
+    CAPACITY_TYPE, CAPACITY_TYPE_RESERVED, HOSTNAME, INITIALIZED, INSTANCE_TYPE,
+    NODECLAIM_MIN_VALUES_RELAXED, REGISTERED,
 };
 use crate::requirements::Requirement;
 use crate::resources::ResourceList;
@@ -31,6 +32,17 @@ pub(crate) fn finalize(
     let mut requirements = claim.requirements.clone();
     for helper in [HOSTNAME, REGISTERED, INITIALIZED] {
         requirements.remove(helper);
+    }
+    if !claim.reservations.is_empty()
+        && let Some(label) = settings.reservation_id_label.as_deref()
+    {
+        // Pinning to `reserved` lets drift notice when the provider demotes the node.
+        requirements.remove(CAPACITY_TYPE);
+        requirements.add(Requirement::in_values(
+            CAPACITY_TYPE,
+            [CAPACITY_TYPE_RESERVED],
+        ));
+        requirements.add(Requirement::in_values(label, claim.reservations.iter()));
     }
     let priced = offerings.summaries(claim.template, template, &requirements, settings);
     let mut member = vec![false; template.options.len()];

@@ -26,6 +26,7 @@ mod plan;
 pub mod preferences;
 mod provisionable;
 mod queue;
+mod reservations;
 mod settings;
 mod solver;
 mod template;

@@ -15,6 +15,7 @@ use super::limits::{self, Remaining};
 use super::masks::MaskCache;
 use super::plan::PodIndex;
 use super::queue::{self, Queue};
+use super::reservations::Reservations;
 use super::settings::SchedulingSettings;
 use super::template::{self, SkippedNodePool, Template};
 use crate::explain::{NodePoolRejection, RejectReason};
@@ -69,6 +70,8 @@ pub(crate) struct Solver<'s> {
     pub(crate) watches: HostnameWatches,
     /// Instance-type verdicts per requirements.
     pub(crate) masks: MaskCache,
+    /// Reserved-capacity holds.
+    pub(crate) reservations: Reservations,
 }
 
 impl std::fmt::Debug for Solver<'_> {
@@ -140,6 +143,7 @@ impl<'s> Solver<'s> {
             no_dynamic_nodepools,
             watches: HostnameWatches::default(),
             masks: MaskCache::default(),
+            reservations: Reservations::new(snapshot, settings),
         }
     }
 
@@ -389,7 +393,19 @@ impl<'s> Solver<'s> {
             pod_ports: &pod.host_ports,
             claim_ports: &claim.host_ports,
         };
-        claims::narrow(template, narrowing, self.settings).ok()
+        let mut fit = claims::narrow(template, narrowing, self.settings).ok()?;
+        fit.reservations = self
+            .reservations
+            .to_hold(
+                &claim.hostname,
+                &claim.reservations,
+                template,
+                &fit.options,
+                &fit.requirements,
+                self.settings,
+            )
+            .ok()?;
+        Some(fit)
     }
 
     fn commit_inflight(
@@ -404,6 +420,7 @@ impl<'s> Solver<'s> {
         let pod = &self.snapshot.pods[state.index];
         let claim = &mut self.claims[c];
         let template = &self.templates[claim.template];
+        self.reservations.hold(&claim.hostname, &fit.reservations);
         claim.add(template, fit, state.index, &state.requests, &pod.host_ports);
         let wk = &self.settings.well_known_labels;
         self.topology.record(
@@ -437,7 +454,15 @@ impl<'s> Solver<'s> {
                     self.open_claim(t, position, fit, hostname, constraints);
                     return Ok(());
                 }
-                Err(rejection) => rejections.push(rejection),
+                Err(rejection) => {
+                    // A pod that could use reserved capacity must not fall back to a lower-weight
+                    // NodePool this round (spec core §2.15): it waits for the next one.
+                    let reserved = rejection.reason == RejectReason::ReservedCapacity;
+                    rejections.push(rejection);
+                    if reserved {
+                        break;
+                    }
+                }
             }
         }
         Err(Failure::NodePools(rejections))
@@ -506,7 +531,20 @@ impl<'s> Solver<'s> {
             claim_ports: &[],
         };
         match claims::narrow(template, narrowing, self.settings) {
-            Ok(fit) => Ok((fit, hostname)),
+            Ok(mut fit) => {
+                fit.reservations = self
+                    .reservations
+                    .to_hold(
+                        &hostname,
+                        &std::collections::BTreeSet::new(),
+                        template,
+                        &fit.options,
+                        &fit.requirements,
+                        self.settings,
+                    )
+                    .map_err(|m| reject(RejectReason::ReservedCapacity, m.to_owned()))?;
+                Ok((fit, hostname))
+            }
             Err(rejection) => {
                 let message = rejection.message(&requirements, &pod.requests);
                 let (reason, counts) = match &rejection {
@@ -559,6 +597,7 @@ impl<'s> Solver<'s> {
         let state = &self.pods[position];
         let pod = &self.snapshot.pods[state.index];
         let template = &self.templates[t];
+        self.reservations.hold(&hostname, &fit.reservations);
         let claim = Claim::open(
             t,
             template,

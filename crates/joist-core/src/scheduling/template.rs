@@ -9,8 +9,8 @@ use super::dense::{self, Dense, ResourceIndex};
 use super::settings::{MinValuesPolicy, SchedulingSettings};
 use crate::instancetype::InstanceType;
 use crate::labels::{
-    HOSTNAME, INITIALIZED, NODECLAIM_MIN_VALUES_RELAXED, NODEPOOL, NODEPOOL_HASH,
-    NODEPOOL_HASH_VERSION, NODEPOOL_HASH_VERSION_VALUE, REGISTERED,
+    CAPACITY_TYPE_RESERVED, HOSTNAME, INITIALIZED, NODECLAIM_MIN_VALUES_RELAXED, NODEPOOL,
+    NODEPOOL_HASH, NODEPOOL_HASH_VERSION, NODEPOOL_HASH_VERSION_VALUE, REGISTERED,
 };
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::ResourceList;
@@ -79,6 +79,9 @@ pub(crate) struct Template<'s> {
     pub(crate) options: Vec<TemplateOption<'s>>,
     /// DaemonSet overhead groups, referenced by [`TemplateOption::group`].
     pub(crate) groups: Vec<DaemonGroup>,
+    /// Whether some option has an available reserved offering (reservations are only tracked
+    /// for such templates).
+    pub(crate) has_reserved: bool,
     /// Option indices in alphabetical order of name (NodeClaim requirements list names sorted).
     pub(crate) alphabetical: Vec<u32>,
     /// Whether some instance type constrains `kubernetes.io/hostname` (never in practice; it
@@ -192,6 +195,11 @@ fn template<'s>(
     let (groups, group_of) =
         daemon_groups(&survivors, &requirements, &taints, settings, index, daemons);
     let hostname_sensitive = survivors.iter().any(|it| it.requirements.has(HOSTNAME));
+    let has_reserved = survivors.iter().any(|it| {
+        it.offerings
+            .iter()
+            .any(|o| o.available && o.capacity_type() == Some(CAPACITY_TYPE_RESERVED))
+    });
     let options: Vec<TemplateOption<'s>> = survivors
         .into_iter()
         .zip(group_of)
@@ -207,6 +215,7 @@ fn template<'s>(
         taints,
         options,
         groups,
+        has_reserved,
         alphabetical,
         hostname_sensitive,
     })

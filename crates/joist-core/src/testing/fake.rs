@@ -23,18 +23,26 @@ pub const FAKE_INTEGER_LABEL: &str = "integer";
 pub const FAKE_GPU_VENDOR_A: &str = "fake.com/vendor-a";
 /// The fake provider's second GPU resource.
 pub const FAKE_GPU_VENDOR_B: &str = "fake.com/vendor-b";
+/// The fake provider's reservation-ID label (upstream's test `LabelReservationID`).
+pub const FAKE_RESERVATION_ID_LABEL: &str = "karpenter.test.sh/reservation-id";
 /// The fake provider's zones.
 pub const FAKE_ZONES: [&str; 3] = ["test-zone-1", "test-zone-2", "test-zone-3"];
 
 /// Well-known labels with the fake provider's keys, as its `init()` registers them.
 pub fn fake_well_known_labels() -> WellKnownLabels {
-    WellKnownLabels::core().with([FAKE_SIZE_LABEL, FAKE_SPECIAL_LABEL, FAKE_INTEGER_LABEL])
+    WellKnownLabels::core().with([
+        FAKE_SIZE_LABEL,
+        FAKE_SPECIAL_LABEL,
+        FAKE_INTEGER_LABEL,
+        FAKE_RESERVATION_ID_LABEL,
+    ])
 }
 
 /// Scheduling settings for the fake provider: upstream defaults plus its well-known labels.
 pub fn fake_settings() -> SchedulingSettings {
     SchedulingSettings {
         well_known_labels: fake_well_known_labels(),
+        reservation_id_label: Some(FAKE_RESERVATION_ID_LABEL.into()),
         ..SchedulingSettings::default()
     }
 }
@@ -172,6 +180,25 @@ impl InstanceTypeBuilder {
             price,
             available,
             reservation_capacity: None,
+            price_source: PriceSource::Exact,
+        });
+        self
+    }
+
+    /// Adds an available reserved offering of reservation `id` holding `capacity` more instances.
+    pub fn reserved_offering(mut self, zone: &str, price: f64, id: &str, capacity: u32) -> Self {
+        let requirements: Requirements = [
+            Requirement::in_values(CAPACITY_TYPE, [crate::labels::CAPACITY_TYPE_RESERVED]),
+            Requirement::in_values(ZONE, [zone]),
+            Requirement::in_values(FAKE_RESERVATION_ID_LABEL, [id]),
+        ]
+        .into_iter()
+        .collect();
+        self.offerings.push(Offering {
+            requirements,
+            price,
+            available: true,
+            reservation_capacity: Some(capacity),
             price_source: PriceSource::Exact,
         });
         self

@@ -11,9 +11,9 @@ mod pods;
 mod snapshot;
 
 pub use fake::{
-    FAKE_GPU_VENDOR_A, FAKE_GPU_VENDOR_B, FAKE_INTEGER_LABEL, FAKE_SIZE_LABEL, FAKE_SPECIAL_LABEL,
-    FAKE_ZONES, InstanceTypeBuilder, fake_instance_types, fake_instance_types_n, fake_settings,
-    fake_well_known_labels, instance_type,
+    FAKE_GPU_VENDOR_A, FAKE_GPU_VENDOR_B, FAKE_INTEGER_LABEL, FAKE_RESERVATION_ID_LABEL,
+    FAKE_SIZE_LABEL, FAKE_SPECIAL_LABEL, FAKE_ZONES, InstanceTypeBuilder, fake_instance_types,
+    fake_instance_types_n, fake_settings, fake_well_known_labels, instance_type,
 };
 pub use nodes::{DaemonSetBuilder, NodeBuilder, NodePoolBuilder, daemonset, node, nodepool};
 pub use pods::{PodBuilder, pod};

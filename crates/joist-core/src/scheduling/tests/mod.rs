@@ -13,4 +13,5 @@ mod limits_weights;
 mod minvalues;
 mod preferences;
 mod requirements;
+mod reservations;
 mod scale;

@@ -1,10 +1,11 @@
 //! Existing and in-flight nodes (spec core §2.3 step 10, §2.5).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::dense::{self, Dense, ResourceIndex};
 use super::plan::PodIndex;
 use super::settings::SchedulingSettings;
+use super::volumes::{self, PodVolumes};
 use crate::labels::{HOSTNAME, WellKnownLabels};
 use crate::requirements::{Requirement, Requirements};
 use crate::snapshot::{HostPort, Node, Pod, Snapshot};
@@ -26,6 +27,8 @@ pub(crate) struct ExistingNode<'s> {
     pub(crate) host_ports: Vec<HostPort>,
     /// Pods placed on it this solve.
     pub(crate) pods: Vec<PodIndex>,
+    /// Per CSI driver, the claims mounted on the node (only tracked when it has limits).
+    pub(crate) csi: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Builds the existing nodes (all nodes not marked for deletion), initialized first, then by
@@ -48,7 +51,7 @@ pub(crate) fn build_existing<'s>(
         .filter(|n| !n.marked_for_deletion)
         .map(|n| {
             let pods = bound.get(n.name.as_str()).map_or(&[][..], Vec::as_slice);
-            existing_node(n, pods, settings, index, daemons)
+            existing_node(n, pods, snapshot, settings, index, daemons)
         })
         .collect();
     nodes.sort_by(|a, b| {
@@ -63,6 +66,7 @@ pub(crate) fn build_existing<'s>(
 fn existing_node<'s>(
     node: &'s Node,
     bound: &[&Pod],
+    snapshot: &Snapshot,
     settings: &SchedulingSettings,
     index: &ResourceIndex,
     daemons: &[(Pod, Dense)],
@@ -100,7 +104,30 @@ fn existing_node<'s>(
             .flat_map(|p| p.host_ports.iter().cloned())
             .collect(),
         pods: Vec::new(),
+        csi: csi_usage(node, bound, snapshot, settings),
     }
+}
+
+/// The CSI claims bound pods mount, per driver; only computed for nodes with attach limits.
+fn csi_usage(
+    node: &Node,
+    bound: &[&Pod],
+    snapshot: &Snapshot,
+    settings: &SchedulingSettings,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut csi: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if node.csi_volume_limits.is_empty() {
+        return csi;
+    }
+    let resolved = bound
+        .iter()
+        .filter_map(|p| volumes::resolve(p, snapshot, settings).ok().flatten());
+    for volumes in resolved {
+        for (driver, claims) in volumes.csi {
+            csi.entry(driver).or_default().extend(claims);
+        }
+    }
+    csi
 }
 
 /// Whether a DaemonSet pod would run on the node: it tolerates the node's taints and the node's
@@ -127,8 +154,9 @@ impl ExistingNode<'_> {
         tolerations: &[crate::taints::Toleration],
         requests: &[i128],
         pod_requirements: &Requirements,
+        volumes: Option<&PodVolumes>,
     ) -> Option<Requirements> {
-        if !self.taints.is_tolerated_by(tolerations) {
+        if !self.taints.is_tolerated_by(tolerations) || self.exceeds_volume_limits(volumes) {
             return None;
         }
         let conflict = pod
@@ -147,6 +175,26 @@ impl ExistingNode<'_> {
         Some(self.requirements.intersection(pod_requirements))
     }
 
+    /// Whether mounting the pod's CSI claims would exceed a driver's attach limit (claims
+    /// already on the node count once).
+    fn exceeds_volume_limits(&self, volumes: Option<&PodVolumes>) -> bool {
+        let Some(volumes) = volumes else {
+            return false;
+        };
+        volumes.csi.iter().any(|(driver, claims)| {
+            let Some(&limit) = self.node.csi_volume_limits.get(driver) else {
+                return false;
+            };
+            let mounted = self.csi.get(driver);
+            let new = claims
+                .iter()
+                .filter(|c| mounted.is_none_or(|m| !m.contains(*c)))
+                .collect::<BTreeSet<_>>()
+                .len();
+            mounted.map_or(0, BTreeSet::len) + new > limit as usize
+        })
+    }
+
     /// Records `pod` on the node.
     pub(crate) fn add(
         &mut self,
@@ -154,7 +202,16 @@ impl ExistingNode<'_> {
         pod: &Pod,
         requests: &[i128],
         requirements: Requirements,
+        volumes: Option<&PodVolumes>,
     ) {
+        if let Some(volumes) = volumes.filter(|_| !self.node.csi_volume_limits.is_empty()) {
+            for (driver, claims) in &volumes.csi {
+                self.csi
+                    .entry(driver.clone())
+                    .or_default()
+                    .extend(claims.iter().cloned());
+            }
+        }
         dense::sub(&mut self.remaining, requests);
         self.requirements = requirements;
         self.host_ports.extend(pod.host_ports.iter().cloned());

@@ -31,6 +31,7 @@ mod settings;
 mod solver;
 mod template;
 pub mod topology;
+mod volumes;
 
 #[cfg(test)]
 mod tests;
@@ -52,13 +53,12 @@ const NO_DYNAMIC_NODEPOOLS: &str = "no dynamic nodepools found";
 /// Pure and deterministic: the same snapshot, settings and RNG state give the same [`Plan`]. The
 /// RNG only resolves label values of `Exists`/`NotIn`/`Gt`/`Lt` custom requirements.
 pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut SeededRng) -> Plan {
-    let batch = provisionable::collect(snapshot, settings);
+    let mut batch = provisionable::collect(snapshot, settings);
     let mut plan = Plan {
-        ignored: batch.ignored,
+        ignored: std::mem::take(&mut batch.ignored),
         ..Plan::default()
     };
-    let mut solver =
-        solver::Solver::new(snapshot, settings, &batch.pods, &mut plan.skipped_nodepools);
+    let mut solver = solver::Solver::new(snapshot, settings, &batch, &mut plan.skipped_nodepools);
     if solver.no_dynamic_nodepools {
         plan.unschedulable = batch
             .pods

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::plan::{Ignored, PodIndex};
 use super::settings::SchedulingSettings;
+use super::volumes::{self, PodVolumes};
 use crate::labels::{
     CAPACITY_TYPE, CAPACITY_TYPES, NODEPOOL, validate_label_value, validate_qualified_name,
 };
@@ -16,6 +17,8 @@ use crate::snapshot::{NodeSelectorTerm, Pod, Snapshot};
 pub(crate) struct Batch {
     /// Valid pods to place.
     pub(crate) pods: Vec<PodIndex>,
+    /// Their resolved volumes (parallel to `pods`; `None` without persistent volumes).
+    pub(crate) volumes: Vec<Option<PodVolumes>>,
     /// Invalid pods, left out of the round.
     pub(crate) ignored: Vec<Ignored>,
 }
@@ -91,8 +94,18 @@ pub(crate) fn collect(snapshot: &Snapshot, settings: &SchedulingSettings) -> Bat
             && is_reschedulable(pod, snapshot)
     });
     for index in pending.chain(moving) {
-        match validate(&snapshot.pods[index], settings) {
-            Ok(()) => batch.pods.push(index),
+        let pod = &snapshot.pods[index];
+        let checked = validate(pod, settings).and_then(|()| {
+            volumes::resolve(pod, snapshot, settings).map_err(|message| ValidationError {
+                message,
+                emit_event: true,
+            })
+        });
+        match checked {
+            Ok(volumes) => {
+                batch.pods.push(index);
+                batch.volumes.push(volumes);
+            }
             Err(error) => batch.ignored.push(Ignored {
                 pod: index,
                 message: error.message,

@@ -14,12 +14,14 @@ use super::hostname_watch::HostnameWatches;
 use super::limits::{self, Remaining};
 use super::masks::MaskCache;
 use super::plan::PodIndex;
+use super::provisionable::Batch;
 use super::queue::{self, Queue};
 use super::reservations::Reservations;
 use super::settings::SchedulingSettings;
 use super::template::{self, SkippedNodePool, Template};
+use super::volumes::PodVolumes;
 use crate::explain::{NodePoolRejection, RejectReason};
-use crate::labels::HOSTNAME;
+use crate::labels::{HOSTNAME, WellKnownLabels};
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::names;
 use crate::snapshot::{Pod, PodConstraints, Snapshot};
@@ -34,6 +36,8 @@ pub(crate) struct PodState {
     pub(crate) requests: Dense,
     /// Class of its original (unrelaxed) constraints.
     pub(crate) class: usize,
+    /// Its persistent volumes (topology alternatives, CSI claims), if any.
+    pub(crate) volumes: Option<PodVolumes>,
 }
 
 /// All state of one solve.
@@ -89,7 +93,7 @@ impl<'s> Solver<'s> {
     pub(crate) fn new(
         snapshot: &'s Snapshot,
         settings: &'s SchedulingSettings,
-        batch: &[PodIndex],
+        batch: &Batch,
         skipped: &mut Vec<SkippedNodePool>,
     ) -> Self {
         let index = resource_index(snapshot);
@@ -100,6 +104,7 @@ impl<'s> Solver<'s> {
             .iter()
             .all(|np| np.is_static() || np.deleting || !np.ready);
         let existing = existing::build_existing(snapshot, settings, &index, &daemons);
+        let mut volumes = batch.volumes.iter().cloned();
         let limits = templates
             .iter()
             .map(|t| Remaining::new(t.nodepool, &existing, &index))
@@ -111,6 +116,7 @@ impl<'s> Solver<'s> {
         });
         let mut classes = Classes::default();
         let pods = batch
+            .pods
             .iter()
             .map(|&i| {
                 let pod = &snapshot.pods[i];
@@ -118,6 +124,7 @@ impl<'s> Solver<'s> {
                     index: i,
                     requests: index.dense(&pod.requests),
                     class: classes.class_of(&pod.constraints, settings, templates.len()),
+                    volumes: volumes.next().flatten(),
                 }
             })
             .collect();
@@ -126,7 +133,7 @@ impl<'s> Solver<'s> {
                 snapshot,
                 settings,
                 templates.iter().map(|t| t.nodepool),
-                batch,
+                &batch.pods,
             ),
             preferences: hooks::build_preferences(settings, tolerate_prefer_no_schedule),
             snapshot,
@@ -256,34 +263,54 @@ impl<'s> Solver<'s> {
             return false;
         };
         let constrained = self.topology.constrains(pod, constraints);
+        let volumes = state.volumes.as_ref();
         for node in self.existing.iter_mut() {
-            let Some(mut merged) = node.admits(
+            let Some(merged) = node.admits(
                 pod,
                 &constraints.tolerations,
                 &state.requests,
                 pod_requirements,
+                volumes,
             ) else {
                 continue;
             };
-            if constrained {
-                let Ok(narrowed) = self.topology.add_requirements(
-                    pod,
-                    constraints,
-                    &pod_class.strict,
-                    &merged,
-                    node.taint_slice(),
-                    None,
-                ) else {
-                    continue;
-                };
-                if !merged.is_compatible(&narrowed, &crate::labels::WellKnownLabels::empty()) {
-                    continue;
+            let attempt = |requirements: Requirements| -> Option<Requirements> {
+                if !constrained {
+                    return Some(requirements);
                 }
-                merged.add_all(&narrowed);
-            }
+                let narrowed = self
+                    .topology
+                    .add_requirements(
+                        pod,
+                        constraints,
+                        &pod_class.strict,
+                        &requirements,
+                        node.taint_slice(),
+                        None,
+                    )
+                    .ok()?;
+                let mut requirements = requirements;
+                if !requirements.is_compatible(&narrowed, &WellKnownLabels::empty()) {
+                    return None;
+                }
+                requirements.add_all(&narrowed);
+                Some(requirements)
+            };
+            let placed = match volumes.filter(|v| !v.alternatives.is_empty()) {
+                None => attempt(merged),
+                Some(v) => v.alternatives.iter().find_map(|alternative| {
+                    merged
+                        .is_compatible(alternative, &WellKnownLabels::empty())
+                        .then(|| attempt(merged.intersection(alternative)))
+                        .flatten()
+                }),
+            };
+            let Some(requirements) = placed else {
+                continue;
+            };
             self.topology
-                .record(pod, constraints, &merged, node.taint_slice(), None);
-            node.add(state.index, pod, &state.requests, merged);
+                .record(pod, constraints, &requirements, node.taint_slice(), None);
+            node.add(state.index, pod, &state.requests, requirements, volumes);
             return true;
         }
         false
@@ -344,8 +371,7 @@ impl<'s> Solver<'s> {
         if !matches!(*fit, TemplateFit::Compatible { .. }) {
             return None;
         }
-        let pod_class = self.classes.get(class);
-        let pod_requirements = pod_class.requirements.as_ref().ok()?;
+        let pod_requirements = self.classes.get(class).requirements.as_ref().ok()?;
         let wk = &self.settings.well_known_labels;
         let mut requirements = Cow::Borrowed(&claim.requirements);
         if !pod_requirements.is_empty() {
@@ -354,31 +380,59 @@ impl<'s> Solver<'s> {
             }
             requirements = Cow::Owned(claim.requirements.intersection(pod_requirements));
         }
+        let alternatives = state
+            .volumes
+            .as_ref()
+            .map_or(&[][..], |v| v.alternatives.as_slice());
+        if alternatives.is_empty() {
+            let requirements = requirements.into_owned();
+            return self.inflight_attempt(c, position, class, constraints, requirements);
+        }
+        // Volume topology narrows the NodeClaim only, never the pod's affinity (spec core §2.3).
+        let candidates: Vec<Requirements> = alternatives
+            .iter()
+            .filter(|alternative| requirements.is_compatible(alternative, wk))
+            .map(|alternative| requirements.intersection(alternative))
+            .collect();
+        candidates.into_iter().find_map(|requirements| {
+            self.inflight_attempt(c, position, class, constraints, requirements)
+        })
+    }
+
+    /// Topology, instance-type narrowing and reservations for a pod on in-flight NodeClaim `c`
+    /// with the NodeClaim's and pod's (and a volume alternative's) `requirements` merged.
+    fn inflight_attempt(
+        &mut self,
+        c: usize,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+        mut requirements: Requirements,
+    ) -> Option<Fit> {
+        let claim = &self.claims[c];
+        let state = &self.pods[position];
+        let template = &self.templates[claim.template];
         let pod = &self.snapshot.pods[state.index];
+        let wk = &self.settings.well_known_labels;
         if self.topology.constrains(pod, constraints) {
+            let strict = &self.classes.get(class).strict;
+            let taints = template.taints.as_slice();
             let narrowed = self
                 .topology
-                .add_requirements(
-                    pod,
-                    constraints,
-                    &pod_class.strict,
-                    &requirements,
-                    template.taints.as_slice(),
-                    Some(wk),
-                )
+                .add_requirements(pod, constraints, strict, &requirements, taints, Some(wk))
                 .ok()?;
             if !requirements.is_compatible(&narrowed, wk) {
                 return None;
             }
-            requirements.to_mut().add_all(&narrowed);
+            requirements.add_all(&narrowed);
         }
-        let unchanged = *requirements == claim.requirements;
-        let mask = if unchanged {
-            None
-        } else {
-            self.masks
-                .mask(claim.template, template, &requirements, self.settings)
-        };
+        let unchanged = requirements == claim.requirements;
+        let mask = (!unchanged)
+            .then(|| {
+                self.masks
+                    .mask(claim.template, template, &requirements, self.settings)
+            })
+            .flatten();
         let known = match (&mask, unchanged) {
             (_, true) => Known::AllOk,
             (Some(mask), false) => Known::Mask(mask),
@@ -386,7 +440,7 @@ impl<'s> Solver<'s> {
         };
         let narrowing = Narrowing {
             options: &claim.options,
-            requirements,
+            requirements: Cow::Owned(requirements),
             known,
             claim_requests: &claim.requests,
             pod_requests: &state.requests,
@@ -476,28 +530,22 @@ impl<'s> Solver<'s> {
         constraints: &PodConstraints,
     ) -> Result<(Fit, String), NodePoolRejection> {
         let template = &self.templates[t];
-        let name = template.nodepool.name.clone();
-        let reject = |reason, message: String| NodePoolRejection {
-            nodepool: name.clone(),
-            reason,
-            message,
-            instance_types: None,
-        };
-        let allowed: Cow<'_, [u32]> = match &self.limits[t] {
-            None => Cow::Owned((0..template.options.len() as u32).collect()),
-            Some(remaining) => match remaining.allowed_options(template) {
-                Ok(allowed) => Cow::Owned(allowed),
-                Err(e @ limits::LimitError::NodesExhausted) => {
-                    return Err(reject(RejectReason::NodeLimit, e.message(&name)));
-                }
-                Err(e) => return Err(reject(RejectReason::Limits, e.message(&name))),
-            },
+        let name = template.nodepool.name.as_str();
+        let allowed: Vec<u32> = match &self.limits[t] {
+            None => (0..template.options.len() as u32).collect(),
+            Some(remaining) => remaining.allowed_options(template).map_err(|e| {
+                let reason = match e {
+                    limits::LimitError::NodesExhausted => RejectReason::NodeLimit,
+                    limits::LimitError::AllExceed => RejectReason::Limits,
+                };
+                rejection(name, reason, e.message(name))
+            })?,
         };
         let fit = self.classes.template_fit(class, t, template, self.settings);
         let (base, options_ok) = match &*fit {
-            TemplateFit::Taints(m) => return Err(reject(RejectReason::Taints, m.clone())),
+            TemplateFit::Taints(m) => return Err(rejection(name, RejectReason::Taints, m.clone())),
             TemplateFit::Requirements(m) => {
-                return Err(reject(RejectReason::Requirements, m.clone()));
+                return Err(rejection(name, RejectReason::Requirements, m.clone()));
             }
             TemplateFit::Compatible {
                 requirements,
@@ -507,57 +555,117 @@ impl<'s> Solver<'s> {
         let hostname = format!("hostname-placeholder-{:04}", self.claims.len() + 1);
         let mut requirements = base.clone();
         requirements.add(Requirement::in_values(HOSTNAME, [hostname.as_str()]));
+        let new = NewClaim {
+            t,
+            allowed: &allowed,
+            options_ok,
+            hostname: &hostname,
+        };
+        let state = &self.pods[position];
+        let alternatives = state
+            .volumes
+            .as_ref()
+            .map_or(&[][..], |v| v.alternatives.as_slice());
+        if alternatives.is_empty() {
+            let fit =
+                self.new_claim_attempt(&new, position, class, constraints, requirements, false)?;
+            return Ok((fit, hostname));
+        }
+        // Volume topology narrows the NodeClaim only, never the pod's affinity (spec core §2.3).
+        let wk = &self.settings.well_known_labels;
+        let candidates: Vec<Result<Requirements, String>> = alternatives
+            .iter()
+            .map(
+                |alternative| match requirements.compatible(alternative, wk) {
+                    Ok(()) => Ok(requirements.intersection(alternative)),
+                    Err(e) => Err(format!("incompatible volume requirements, {e}")),
+                },
+            )
+            .collect();
+        let mut last = rejection(name, RejectReason::Volumes, String::new());
+        for candidate in candidates {
+            let attempt = candidate.map_err(|m| rejection(name, RejectReason::Volumes, m));
+            match attempt.and_then(|narrowed| {
+                self.new_claim_attempt(&new, position, class, constraints, narrowed, true)
+            }) {
+                Ok(fit) => return Ok((fit, hostname)),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Topology, instance-type narrowing and reservations for a pod on a new NodeClaim of
+    /// `new.t` with `requirements` (template ∩ pod ∩ hostname, and a volume alternative when
+    /// `narrowed`).
+    fn new_claim_attempt(
+        &mut self,
+        new: &NewClaim<'_>,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+        mut requirements: Requirements,
+        mut narrowed: bool,
+    ) -> Result<Fit, NodePoolRejection> {
+        let template = &self.templates[new.t];
+        let name = template.nodepool.name.as_str();
         let state = &self.pods[position];
         let pod = &self.snapshot.pods[state.index];
-        let mut mask = None;
         if self.topology.constrains(pod, constraints) {
-            let narrowed = self.topology_for_new(pod, class, constraints, &requirements, template);
-            let narrowed = narrowed.map_err(|m| reject(RejectReason::Topology, m))?;
-            requirements.add_all(&narrowed);
-            mask = Some(self.masks.mask(t, template, &requirements, self.settings));
+            let topology = self.topology_for_new(pod, class, constraints, &requirements, template);
+            let topology = topology.map_err(|m| rejection(name, RejectReason::Topology, m))?;
+            requirements.add_all(&topology);
+            narrowed = true;
         }
-        let known = match &mask {
-            None => Known::Mask(options_ok),
-            Some(Some(mask)) => Known::Mask(mask),
-            Some(None) => Known::Unknown,
+        let mask = narrowed
+            .then(|| {
+                self.masks
+                    .mask(new.t, template, &requirements, self.settings)
+            })
+            .flatten();
+        let known = match (&mask, narrowed) {
+            (_, false) => Known::Mask(new.options_ok),
+            (Some(mask), true) => Known::Mask(mask),
+            (None, true) => Known::Unknown,
         };
+        let zero = vec![0; state.requests.len()];
         let narrowing = Narrowing {
-            options: &allowed,
+            options: new.allowed,
             requirements: Cow::Borrowed(&requirements),
             known,
-            claim_requests: &vec![0; state.requests.len()],
+            claim_requests: &zero,
             pod_requests: &state.requests,
             pod_ports: &pod.host_ports,
             claim_ports: &[],
         };
-        match claims::narrow(template, narrowing, self.settings) {
-            Ok(mut fit) => {
-                fit.reservations = self
-                    .reservations
-                    .to_hold(
-                        &hostname,
-                        &std::collections::BTreeSet::new(),
-                        template,
-                        &fit.options,
-                        &fit.requirements,
-                        self.settings,
-                    )
-                    .map_err(|m| reject(RejectReason::ReservedCapacity, m.to_owned()))?;
-                Ok((fit, hostname))
-            }
-            Err(rejection) => {
-                let message = rejection.message(&requirements, &pod.requests);
-                let (reason, counts) = match &rejection {
+        let mut fit = match claims::narrow(template, narrowing, self.settings) {
+            Ok(fit) => fit,
+            Err(e) => {
+                let message = e.message(&requirements, &pod.requests);
+                let (reason, counts) = match &e {
                     claims::FilterRejection::InstanceTypes(f) => {
                         (RejectReason::InstanceTypes, Some(f.counts))
                     }
                     claims::FilterRejection::MinValues(..) => (RejectReason::MinValues, None),
                 };
-                let mut r = reject(reason, message);
+                let mut r = rejection(name, reason, message);
                 r.instance_types = counts;
-                Err(r)
+                return Err(r);
             }
-        }
+        };
+        let none = std::collections::BTreeSet::new();
+        fit.reservations = self
+            .reservations
+            .to_hold(
+                new.hostname,
+                &none,
+                template,
+                &fit.options,
+                &fit.requirements,
+                self.settings,
+            )
+            .map_err(|m| rejection(name, RejectReason::ReservedCapacity, m.to_owned()))?;
+        Ok(fit)
     }
 
     fn topology_for_new(
@@ -627,6 +735,28 @@ impl<'s> Solver<'s> {
             .claim_order
             .partition_point(|&other| claims[other].pods.len() <= 1);
         self.claim_order.insert(at, c);
+    }
+}
+
+/// What a new-NodeClaim attempt shares across volume alternatives.
+struct NewClaim<'a> {
+    /// The template.
+    t: usize,
+    /// Options the NodePool's limits allow.
+    allowed: &'a [u32],
+    /// The pod class's verdicts on the template's options (without topology or volumes).
+    options_ok: &'a [bool],
+    /// The NodeClaim's hostname placeholder.
+    hostname: &'a str,
+}
+
+/// A NodePool's refusal.
+fn rejection(nodepool: &str, reason: RejectReason, message: String) -> NodePoolRejection {
+    NodePoolRejection {
+        nodepool: nodepool.to_owned(),
+        reason,
+        message,
+        instance_types: None,
     }
 }
 

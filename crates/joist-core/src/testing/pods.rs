@@ -276,6 +276,17 @@ impl PodBuilder {
         self
     }
 
+    /// Adds a generic ephemeral volume (its claim is `<pod>-<volume>`).
+    pub fn ephemeral_volume(mut self, volume: &str, storage_class: Option<&str>) -> Self {
+        self.pod.volumes.push(PodVolume {
+            name: volume.into(),
+            source: VolumeSource::Ephemeral {
+                storage_class_name: storage_class.map(Into::into),
+            },
+        });
+        self
+    }
+
     /// Binds the pod to a node (it is then not provisionable).
     pub fn node_name(mut self, node: &str) -> Self {
         self.pod.node_name = Some(node.into());

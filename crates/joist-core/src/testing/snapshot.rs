@@ -7,7 +7,9 @@ use super::fake::fake_instance_types;
 use super::nodes::{DaemonSetBuilder, NodeBuilder, NodePoolBuilder};
 use super::pods::PodBuilder;
 use crate::instancetype::InstanceType;
-use crate::snapshot::{PodDisruptionBudget, Snapshot};
+use crate::snapshot::{
+    PersistentVolume, PersistentVolumeClaim, PodDisruptionBudget, Snapshot, StorageClass,
+};
 
 /// Starts an empty snapshot whose NodePools get the fake default instance types unless told
 /// otherwise.
@@ -72,6 +74,24 @@ impl SnapshotBuilder {
     /// Adds a PodDisruptionBudget.
     pub fn pdb(mut self, pdb: PodDisruptionBudget) -> Self {
         self.snapshot.pdbs.push(pdb);
+        self
+    }
+
+    /// Adds a PersistentVolumeClaim.
+    pub fn claim(mut self, claim: PersistentVolumeClaim) -> Self {
+        self.snapshot.volumes.claims.push(claim);
+        self
+    }
+
+    /// Adds a PersistentVolume.
+    pub fn volume(mut self, volume: PersistentVolume) -> Self {
+        self.snapshot.volumes.volumes.push(volume);
+        self
+    }
+
+    /// Adds a StorageClass.
+    pub fn storage_class(mut self, class: StorageClass) -> Self {
+        self.snapshot.volumes.storage_classes.push(class);
         self
     }
 

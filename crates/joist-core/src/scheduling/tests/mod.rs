@@ -15,3 +15,4 @@ mod preferences;
 mod requirements;
 mod reservations;
 mod scale;
+mod volumes;

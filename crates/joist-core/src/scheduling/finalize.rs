@@ -5,17 +5,16 @@ use std::sync::Arc;
 
 use super::claims::Claim;
 use super::dense::{Dense, ResourceIndex};
-use super::masks::OfferingCache;
+use super::masks::{OfferingCache, Priced};
 use super::minvalues;
 use super::plan::NewNodeClaim;
 use super::settings::{MinValuesPolicy, SchedulingSettings};
 use super::template::Template;
-use crate::instancetype::InstanceType;
 use crate::labels::{
     CAPACITY_TYPE, CAPACITY_TYPE_RESERVED, HOSTNAME, INITIALIZED, INSTANCE_TYPE,
     NODECLAIM_MIN_VALUES_RELAXED, REGISTERED,
 };
-use crate::requirements::Requirement;
+use crate::requirements::{Requirement, Requirements};
 use crate::resources::ResourceList;
 use crate::rng::SeededRng;
 
@@ -29,61 +28,10 @@ pub(crate) fn finalize(
     offerings: &mut OfferingCache,
     rng: &mut SeededRng,
 ) -> Result<NewNodeClaim, String> {
-    let mut requirements = claim.requirements.clone();
-    for helper in [HOSTNAME, REGISTERED, INITIALIZED] {
-        requirements.remove(helper);
-    }
-    if !claim.reservations.is_empty()
-        && let Some(label) = settings.reservation_id_label.as_deref()
-    {
-        // Pinning to `reserved` lets drift notice when the provider demotes the node.
-        requirements.remove(CAPACITY_TYPE);
-        requirements.add(Requirement::in_values(
-            CAPACITY_TYPE,
-            [CAPACITY_TYPE_RESERVED],
-        ));
-        requirements.add(Requirement::in_values(label, claim.reservations.iter()));
-    }
+    let mut requirements = base_requirements(claim, settings);
     let priced = offerings.summaries(claim.template, template, &requirements, settings);
-    let mut member = vec![false; template.options.len()];
-    for &o in &claim.options {
-        member[o as usize] = true;
-    }
-    let ordered: Vec<u32> = priced
-        .by_price
-        .iter()
-        .copied()
-        .filter(|&o| member[o as usize])
-        .take(settings.max_instance_types)
-        .collect();
-    let truncated: Vec<&InstanceType> = ordered
-        .iter()
-        .map(|&o| template.options[o as usize].it)
-        .collect();
-    if requirements.has_min_values()
-        && settings.min_values_policy == MinValuesPolicy::Strict
-        && let Err(unmet) = minvalues::check(truncated.iter().copied(), &requirements)
-    {
-        return Err(format!(
-            "pod didn’t schedule because NodePool couldn’t meet minValues requirements, \
-             validating minValues, {} (NodePool={})",
-            minvalues::unmet_message(&unmet),
-            template.nodepool.name
-        ));
-    }
-    let min_values = requirements
-        .find(INSTANCE_TYPE)
-        .and_then(Requirement::min_values);
-    let mut kept = vec![false; template.options.len()];
-    for &o in &ordered {
-        kept[o as usize] = true;
-    }
-    let names = template
-        .alphabetical
-        .iter()
-        .filter(|&&o| kept[o as usize])
-        .map(|&o| &template.options[o as usize].name);
-    requirements.add(Requirement::in_values(INSTANCE_TYPE, names).with_min_values(min_values));
+    let ordered = truncate(claim, template, &priced, &requirements, settings)?;
+    add_instance_types(&mut requirements, template, &ordered);
     // Inserted one by one: collecting would sort every offering's entry (hundreds) first.
     let mut capacity_types: BTreeSet<&str> = BTreeSet::new();
     for &o in &ordered {
@@ -121,6 +69,78 @@ pub(crate) fn finalize(
         hostname_placeholder: claim.hostname.clone(),
         pods: claim.pods.clone(),
     })
+}
+
+/// The claim's requirements without the solve-only helpers (hostname placeholder, registered,
+/// initialized), pinned to its reservations when it holds any.
+fn base_requirements(claim: &Claim, settings: &SchedulingSettings) -> Requirements {
+    let mut requirements = claim.requirements.clone();
+    for helper in [HOSTNAME, REGISTERED, INITIALIZED] {
+        requirements.remove(helper);
+    }
+    if !claim.reservations.is_empty()
+        && let Some(label) = settings.reservation_id_label.as_deref()
+    {
+        // Pinning to `reserved` lets drift notice when the provider demotes the node.
+        requirements.remove(CAPACITY_TYPE);
+        requirements.add(Requirement::in_values(
+            CAPACITY_TYPE,
+            [CAPACITY_TYPE_RESERVED],
+        ));
+        requirements.add(Requirement::in_values(label, claim.reservations.iter()));
+    }
+    requirements
+}
+
+/// The claim's options by price, at most `max_instance_types` (upstream `TruncateInstanceTypes`),
+/// or upstream's error when the truncated list breaks minValues under Strict.
+fn truncate(
+    claim: &Claim,
+    template: &Template<'_>,
+    priced: &Priced,
+    requirements: &Requirements,
+    settings: &SchedulingSettings,
+) -> Result<Vec<u32>, String> {
+    let mut member = vec![false; template.options.len()];
+    for &o in &claim.options {
+        member[o as usize] = true;
+    }
+    let ordered: Vec<u32> = priced
+        .by_price
+        .iter()
+        .copied()
+        .filter(|&o| member[o as usize])
+        .take(settings.max_instance_types)
+        .collect();
+    if requirements.has_min_values() && settings.min_values_policy == MinValuesPolicy::Strict {
+        let its = ordered.iter().map(|&o| template.options[o as usize].it);
+        if let Err(unmet) = minvalues::check(its, requirements) {
+            return Err(format!(
+                "pod didn’t schedule because NodePool couldn’t meet minValues requirements, \
+                 validating minValues, {} (NodePool={})",
+                minvalues::unmet_message(&unmet),
+                template.nodepool.name
+            ));
+        }
+    }
+    Ok(ordered)
+}
+
+/// Adds `node.kubernetes.io/instance-type In [names]` (alphabetical, keeping its minValues).
+fn add_instance_types(requirements: &mut Requirements, template: &Template<'_>, ordered: &[u32]) {
+    let min_values = requirements
+        .find(INSTANCE_TYPE)
+        .and_then(Requirement::min_values);
+    let mut kept = vec![false; template.options.len()];
+    for &o in ordered {
+        kept[o as usize] = true;
+    }
+    let names = template
+        .alphabetical
+        .iter()
+        .filter(|&&o| kept[o as usize])
+        .map(|&o| &template.options[o as usize].name);
+    requirements.add(Requirement::in_values(INSTANCE_TYPE, names).with_min_values(min_values));
 }
 
 /// The pods' requests plus the minimum DaemonSet overhead over the groups that still have an

@@ -43,8 +43,9 @@ pub(crate) struct Claim {
 /// A successful fit: the NodeClaim's requirements and options once the pod is added.
 #[derive(Debug)]
 pub(crate) struct Fit {
-    /// The new requirements.
-    pub(crate) requirements: Requirements,
+    /// The new requirements; `None` when they equal the requirements the narrowing borrowed
+    /// (the in-flight NodeClaim's own), which spares a copy per placement.
+    pub(crate) requirements: Option<Requirements>,
     /// The surviving options.
     pub(crate) options: Vec<u32>,
     /// Whether minValues had to be lowered.
@@ -101,7 +102,7 @@ pub(crate) fn narrow(
         settings,
     );
     let options = outcome.map_err(FilterRejection::InstanceTypes)?;
-    let mut requirements = input.requirements.into_owned();
+    let mut requirements = input.requirements;
     let mut relaxed_min_values = false;
     if requirements.has_min_values() {
         let its = options.iter().map(|&o| template.options[o as usize].it);
@@ -109,10 +110,14 @@ pub(crate) fn narrow(
             if settings.min_values_policy == MinValuesPolicy::Strict {
                 return Err(FilterRejection::MinValues(unmet));
             }
-            minvalues::relax(&mut requirements, &unmet);
+            minvalues::relax(requirements.to_mut(), &unmet);
             relaxed_min_values = true;
         }
     }
+    let requirements = match requirements {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(owned) => Some(owned),
+    };
     Ok(Fit {
         requirements,
         options,
@@ -167,7 +172,9 @@ impl Claim {
         requests: &[i128],
         ports: &[HostPort],
     ) {
-        self.requirements = fit.requirements;
+        if let Some(requirements) = fit.requirements {
+            self.requirements = requirements;
+        }
         self.options = fit.options;
         self.reservations = fit.reservations;
         dense::add(&mut self.requests, requests);

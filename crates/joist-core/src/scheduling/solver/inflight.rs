@@ -79,7 +79,10 @@ impl Solver<'_> {
             .as_ref()
             .map_or(&[][..], |v| v.alternatives.as_slice());
         if alternatives.is_empty() {
-            let requirements = requirements.into_owned();
+            let requirements = match requirements {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(r) => Some(r),
+            };
             return self.inflight_attempt(c, position, class, constraints, requirements);
         }
         // Volume topology narrows the NodeClaim only, never the pod's affinity (spec core §2.3).
@@ -89,7 +92,7 @@ impl Solver<'_> {
             .map(|alternative| requirements.intersection(alternative))
             .collect();
         candidates.into_iter().find_map(|requirements| {
-            self.inflight_attempt(c, position, class, constraints, requirements)
+            self.inflight_attempt(c, position, class, constraints, Some(requirements))
         })
     }
 
@@ -101,40 +104,45 @@ impl Solver<'_> {
         position: usize,
         class: usize,
         constraints: &PodConstraints,
-        mut requirements: Requirements,
+        requirements: Option<Requirements>,
     ) -> Option<Fit> {
         let claim = &self.claims[c];
         let state = &self.pods[position];
         let template = &self.templates[claim.template];
         let pod = &self.snapshot.pods[state.index];
         let wk = &self.settings.well_known_labels;
+        let mut requirements = requirements;
         if self.topology.constrains(pod, constraints) {
+            let base = requirements.as_ref().unwrap_or(&claim.requirements);
             let strict = &self.classes.get(class).strict;
             let taints = template.taints.as_slice();
             let narrowed = self
                 .topology
-                .add_requirements(pod, constraints, strict, &requirements, taints, Some(wk))
+                .add_requirements(pod, constraints, strict, base, taints, Some(wk))
                 .ok()?;
-            if !requirements.is_compatible(&narrowed, wk) {
+            if !base.is_compatible(&narrowed, wk) {
                 return None;
             }
-            requirements.add_all(&narrowed);
+            let mut merged = requirements.unwrap_or_else(|| claim.requirements.clone());
+            merged.add_all(&narrowed);
+            requirements = Some(merged);
         }
-        let unchanged = requirements == claim.requirements;
-        let mask = (!unchanged)
-            .then(|| {
-                self.masks
-                    .mask(claim.template, template, &requirements, self.settings)
-            })
-            .flatten();
-        let known = match (&mask, unchanged) {
-            (_, true) => Known::AllOk,
-            (Some(mask), false) => Known::Mask(mask),
-            (None, false) => Known::Unknown,
+        let requirements = match requirements {
+            Some(r) if r != claim.requirements => Cow::Owned(r),
+            _ => Cow::Borrowed(&claim.requirements),
+        };
+        let mask = match &requirements {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(r) => self.masks.mask(claim.template, template, r, self.settings),
+        };
+        let known = match (&mask, &requirements) {
+            (_, Cow::Borrowed(_)) => Known::AllOk,
+            (Some(mask), Cow::Owned(_)) => Known::Mask(mask),
+            (None, Cow::Owned(_)) => Known::Unknown,
         };
         let narrowing = Narrowing {
             options: &claim.options,
-            requirements: Cow::Owned(requirements),
+            requirements,
             known,
             claim_requests: &claim.requests,
             pod_requests: &state.requests,
@@ -142,6 +150,7 @@ impl Solver<'_> {
             claim_ports: &claim.host_ports,
         };
         let mut fit = claims::narrow(template, narrowing, self.settings).ok()?;
+        let final_requirements = fit.requirements.as_ref().unwrap_or(&claim.requirements);
         fit.reservations = self
             .reservations
             .to_hold(
@@ -149,7 +158,7 @@ impl Solver<'_> {
                 &claim.reservations,
                 template,
                 &fit.options,
-                &fit.requirements,
+                final_requirements,
                 self.settings,
             )
             .ok()?;

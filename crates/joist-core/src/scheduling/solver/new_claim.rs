@@ -169,6 +169,7 @@ impl Solver<'_> {
         };
         let mut fit = claims::narrow(template, narrowing, self.settings)
             .map_err(|e| filter_rejection(name, &e, &requirements, pod))?;
+        let requirements = fit.requirements.get_or_insert(requirements);
         let none = std::collections::BTreeSet::new();
         fit.reservations = self
             .reservations
@@ -177,7 +178,7 @@ impl Solver<'_> {
                 &none,
                 template,
                 &fit.options,
-                &fit.requirements,
+                requirements,
                 self.settings,
             )
             .map_err(|m| rejection(name, RejectReason::ReservedCapacity, m.to_owned()))?;

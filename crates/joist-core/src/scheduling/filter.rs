@@ -230,3 +230,105 @@ fn resources_string(
         format!("min={low}, max={high}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::quantity;
+
+    fn failure(requirements_met: bool, fits: bool, has_offering: bool) -> FilterFailure {
+        FilterFailure {
+            requirements_met,
+            fits,
+            has_offering,
+            ..FilterFailure::default()
+        }
+    }
+
+    fn head(f: &FilterFailure) -> String {
+        let requests: ResourceList = [("cpu", quantity("1"))].into_iter().collect();
+        let message = f.message(&Requirements::new(), &requests);
+        message
+            .split(", requirements=")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn messages_name_the_criteria_no_instance_type_met() {
+        let cases = [
+            (
+                (false, false, false),
+                "no instance type met the scheduling requirements or had enough resources or had a required offering",
+            ),
+            (
+                (false, false, true),
+                "no instance type met the scheduling requirements or had enough resources",
+            ),
+            (
+                (false, true, false),
+                "no instance type met the scheduling requirements or had a required offering",
+            ),
+            (
+                (true, false, false),
+                "no instance type had enough resources or had a required offering",
+            ),
+            ((false, true, true), "no instance type met all requirements"),
+            ((true, false, true), "no instance type has enough resources"),
+            (
+                (true, true, false),
+                "no instance type has the required offering",
+            ),
+            (
+                (true, true, true),
+                "no instance type met the requirements/resources/offering tuple",
+            ),
+        ];
+        for ((r, f, o), expected) in cases {
+            assert_eq!(head(&failure(r, f, o)), expected, "{r} {f} {o}");
+        }
+        let pairs = [
+            (
+                FilterFailure {
+                    requirements_and_fits: true,
+                    ..failure(true, true, true)
+                },
+                "no instance type which met the scheduling requirements and had enough resources, had a required offering",
+            ),
+            (
+                FilterFailure {
+                    fits_and_offering: true,
+                    ..failure(true, true, true)
+                },
+                "no instance type which had enough resources and the required offering met the scheduling requirements",
+            ),
+            (
+                FilterFailure {
+                    requirements_and_offering: true,
+                    ..failure(true, true, true)
+                },
+                "no instance type which met the scheduling requirements and the required offering had the required resources",
+            ),
+        ];
+        for (f, expected) in pairs {
+            assert_eq!(head(&f), expected);
+        }
+    }
+
+    #[test]
+    fn resources_show_the_daemon_overhead_range() {
+        let requests: ResourceList = [("cpu", quantity("1"))].into_iter().collect();
+        let low: ResourceList = [("cpu", quantity("1"))].into_iter().collect();
+        let high: ResourceList = [("cpu", quantity("2"))].into_iter().collect();
+        assert_eq!(resources_string(&requests, None), r#"{"cpu":"1"}"#);
+        assert_eq!(
+            resources_string(&requests, Some(&(low.clone(), low.clone()))),
+            r#"{"cpu":"2"}"#
+        );
+        assert_eq!(
+            resources_string(&requests, Some(&(low, high))),
+            r#"min={"cpu":"2"}, max={"cpu":"3"}"#
+        );
+    }
+}

@@ -8,10 +8,15 @@
 #![deny(missing_docs)]
 
 pub mod duration;
+pub mod explain;
 pub mod instancetype;
 pub mod labels;
 pub mod nodepool;
 pub mod requirements;
 pub mod resources;
 pub mod rng;
+pub mod scheduling;
+pub mod snapshot;
 pub mod taints;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -1,0 +1,199 @@
+//! Placing a pod on a NodeClaim opened earlier in the round (spec core §2.4, §2.6).
+
+use std::borrow::Cow;
+
+use super::Solver;
+use crate::requirements::Requirements;
+use crate::scheduling::claims::{self, Fit, Narrowing};
+use crate::scheduling::classes::TemplateFit;
+use crate::scheduling::filter::Known;
+use crate::snapshot::PodConstraints;
+
+impl Solver<'_> {
+    /// The first in-flight NodeClaim, least loaded first, that takes the pod.
+    pub(super) fn add_to_inflight(
+        &mut self,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+    ) -> bool {
+        if self.claims.is_empty() {
+            return false;
+        }
+        let pod = &self.snapshot.pods[self.pods[position].index];
+        let (snapshot, claims) = (self.snapshot, &self.claims);
+        let applicable =
+            self.watches
+                .applicable(pod, constraints, self.settings.preference_policy, || {
+                    claims
+                        .iter()
+                        .map(|c| c.pods.iter().map(|&p| &snapshot.pods[p]).collect())
+                        .collect()
+                });
+        if self.watches.all_refused(&applicable) {
+            return false;
+        }
+        for k in 0..self.claim_order.len() {
+            let c = self.claim_order[k];
+            if self.watches.refused(&applicable, c) {
+                continue;
+            }
+            if let Some(fit) = self.inflight_fit(c, position, class, constraints) {
+                self.commit_inflight(c, k, position, fit, constraints);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn inflight_fit(
+        &mut self,
+        c: usize,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+    ) -> Option<Fit> {
+        let claim = &self.claims[c];
+        let state = &self.pods[position];
+        if claim.cannot_hold(&state.requests) {
+            return None;
+        }
+        let template = &self.templates[claim.template];
+        let fit = self
+            .classes
+            .template_fit(class, claim.template, template, self.settings);
+        if !matches!(*fit, TemplateFit::Compatible { .. }) {
+            return None;
+        }
+        let pod_requirements = self.classes.get(class).requirements.as_ref().ok()?;
+        let wk = &self.settings.well_known_labels;
+        let mut requirements = Cow::Borrowed(&claim.requirements);
+        if !pod_requirements.is_empty() {
+            if !claim.requirements.is_compatible(pod_requirements, wk) {
+                return None;
+            }
+            requirements = Cow::Owned(claim.requirements.intersection(pod_requirements));
+        }
+        let alternatives = state
+            .volumes
+            .as_ref()
+            .map_or(&[][..], |v| v.alternatives.as_slice());
+        if alternatives.is_empty() {
+            let requirements = match requirements {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(r) => Some(r),
+            };
+            return self.inflight_attempt(c, position, class, constraints, requirements);
+        }
+        // Volume topology narrows the NodeClaim only, never the pod's affinity (spec core §2.3).
+        let candidates: Vec<Requirements> = alternatives
+            .iter()
+            .filter(|alternative| requirements.is_compatible(alternative, wk))
+            .map(|alternative| requirements.intersection(alternative))
+            .collect();
+        candidates.into_iter().find_map(|requirements| {
+            self.inflight_attempt(c, position, class, constraints, Some(requirements))
+        })
+    }
+
+    /// Topology, instance-type narrowing and reservations for a pod on in-flight NodeClaim `c`
+    /// with the NodeClaim's and pod's (and a volume alternative's) `requirements` merged.
+    fn inflight_attempt(
+        &mut self,
+        c: usize,
+        position: usize,
+        class: usize,
+        constraints: &PodConstraints,
+        requirements: Option<Requirements>,
+    ) -> Option<Fit> {
+        let claim = &self.claims[c];
+        let state = &self.pods[position];
+        let template = &self.templates[claim.template];
+        let pod = &self.snapshot.pods[state.index];
+        let wk = &self.settings.well_known_labels;
+        let mut requirements = requirements;
+        if self.topology.constrains(pod, constraints) {
+            let base = requirements.as_ref().unwrap_or(&claim.requirements);
+            let strict = &self.classes.get(class).strict;
+            let taints = template.taints.as_slice();
+            let narrowed = self
+                .topology
+                .add_requirements(pod, constraints, strict, base, taints, Some(wk))
+                .ok()?;
+            if !base.is_compatible(&narrowed, wk) {
+                return None;
+            }
+            let mut merged = requirements.unwrap_or_else(|| claim.requirements.clone());
+            merged.add_all(&narrowed);
+            requirements = Some(merged);
+        }
+        let requirements = match requirements {
+            Some(r) if r != claim.requirements => Cow::Owned(r),
+            _ => Cow::Borrowed(&claim.requirements),
+        };
+        let mask = match &requirements {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(r) => self.masks.mask(claim.template, template, r, self.settings),
+        };
+        let known = match (&mask, &requirements) {
+            (_, Cow::Borrowed(_)) => Known::AllOk,
+            (Some(mask), Cow::Owned(_)) => Known::Mask(mask),
+            (None, Cow::Owned(_)) => Known::Unknown,
+        };
+        let narrowing = Narrowing {
+            options: &claim.options,
+            requirements,
+            known,
+            claim_requests: &claim.requests,
+            pod_requests: &state.requests,
+            pod_ports: &pod.host_ports,
+            claim_ports: &claim.host_ports,
+        };
+        let mut fit = claims::narrow(template, narrowing, self.settings).ok()?;
+        let final_requirements = fit.requirements.as_ref().unwrap_or(&claim.requirements);
+        fit.reservations = self
+            .reservations
+            .to_hold(
+                &claim.hostname,
+                &claim.reservations,
+                template,
+                &fit.options,
+                final_requirements,
+                self.settings,
+            )
+            .ok()?;
+        Some(fit)
+    }
+
+    fn commit_inflight(
+        &mut self,
+        c: usize,
+        k: usize,
+        position: usize,
+        fit: Fit,
+        constraints: &PodConstraints,
+    ) {
+        let state = &self.pods[position];
+        let pod = &self.snapshot.pods[state.index];
+        let claim = &mut self.claims[c];
+        let template = &self.templates[claim.template];
+        self.reservations.hold(&claim.hostname, &fit.reservations);
+        claim.add(template, fit, state.index, &state.requests, &pod.host_ports);
+        let wk = &self.settings.well_known_labels;
+        self.topology.record(
+            pod,
+            constraints,
+            &claim.requirements,
+            template.taints.as_slice(),
+            Some(wk),
+        );
+        let count = claim.pods.len();
+        self.watches.placed(c, pod);
+        self.claim_order.remove(k);
+        let claims = &self.claims;
+        let at = self
+            .claim_order
+            .partition_point(|&other| claims[other].pods.len() < count);
+        self.claim_order.insert(at, c);
+    }
+}

@@ -1,0 +1,18 @@
+//! Behaviour tests from spec core §9.2 (items 1–47, topology and preference items excluded), one
+//! file per area. Each asserts the outcome the checklist states.
+
+mod support;
+
+mod basics;
+mod daemonsets;
+mod deleting;
+mod existing_nodes;
+mod instance_selection;
+mod labels_taints;
+mod limits_weights;
+mod minvalues;
+mod preferences;
+mod requirements;
+mod reservations;
+mod scale;
+mod volumes;

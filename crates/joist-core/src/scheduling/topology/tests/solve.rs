@@ -41,7 +41,12 @@ fn zonal_spread_of_four_pods_is_one_one_two() {
     let s = snapshot()
         .nodepool(nodepool("default"))
         .pods(4, |_| {
-            pod().label("app", "web").spread(ZONE, 1, WhenUnsatisfiable::DoNotSchedule, Some(app("web")))
+            pod().label("app", "web").spread(
+                ZONE,
+                1,
+                WhenUnsatisfiable::DoNotSchedule,
+                Some(app("web")),
+            )
         })
         .build();
     let plan = run(&s, &fake_settings());
@@ -52,9 +57,18 @@ fn zonal_spread_of_four_pods_is_one_one_two() {
 #[test]
 fn min_domains_beyond_the_allowed_zones_schedules_only_one_per_zone() {
     let mut s = snapshot()
-        .nodepool(nodepool("default").requirement(ZONE, Operator::In, &["test-zone-1", "test-zone-2"]))
+        .nodepool(nodepool("default").requirement(
+            ZONE,
+            Operator::In,
+            &["test-zone-1", "test-zone-2"],
+        ))
         .pods(3, |_| {
-            pod().label("app", "web").spread(ZONE, 1, WhenUnsatisfiable::DoNotSchedule, Some(app("web")))
+            pod().label("app", "web").spread(
+                ZONE,
+                1,
+                WhenUnsatisfiable::DoNotSchedule,
+                Some(app("web")),
+            )
         })
         .build();
     for p in &mut s.pods {
@@ -74,7 +88,12 @@ fn min_domains_beyond_the_allowed_zones_schedules_only_one_per_zone() {
 fn hostname_anti_affinity_gives_each_pod_its_own_node() {
     let s = snapshot()
         .nodepool(nodepool("default"))
-        .pods(5, |_| pod().cpu("100m").label("app", "nginx").anti_affinity(HOSTNAME, app("nginx")))
+        .pods(5, |_| {
+            pod()
+                .cpu("100m")
+                .label("app", "nginx")
+                .anti_affinity(HOSTNAME, app("nginx"))
+        })
         .build();
     let plan = run(&s, &fake_settings());
     assert_eq!(plan.scheduled_count(), 5);
@@ -85,7 +104,12 @@ fn hostname_anti_affinity_gives_each_pod_its_own_node() {
 fn zonal_self_affinity_keeps_every_pod_in_one_zone() {
     let s = snapshot()
         .nodepool(nodepool("default"))
-        .pods(6, |_| pod().cpu("1500m").label("app", "db").affinity(ZONE, app("db")))
+        .pods(6, |_| {
+            pod()
+                .cpu("1500m")
+                .label("app", "db")
+                .affinity(ZONE, app("db"))
+        })
         .build();
     let plan = run(&s, &fake_settings());
     assert_eq!(plan.scheduled_count(), 6);
@@ -114,7 +138,11 @@ fn required_node_affinity_terms_are_relaxed_but_never_the_last() {
     let term = |zone: &str| vec![NodeSelectorRequirement::new(ZONE, Operator::In, [zone])];
     let s = snapshot()
         .nodepool(nodepool("default"))
-        .pod(pod().required_term(term("invalid")).required_term(term("test-zone-3")))
+        .pod(
+            pod()
+                .required_term(term("invalid"))
+                .required_term(term("test-zone-3")),
+        )
         .pod(pod().required_term(term("invalid")))
         .build();
     let plan = run(&s, &fake_settings());
@@ -138,7 +166,10 @@ fn prefer_no_schedule_nodepool_is_used_only_when_nothing_else_fits() {
     let alone = snapshot().nodepool(tainted()).pod(pod()).build();
     let plan = run(&alone, &fake_settings());
     assert_eq!(plan.new_nodeclaims[0].nodepool, "tainted");
-    assert!(matches!(plan.new_nodeclaims[0].taints[0].effect, Effect::PreferNoSchedule));
+    assert!(matches!(
+        plan.new_nodeclaims[0].taints[0].effect,
+        Effect::PreferNoSchedule
+    ));
 }
 
 #[test]
@@ -149,7 +180,12 @@ fn ignore_policy_drops_preferred_anti_affinity_and_schedule_anyway() {
             pod()
                 .label("app", "web")
                 .preferred_anti_affinity(10, ZONE, app("web"))
-                .spread(HOSTNAME, 1, WhenUnsatisfiable::ScheduleAnyway, Some(app("web")))
+                .spread(
+                    HOSTNAME,
+                    1,
+                    WhenUnsatisfiable::ScheduleAnyway,
+                    Some(app("web")),
+                )
         })
         .build();
     let ignore = SchedulingSettings {
@@ -158,7 +194,11 @@ fn ignore_policy_drops_preferred_anti_affinity_and_schedule_anyway() {
     };
     let plan = run(&s, &ignore);
     assert_eq!(plan.scheduled_count(), 3);
-    assert_eq!(plan.new_nodeclaims.len(), 1, "nothing spreads the pods apart");
+    assert_eq!(
+        plan.new_nodeclaims.len(),
+        1,
+        "nothing spreads the pods apart"
+    );
     // Under Respect the preferences hold first and are relaxed only when they cannot be met:
     // all three pods still schedule.
     let plan = run(&s, &fake_settings());
@@ -170,10 +210,20 @@ fn existing_pods_anti_affinity_keeps_newcomers_out_of_its_zone() {
     let s = snapshot()
         .nodepool(nodepool("default"))
         .node(node("existing").nodepool("default").zone("test-zone-1"))
-        .pod(pod().name("guard").label("app", "guard").node_name("existing").anti_affinity(ZONE, app("web")))
+        .pod(
+            pod()
+                .name("guard")
+                .label("app", "guard")
+                .node_name("existing")
+                .anti_affinity(ZONE, app("web")),
+        )
         .pods(4, |_| pod().cpu("1500m").label("app", "web"))
         .build();
     let plan = run(&s, &fake_settings());
     assert_eq!(plan.scheduled_count(), 4);
-    assert!(!per_zone(&plan).contains_key("test-zone-1"), "{:?}", per_zone(&plan));
+    assert!(
+        !per_zone(&plan).contains_key("test-zone-1"),
+        "{:?}",
+        per_zone(&plan)
+    );
 }

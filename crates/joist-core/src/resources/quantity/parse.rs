@@ -12,6 +12,8 @@ const BINARY_CAP_NANOS: u128 = (i64::MAX as u128) * 1_000_000_000;
 #[derive(Debug)]
 struct Scanned<'a> {
     negative: bool,
+    /// Whether the number part has any digit at all (`.` and `-` have none).
+    has_digits: bool,
     /// Integer digits with leading zeros removed (may be empty).
     integer: &'a [u8],
     /// Digits after the decimal point (may be empty).
@@ -35,6 +37,13 @@ pub(super) fn parse(text: &str) -> Result<Quantity, QuantityError> {
     }
     let scanned = scan(text.as_bytes())?;
     let (scale, mut format) = interpret_suffix(scanned.suffix)?;
+    // Upstream hands numbers it cannot compute in int64 to a big-decimal parser, which rejects a
+    // number without digits; small scales take a fast path that reads such a number as zero.
+    let needs_big_decimal = matches!(scale, Scale::Decimal(exponent) if exponent < -9)
+        || matches!(scale, Scale::Binary(exponent) if exponent >= 50);
+    if !scanned.has_digits && needs_big_decimal {
+        return Err(QuantityError::Numeric);
+    }
 
     let mut digits: Vec<u8> = scanned
         .integer
@@ -92,6 +101,7 @@ fn scan(text: &[u8]) -> Result<Scanned<'_>, QuantityError> {
         pos = skip_digits(text, fraction_start);
         fraction = &text[fraction_start..pos];
     }
+    let has_digits = text[..pos].iter().any(u8::is_ascii_digit);
     let suffix_start = pos;
     while pos < end && b"eEinumkKMGTP".contains(&text[pos]) {
         pos += 1;
@@ -105,6 +115,7 @@ fn scan(text: &[u8]) -> Result<Scanned<'_>, QuantityError> {
     }
     Ok(Scanned {
         negative,
+        has_digits,
         integer,
         fraction,
         suffix: &text[suffix_start..],

@@ -92,68 +92,24 @@ impl<'s> Topology<'s> {
     /// (Re)registers the groups of `pod` with `constraints` (upstream `Update`): call it after
     /// relaxing a preference so dropped terms stop constraining the pod.
     pub fn update(&mut self, pod: &Pod, constraints: &PodConstraints) {
-        let respect = self.policy == PreferencePolicy::Respect;
         let mut owned = Vec::new();
-        for tsc in &constraints.topology_spread {
-            if !respect && tsc.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway {
-                continue;
-            }
-            let extra = tsc
-                .match_label_keys
-                .iter()
-                .filter_map(|k| pod.labels.get_key_value(k))
-                .map(|(k, v)| (k.as_str(), v.as_str()));
-            let id = GroupKey {
-                kind: TopologyKind::Spread,
-                key: Arc::from(tsc.topology_key.as_str()),
-                namespaces: Arc::from([pod.namespace.clone()]),
-                selector: PodSelector::new(tsc.label_selector.as_ref(), extra),
-                max_skew: tsc.max_skew,
-                filter: Some(NodeFilter::new(
-                    constraints,
-                    tsc.node_taints_policy,
-                    tsc.node_affinity_policy,
-                    &self.aliases,
-                )),
-            };
-            let spec = GroupSpec {
-                id,
-                min_domains: tsc.min_domains,
-                tolerations: &constraints.tolerations,
-            };
-            owned.push(self.find_or_create(spec, false));
-        }
-        let affinities = [
-            (TopologyKind::PodAffinity, &constraints.pod_affinity),
-            (
-                TopologyKind::PodAntiAffinity,
-                &constraints.pod_anti_affinity,
-            ),
-        ];
-        for (kind, affinity) in affinities {
-            let preferred = affinity
-                .preferred
-                .iter()
-                .filter(|_| respect)
-                .map(|w| &w.term);
-            for term in affinity.required.iter().chain(preferred) {
-                let spec = self.affinity_spec(kind, pod, term, &constraints.tolerations);
-                owned.push(self.find_or_create(spec, false));
+        for id in self
+            .spread_groups(pod, constraints)
+            .into_iter()
+            .chain(self.affinity_groups(pod, constraints))
+        {
+            if !owned.contains(&id) {
+                owned.push(id);
             }
         }
-        owned.dedup();
         let owned = owned
             .into_iter()
             .map(|id| (id, self.groups[id].selects(&pod.namespace, &pod.labels)))
             .collect();
         let mut inverse_owned = Vec::new();
         for term in &constraints.pod_anti_affinity.required {
-            let spec = self.affinity_spec(
-                TopologyKind::PodAntiAffinity,
-                pod,
-                term,
-                &constraints.tolerations,
-            );
+            let kind = TopologyKind::PodAntiAffinity;
+            let spec = self.affinity_spec(kind, pod, term, &constraints.tolerations);
             inverse_owned.push(self.find_or_create(spec, true));
         }
         let entry = self.pods.entry(pod.uid.clone()).or_default();
@@ -163,6 +119,70 @@ impl<'s> Topology<'s> {
                 entry.inverse_owned.push(id);
             }
         }
+    }
+
+    /// The groups of the pod's spread constraints (`ScheduleAnyway` ones only under `Respect`);
+    /// `matchLabelKeys` values from the pod's labels narrow each selector.
+    fn spread_groups(&mut self, pod: &Pod, constraints: &PodConstraints) -> Vec<usize> {
+        let respect = self.policy == PreferencePolicy::Respect;
+        let mut groups = Vec::new();
+        for tsc in &constraints.topology_spread {
+            if !respect && tsc.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway {
+                continue;
+            }
+            let extra = tsc
+                .match_label_keys
+                .iter()
+                .filter_map(|k| pod.labels.get_key_value(k))
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            let filter = NodeFilter::new(
+                constraints,
+                tsc.node_taints_policy,
+                tsc.node_affinity_policy,
+                &self.aliases,
+            );
+            let id = GroupKey {
+                kind: TopologyKind::Spread,
+                key: Arc::from(tsc.topology_key.as_str()),
+                namespaces: Arc::from([pod.namespace.clone()]),
+                selector: PodSelector::new(tsc.label_selector.as_ref(), extra),
+                max_skew: tsc.max_skew,
+                filter: Some(filter),
+            };
+            let spec = GroupSpec {
+                id,
+                min_domains: tsc.min_domains,
+                tolerations: &constraints.tolerations,
+            };
+            groups.push(self.find_or_create(spec, false));
+        }
+        groups
+    }
+
+    /// The groups of the pod's affinity and anti-affinity terms: required ones, and preferred
+    /// ones under `Respect` (they hold until relaxed away).
+    fn affinity_groups(&mut self, pod: &Pod, constraints: &PodConstraints) -> Vec<usize> {
+        let respect = self.policy == PreferencePolicy::Respect;
+        let affinities = [
+            (TopologyKind::PodAffinity, &constraints.pod_affinity),
+            (
+                TopologyKind::PodAntiAffinity,
+                &constraints.pod_anti_affinity,
+            ),
+        ];
+        let mut groups = Vec::new();
+        for (kind, affinity) in affinities {
+            let preferred = affinity
+                .preferred
+                .iter()
+                .filter(|_| respect)
+                .map(|w| &w.term);
+            for term in affinity.required.iter().chain(preferred) {
+                let spec = self.affinity_spec(kind, pod, term, &constraints.tolerations);
+                groups.push(self.find_or_create(spec, false));
+            }
+        }
+        groups
     }
 
     /// The group spec of a pod (anti-)affinity term of `pod`.

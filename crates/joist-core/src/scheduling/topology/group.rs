@@ -320,9 +320,11 @@ impl TopologyGroup {
         let mut found = Found::default();
         if let Some(listed) = concrete(node) {
             for domain in listed.values() {
-                let id = index.id(domain);
-                if id.and_then(|id| self.count(id)).is_some_and(|c| c > 0) && admits(pod, domain) {
-                    found.push(id?);
+                let populated = index
+                    .id(domain)
+                    .filter(|&id| self.count(id).is_some_and(|c| c > 0));
+                if let Some(id) = populated.filter(|_| admits(pod, domain)) {
+                    found.push(id);
                 }
             }
         } else {
@@ -388,9 +390,9 @@ impl TopologyGroup {
         match concrete(node) {
             Some(listed) if (listed.len() as usize) < empty_domains => {
                 for domain in listed.values() {
-                    let id = index.id(domain);
-                    if id.and_then(|id| self.count(id)) == Some(0) && admits(pod, domain) {
-                        found.push(id?);
+                    let empty = index.id(domain).filter(|&id| self.count(id) == Some(0));
+                    if let Some(id) = empty.filter(|_| admits(pod, domain)) {
+                        found.push(id);
                     }
                 }
             }

@@ -63,7 +63,13 @@ impl TopologyHook for Topology<'_> {
         allow_undefined: Option<&WellKnownLabels>,
     ) {
         let none = WellKnownLabels::empty();
-        Topology::record(self, pod, node_requirements, taints, allow_undefined.unwrap_or(&none));
+        Topology::record(
+            self,
+            pod,
+            node_requirements,
+            taints,
+            allow_undefined.unwrap_or(&none),
+        );
     }
 
     fn register(&mut self, key: &str, domain: &str) {

@@ -11,3 +11,7 @@ pub mod labels;
 pub mod offerings;
 pub mod overhead;
 pub mod pricing;
+pub mod settings;
+
+#[cfg(test)]
+mod oracle_tests;

@@ -3,10 +3,10 @@
 //! Pure functions over a catalog record and explicit [`CapacitySettings`]; all amounts are exact
 //! integers (millicores, bytes, counts) so the figures can be compared bit for bit with Karpenter's.
 
-use joist_core::resources::{names, Quantity, QuantityFormat, ResourceList};
+use joist_core::resources::{Quantity, QuantityFormat, ResourceList, names};
 
 use crate::catalog::InstanceTypeRecord;
-use crate::settings::{AmiFamily, CapacitySettings, InstanceStorePolicy, NodeClassSettings, MIB};
+use crate::settings::{AmiFamily, CapacitySettings, InstanceStorePolicy, MIB, NodeClassSettings};
 
 /// Max pods for families without ENI-limited density (Windows).
 pub const DEFAULT_MAX_PODS: u64 = 110;
@@ -51,13 +51,23 @@ impl Capacity {
     /// integers, memory and EBS-backed storage in binary units, RAID0 storage in decimal units).
     pub fn to_resource_list(&self) -> ResourceList {
         let mut list = ResourceList::new();
-        list.insert(names::CPU, Quantity::from_milli(saturating_i64(self.cpu_millis)));
-        list.insert(names::MEMORY, Quantity::from_bytes_binary(saturating_i64(self.memory_bytes)));
-        let storage_format =
-            if self.ephemeral_storage_bytes % MIB == 0 { QuantityFormat::BinarySi } else { QuantityFormat::DecimalSi };
+        list.insert(
+            names::CPU,
+            Quantity::from_milli(saturating_i64(self.cpu_millis)),
+        );
+        list.insert(
+            names::MEMORY,
+            Quantity::from_bytes_binary(saturating_i64(self.memory_bytes)),
+        );
+        let storage_format = if self.ephemeral_storage_bytes.is_multiple_of(MIB) {
+            QuantityFormat::BinarySi
+        } else {
+            QuantityFormat::DecimalSi
+        };
         list.insert(
             names::EPHEMERAL_STORAGE,
-            Quantity::from_int(saturating_i64(self.ephemeral_storage_bytes)).with_format(storage_format),
+            Quantity::from_int(saturating_i64(self.ephemeral_storage_bytes))
+                .with_format(storage_format),
         );
         let counts = [
             (names::PODS, self.pods),
@@ -73,7 +83,10 @@ impl Capacity {
             list.insert(name, Quantity::from_int(saturating_i64(count)));
         }
         if let Some(addresses) = self.private_ipv4_address {
-            list.insert(names::AWS_PRIVATE_IPV4_ADDRESS, Quantity::from_int(saturating_i64(addresses)));
+            list.insert(
+                names::AWS_PRIVATE_IPV4_ADDRESS,
+                Quantity::from_int(saturating_i64(addresses)),
+            );
         }
         list
     }
@@ -114,7 +127,11 @@ pub fn memory_bytes(record: &InstanceTypeRecord, vm_memory_overhead_percent: f64
     // Karpenter computes the overhead as ceil(bytes × percent / 1024 / 1024) in float64; scaling by
     // a power of two is exact in binary floating point, so working in MiB gives the same value.
     let overhead_mib = (mib as f64 * vm_memory_overhead_percent).ceil();
-    let overhead_mib = if overhead_mib.is_finite() && overhead_mib > 0.0 { overhead_mib as u64 } else { 0 };
+    let overhead_mib = if overhead_mib.is_finite() && overhead_mib > 0.0 {
+        overhead_mib as u64
+    } else {
+        0
+    };
     mib.saturating_sub(overhead_mib) * MIB
 }
 
@@ -129,7 +146,11 @@ pub fn ephemeral_storage_bytes(record: &InstanceTypeRecord, node_class: &NodeCla
     let family = node_class.ami_family;
     let mappings = &node_class.block_device_mappings;
     if !mappings.is_empty() {
-        if let Some(size) = mappings.iter().find(|bdm| bdm.root_volume).and_then(|bdm| bdm.volume_size_bytes) {
+        if let Some(size) = mappings
+            .iter()
+            .find(|bdm| bdm.root_volume)
+            .and_then(|bdm| bdm.volume_size_bytes)
+        {
             return size;
         }
         match family.ephemeral_block_device() {
@@ -139,7 +160,9 @@ pub fn ephemeral_storage_bytes(record: &InstanceTypeRecord, node_class: &NodeCla
                 return last.unwrap_or(AmiFamily::Custom.default_ephemeral_storage_bytes());
             }
             Some(device) => {
-                let matching = mappings.iter().find(|bdm| bdm.device_name.as_deref() == Some(device));
+                let matching = mappings
+                    .iter()
+                    .find(|bdm| bdm.device_name.as_deref() == Some(device));
                 if let Some(size) = matching.and_then(|bdm| bdm.volume_size_bytes) {
                     return size;
                 }
@@ -152,7 +175,11 @@ pub fn ephemeral_storage_bytes(record: &InstanceTypeRecord, node_class: &NodeCla
 /// ENI-limited max pods: usable = max(default-card ENIs − `reserved_enis` − `efa_only_on_card0`, 0);
 /// 0 when nothing is usable, else usable × (IPv4 per ENI − 1) + 2 (the EKS `eni-max-pods` formula).
 /// Returns `None` only for a record built outside a catalog without ENI data.
-pub fn eni_limited_pods(record: &InstanceTypeRecord, reserved_enis: u32, efa_only_on_card0: u32) -> Option<u64> {
+pub fn eni_limited_pods(
+    record: &InstanceTypeRecord,
+    reserved_enis: u32,
+    efa_only_on_card0: u32,
+) -> Option<u64> {
     let network = record.pod_network()?;
     let usable = u64::from(network.default_card_max_enis)
         .saturating_sub(u64::from(reserved_enis))
@@ -215,10 +242,13 @@ pub fn private_ipv4_address(record: &InstanceTypeRecord) -> u64 {
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
-    use crate::settings::{BlockDeviceMapping, NetworkInterface, NetworkInterfaceType, GIB};
+    use crate::settings::{BlockDeviceMapping, GIB, NetworkInterface, NetworkInterfaceType};
 
     fn record(name: &str) -> &'static InstanceTypeRecord {
-        Catalog::embedded().expect("catalog").get(name).unwrap_or_else(|| panic!("{name} in catalog"))
+        Catalog::embedded()
+            .expect("catalog")
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} in catalog"))
     }
 
     fn settings(family: AmiFamily) -> CapacitySettings {
@@ -230,9 +260,15 @@ mod tests {
         let al2023 = settings(AmiFamily::Al2023);
         let a1 = capacity(record("a1.medium"), &al2023);
         // 2048 − 64 CMA = 1984; ceil(1984 × 0.075) = 149 → 1835 MiB.
-        assert_eq!((a1.cpu_millis, a1.memory_bytes / MIB, a1.pods), (1000, 1835, 8));
+        assert_eq!(
+            (a1.cpu_millis, a1.memory_bytes / MIB, a1.pods),
+            (1000, 1835, 8)
+        );
         let m5 = capacity(record("m5.large"), &al2023);
-        assert_eq!((m5.cpu_millis, m5.memory_bytes / MIB, m5.pods, m5.pod_eni), (2000, 7577, 29, 9));
+        assert_eq!(
+            (m5.cpu_millis, m5.memory_bytes / MIB, m5.pods, m5.pod_eni),
+            (2000, 7577, 29, 9)
+        );
     }
 
     #[test]
@@ -261,11 +297,28 @@ mod tests {
 
     #[test]
     fn eni_density_is_not_110_on_linux_families_but_is_on_windows() {
-        for family in [AmiFamily::Al2, AmiFamily::Al2023, AmiFamily::Bottlerocket, AmiFamily::Custom] {
-            assert_eq!(pods(record("m5.xlarge"), &settings(family)), 58, "{family:?}");
+        for family in [
+            AmiFamily::Al2,
+            AmiFamily::Al2023,
+            AmiFamily::Bottlerocket,
+            AmiFamily::Custom,
+        ] {
+            assert_eq!(
+                pods(record("m5.xlarge"), &settings(family)),
+                58,
+                "{family:?}"
+            );
         }
-        for family in [AmiFamily::Windows2019, AmiFamily::Windows2022, AmiFamily::Windows2025] {
-            assert_eq!(pods(record("m5.xlarge"), &settings(family)), 110, "{family:?}");
+        for family in [
+            AmiFamily::Windows2019,
+            AmiFamily::Windows2022,
+            AmiFamily::Windows2025,
+        ] {
+            assert_eq!(
+                pods(record("m5.xlarge"), &settings(family)),
+                110,
+                "{family:?}"
+            );
         }
     }
 
@@ -276,14 +329,26 @@ mod tests {
         assert_eq!(pods(record("t3.large"), &s), 10);
         s.kubelet.max_pods = None;
         s.kubelet.pods_per_core = Some(1);
-        assert_eq!(pods(record("m5.xlarge"), &s), 4, "podsPerCore=1 gives pods = vCPUs");
+        assert_eq!(
+            pods(record("m5.xlarge"), &s),
+            4,
+            "podsPerCore=1 gives pods = vCPUs"
+        );
         s.kubelet.max_pods = Some(3);
-        assert_eq!(pods(record("m5.xlarge"), &s), 3, "min(podsPerCore × vCPU, maxPods)");
+        assert_eq!(
+            pods(record("m5.xlarge"), &s),
+            3,
+            "min(podsPerCore × vCPU, maxPods)"
+        );
         s.kubelet.max_pods = Some(30);
         s.kubelet.pods_per_core = Some(2);
         assert_eq!(pods(record("m5.xlarge"), &s), 8);
         s.kubelet.pods_per_core = Some(0);
-        assert_eq!(pods(record("m5.xlarge"), &s), 30, "podsPerCore=0 means no limit");
+        assert_eq!(
+            pods(record("m5.xlarge"), &s),
+            30,
+            "podsPerCore=0 means no limit"
+        );
     }
 
     #[test]
@@ -296,7 +361,11 @@ mod tests {
     #[test]
     fn efa_only_nics_on_card0_reduce_pods_and_set_efa_capacity() {
         let mut s = settings(AmiFamily::Al2023);
-        let nic = |card, kind| NetworkInterface { network_card_index: card, device_index: 0, interface_type: kind };
+        let nic = |card, kind| NetworkInterface {
+            network_card_index: card,
+            device_index: 0,
+            interface_type: kind,
+        };
         s.node_class.network_interfaces = Some(vec![
             nic(0, NetworkInterfaceType::Interface),
             nic(0, NetworkInterfaceType::EfaOnly),
@@ -304,11 +373,19 @@ mod tests {
         ]);
         let p5 = record("p5.48xlarge");
         let network = p5.pod_network().expect("ENI data");
-        let expected = (u64::from(network.default_card_max_enis) - 1) * (u64::from(network.ipv4_per_eni) - 1) + 2;
+        let expected = (u64::from(network.default_card_max_enis) - 1)
+            * (u64::from(network.ipv4_per_eni) - 1)
+            + 2;
         let cap = capacity(p5, &s);
         assert_eq!(cap.pods, expected);
-        assert_eq!(cap.efa, 2, "networkInterfaces set: count of efa-only entries");
-        assert_eq!(capacity(p5, &settings(AmiFamily::Al2023)).efa, u64::from(p5.efa_max));
+        assert_eq!(
+            cap.efa, 2,
+            "networkInterfaces set: count of efa-only entries"
+        );
+        assert_eq!(
+            capacity(p5, &settings(AmiFamily::Al2023)).efa,
+            u64::from(p5.efa_max)
+        );
     }
 
     #[test]
@@ -319,9 +396,13 @@ mod tests {
         let inf2 = capacity(record("inf2.xlarge"), &al2023);
         assert_eq!((inf2.neuron, inf2.neuron_core, inf2.nvidia_gpu), (1, 2, 0));
         // No Gaudi type is in the us-east-1/2 / us-west-2 listing; check the field with a built record.
-        let gaudi_json = crate::catalog::tests::record_json(&[("habana_gaudi", serde_json::json!(8))]);
+        let gaudi_json =
+            crate::catalog::tests::record_json(&[("habana_gaudi", serde_json::json!(8))]);
         let gaudi: InstanceTypeRecord = serde_json::from_value(gaudi_json).expect("record");
-        assert_eq!(capacity(&gaudi.with_pod_network(3, 10), &al2023).habana_gaudi, 8);
+        assert_eq!(
+            capacity(&gaudi.with_pod_network(3, 10), &al2023).habana_gaudi,
+            8
+        );
         let g4ad = capacity(record("g4ad.xlarge"), &al2023);
         assert_eq!(g4ad.amd_gpu, 1);
     }
@@ -339,8 +420,15 @@ mod tests {
         let r = record("m6id.large");
         assert_eq!(ephemeral_storage_bytes(r, &nc), 20 * GIB, "AL2023 default");
         nc.instance_store_policy = Some(InstanceStorePolicy::Raid0);
-        assert_eq!(ephemeral_storage_bytes(r, &nc), r.local_nvme_gb.expect("nvme") * 1_000_000_000);
-        assert_eq!(ephemeral_storage_bytes(record("m5.large"), &nc), 20 * GIB, "RAID0 without instance store");
+        assert_eq!(
+            ephemeral_storage_bytes(r, &nc),
+            r.local_nvme_gb.expect("nvme") * 1_000_000_000
+        );
+        assert_eq!(
+            ephemeral_storage_bytes(record("m5.large"), &nc),
+            20 * GIB,
+            "RAID0 without instance store"
+        );
         nc.instance_store_policy = None;
         let bdm = |device: &str, root, gib: u64| BlockDeviceMapping {
             device_name: Some(device.to_string()),
@@ -348,17 +436,33 @@ mod tests {
             volume_size_bytes: Some(gib * GIB),
         };
         nc.block_device_mappings = vec![bdm("/dev/xvda", false, 100), bdm("/dev/xvdz", true, 200)];
-        assert_eq!(ephemeral_storage_bytes(r, &nc), 200 * GIB, "rootVolume wins");
+        assert_eq!(
+            ephemeral_storage_bytes(r, &nc),
+            200 * GIB,
+            "rootVolume wins"
+        );
         nc.block_device_mappings = vec![bdm("/dev/xvdz", false, 300), bdm("/dev/xvda", false, 100)];
         assert_eq!(ephemeral_storage_bytes(r, &nc), 100 * GIB, "family device");
         nc.ami_family = AmiFamily::Custom;
         nc.block_device_mappings = vec![bdm("/dev/xvda", false, 100), bdm("/dev/xvdz", false, 300)];
-        assert_eq!(ephemeral_storage_bytes(r, &nc), 300 * GIB, "Custom: last mapping");
+        assert_eq!(
+            ephemeral_storage_bytes(r, &nc),
+            300 * GIB,
+            "Custom: last mapping"
+        );
         nc.block_device_mappings.clear();
-        assert_eq!(ephemeral_storage_bytes(r, &nc), 20 * GIB, "Custom without mappings");
+        assert_eq!(
+            ephemeral_storage_bytes(r, &nc),
+            20 * GIB,
+            "Custom without mappings"
+        );
         nc.ami_family = AmiFamily::Bottlerocket;
         nc.block_device_mappings = vec![bdm("/dev/xvda", false, 4), bdm("/dev/xvdb", false, 60)];
-        assert_eq!(ephemeral_storage_bytes(r, &nc), 60 * GIB, "Bottlerocket data volume");
+        assert_eq!(
+            ephemeral_storage_bytes(r, &nc),
+            60 * GIB,
+            "Bottlerocket data volume"
+        );
         nc.ami_family = AmiFamily::Windows2022;
         nc.block_device_mappings.clear();
         assert_eq!(ephemeral_storage_bytes(r, &nc), 50 * GIB, "Windows default");
@@ -366,7 +470,8 @@ mod tests {
 
     #[test]
     fn resource_list_has_every_well_known_resource() {
-        let list = capacity(record("g4dn.8xlarge"), &settings(AmiFamily::Al2023)).to_resource_list();
+        let list =
+            capacity(record("g4dn.8xlarge"), &settings(AmiFamily::Al2023)).to_resource_list();
         let q = |text: &str| Quantity::parse(text).expect("quantity");
         assert_eq!(list.get("cpu"), Some(q("32")));
         assert_eq!(list.get("memory"), Some(Quantity::from_mebibytes(121241)));
@@ -375,7 +480,11 @@ mod tests {
         assert_eq!(list.get("nvidia.com/gpu"), Some(q("1")));
         assert_eq!(list.get("vpc.amazonaws.com/efa"), Some(q("1")));
         assert_eq!(list.get("vpc.amazonaws.com/pod-eni"), Some(q("58")));
-        assert_eq!(list.get("amd.com/gpu"), Some(Quantity::ZERO), "absent devices are listed as zero");
+        assert_eq!(
+            list.get("amd.com/gpu"),
+            Some(Quantity::ZERO),
+            "absent devices are listed as zero"
+        );
         assert!(!list.contains("vpc.amazonaws.com/PrivateIPv4Address"));
         assert_eq!(list.len(), 11);
     }
@@ -383,9 +492,23 @@ mod tests {
     #[test]
     fn windows_amd64_types_get_private_ipv4_addresses() {
         let windows = settings(AmiFamily::Windows2022);
-        assert_eq!(capacity(record("m5.large"), &windows).private_ipv4_address, Some(9));
-        assert_eq!(capacity(record("m5.large"), &settings(AmiFamily::Al2023)).private_ipv4_address, None);
-        assert_eq!(capacity(record("m6g.large"), &windows).private_ipv4_address, None, "arm64 has no Windows OS");
-        assert_eq!(capacity(record("hpc7a.12xlarge"), &windows).private_ipv4_address, Some(0), "not in VPC limits");
+        assert_eq!(
+            capacity(record("m5.large"), &windows).private_ipv4_address,
+            Some(9)
+        );
+        assert_eq!(
+            capacity(record("m5.large"), &settings(AmiFamily::Al2023)).private_ipv4_address,
+            None
+        );
+        assert_eq!(
+            capacity(record("m6g.large"), &windows).private_ipv4_address,
+            None,
+            "arm64 has no Windows OS"
+        );
+        assert_eq!(
+            capacity(record("hpc7a.12xlarge"), &windows).private_ipv4_address,
+            Some(0),
+            "not in VPC limits"
+        );
     }
 }

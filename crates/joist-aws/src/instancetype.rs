@@ -6,9 +6,11 @@ use joist_core::labels::CAPACITY_TYPE_RESERVED;
 
 use crate::capacity::capacity;
 use crate::catalog::{Catalog, InstanceTypeRecord};
-use crate::labels::{instance_type_requirements, OfferingScope};
-use crate::offerings::{base_offerings, reserved_offerings, CapacityReservation, Placement, BASE_CAPACITY_TYPES};
-use crate::overhead::{overhead, OverheadError};
+use crate::labels::{OfferingScope, instance_type_requirements};
+use crate::offerings::{
+    BASE_CAPACITY_TYPES, CapacityReservation, Placement, base_offerings, reserved_offerings,
+};
+use crate::overhead::{OverheadError, overhead};
 use crate::pricing::{PricingError, SpotPolicy, SpotPricing, SpotSnapshot};
 use crate::settings::CapacitySettings;
 
@@ -44,7 +46,10 @@ pub enum BuildError {
 
 /// Every catalog type as an [`InstanceType`], in catalog (name) order, priced with the embedded
 /// spot snapshot.
-pub fn build_instance_types(catalog: &Catalog, settings: &Settings) -> Result<Vec<InstanceType>, BuildError> {
+pub fn build_instance_types(
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Result<Vec<InstanceType>, BuildError> {
     build_instance_types_with(catalog, SpotSnapshot::embedded()?, settings)
 }
 
@@ -54,8 +59,17 @@ pub fn build_instance_types_with(
     snapshot: &SpotSnapshot,
     settings: &Settings,
 ) -> Result<Vec<InstanceType>, BuildError> {
-    let spot = SpotPricing::new(catalog, snapshot, settings.placement.region(), settings.spot_policy);
-    catalog.records().iter().map(|record| build_instance_type(record, &spot, settings)).collect()
+    let spot = SpotPricing::new(
+        catalog,
+        snapshot,
+        settings.placement.region(),
+        settings.spot_policy,
+    );
+    catalog
+        .records()
+        .iter()
+        .map(|record| build_instance_type(record, &spot, settings))
+        .collect()
 }
 
 /// One catalog type as an [`InstanceType`].
@@ -73,12 +87,25 @@ pub fn build_instance_type(
         capacity_types.push(CAPACITY_TYPE_RESERVED);
     }
     offerings.extend(reserved);
-    let scope = OfferingScope { region: placement.region(), zones: placement.zones(), capacity_types: &capacity_types };
+    let scope = OfferingScope {
+        region: placement.region(),
+        zones: placement.zones(),
+        capacity_types: &capacity_types,
+    };
     let requirements = instance_type_requirements(record, family, &scope);
     let capacity = capacity(record, &settings.capacity);
-    let overhead = overhead(record, &capacity, &settings.capacity)
-        .map_err(|source| BuildError::Overhead { instance_type: record.name.clone(), source })?;
-    Ok(InstanceType::new(record.name.clone(), requirements, offerings, capacity.to_resource_list(), overhead))
+    let overhead =
+        overhead(record, &capacity, &settings.capacity).map_err(|source| BuildError::Overhead {
+            instance_type: record.name.clone(),
+            source,
+        })?;
+    Ok(InstanceType::new(
+        record.name.clone(),
+        requirements,
+        offerings,
+        capacity.to_resource_list(),
+        overhead,
+    ))
 }
 
 #[cfg(test)]
@@ -97,9 +124,19 @@ mod tests {
         let types = build_instance_types(catalog(), &Settings::default()).expect("build");
         assert_eq!(types.len(), 1363);
         assert!(types.windows(2).all(|w| w[0].name < w[1].name));
-        assert!(types.iter().all(|t| t.offerings.len() == 12), "6 zones × on-demand/spot");
-        let priced = types.iter().filter(|t| t.offerings.iter().any(|o| o.available)).count();
-        assert_eq!(priced, 1363 - 18 - 6, "18 types lack a price; AL2023 cannot run the 6 a1 types");
+        assert!(
+            types.iter().all(|t| t.offerings.len() == 12),
+            "6 zones × on-demand/spot"
+        );
+        let priced = types
+            .iter()
+            .filter(|t| t.offerings.iter().any(|o| o.available))
+            .count();
+        assert_eq!(
+            priced,
+            1363 - 18 - 6,
+            "18 types lack a price; AL2023 cannot run the 6 a1 types"
+        );
     }
 
     #[test]
@@ -115,11 +152,33 @@ mod tests {
         for (it, record) in types.iter().zip(catalog().records()) {
             let oracle = record.karpenter_al2023_allocatable;
             let allocatable = it.allocatable();
-            let get = |name: &str| allocatable.get(name).unwrap_or_else(|| panic!("{} lacks {name}", it.name));
-            assert_eq!(get("cpu"), Quantity::from_milli(oracle.cpu_m as i64), "{}", it.name);
-            assert_eq!(get("memory").value(), i128::from(oracle.memory_mib) * i128::from(MIB), "{}", it.name);
-            assert_eq!(get("ephemeral-storage").value(), i128::from(oracle.ephemeral_storage_gib) * i128::from(GIB));
-            assert_eq!(get("pods"), Quantity::from_int(oracle.pods as i64), "{}", it.name);
+            let get = |name: &str| {
+                allocatable
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{} lacks {name}", it.name))
+            };
+            assert_eq!(
+                get("cpu"),
+                Quantity::from_milli(oracle.cpu_m as i64),
+                "{}",
+                it.name
+            );
+            assert_eq!(
+                get("memory").value(),
+                i128::from(oracle.memory_mib) * i128::from(MIB),
+                "{}",
+                it.name
+            );
+            assert_eq!(
+                get("ephemeral-storage").value(),
+                i128::from(oracle.ephemeral_storage_gib) * i128::from(GIB)
+            );
+            assert_eq!(
+                get("pods"),
+                Quantity::from_int(oracle.pods as i64),
+                "{}",
+                it.name
+            );
         }
     }
 
@@ -127,9 +186,16 @@ mod tests {
     fn order_by_price_puts_cheap_types_first() {
         let types = build_instance_types(catalog(), &Settings::default()).expect("build");
         let mut on_demand = Requirements::new();
-        on_demand.add(Requirement::in_values(joist_core::labels::CAPACITY_TYPE, ["on-demand"]));
+        on_demand.add(Requirement::in_values(
+            joist_core::labels::CAPACITY_TYPE,
+            ["on-demand"],
+        ));
         let price = |name: &str| {
-            types.iter().find(|t| t.name == name).expect("type").cheapest_compatible_price(&on_demand)
+            types
+                .iter()
+                .find(|t| t.name == name)
+                .expect("type")
+                .cheapest_compatible_price(&on_demand)
         };
         assert_eq!(price("m5.large"), 0.096);
         assert!(price("t3.nano") < price("m5.large"));
@@ -150,31 +216,57 @@ mod tests {
             }],
             ..Settings::default()
         };
-        let spot = SpotPricing::new(catalog(), SpotSnapshot::embedded().expect("snapshot"), "us-east-1", SpotPolicy::default());
-        let m5 = build_instance_type(catalog().get("m5.large").expect("m5"), &spot, &settings).expect("build");
+        let spot = SpotPricing::new(
+            catalog(),
+            SpotSnapshot::embedded().expect("snapshot"),
+            "us-east-1",
+            SpotPolicy::default(),
+        );
+        let m5 = build_instance_type(catalog().get("m5.large").expect("m5"), &spot, &settings)
+            .expect("build");
         assert_eq!(m5.offerings.len(), 13);
-        let capacity_types: Vec<&str> =
-            m5.requirements.find(joist_core::labels::CAPACITY_TYPE).expect("ct").values().collect();
+        let capacity_types: Vec<&str> = m5
+            .requirements
+            .find(joist_core::labels::CAPACITY_TYPE)
+            .expect("ct")
+            .values()
+            .collect();
         assert_eq!(capacity_types, ["on-demand", "reserved", "spot"]);
         let mut reserved = Requirements::new();
-        reserved.add(Requirement::in_values(joist_core::labels::CAPACITY_TYPE, ["reserved"]));
-        assert_eq!(m5.cheapest_compatible_price(&reserved), 0.096 / 10_000_000.0);
+        reserved.add(Requirement::in_values(
+            joist_core::labels::CAPACITY_TYPE,
+            ["reserved"],
+        ));
+        assert_eq!(
+            m5.cheapest_compatible_price(&reserved),
+            0.096 / 10_000_000.0
+        );
     }
 
     #[test]
     fn invalid_kubelet_settings_fail_the_build() {
         let mut settings = Settings::default();
-        settings.capacity.kubelet.system_reserved.insert("cpu".to_string(), "a lot".to_string());
+        settings
+            .capacity
+            .kubelet
+            .system_reserved
+            .insert("cpu".to_string(), "a lot".to_string());
         let error = build_instance_types(catalog(), &settings).expect_err("bad quantity");
         assert!(matches!(error, BuildError::Overhead { .. }), "{error}");
     }
 
     #[test]
     fn windows_types_get_110_pods_and_private_ipv4() {
-        let settings = Settings { capacity: CapacitySettings::for_family(AmiFamily::Windows2022), ..Settings::default() };
+        let settings = Settings {
+            capacity: CapacitySettings::for_family(AmiFamily::Windows2022),
+            ..Settings::default()
+        };
         let types = build_instance_types(catalog(), &settings).expect("build");
         let m5 = types.iter().find(|t| t.name == "m5.large").expect("m5");
         assert_eq!(m5.capacity().get("pods"), Some(Quantity::from_int(110)));
-        assert_eq!(m5.capacity().get("vpc.amazonaws.com/PrivateIPv4Address"), Some(Quantity::from_int(9)));
+        assert_eq!(
+            m5.capacity().get("vpc.amazonaws.com/PrivateIPv4Address"),
+            Some(Quantity::from_int(9))
+        );
     }
 }

@@ -19,12 +19,16 @@
 //! its policy); AL2023 cannot run `a1.*` types (spec aws §3.5), so their offerings are unavailable.
 
 use joist_core::instancetype::{Offering, PriceSource};
-use joist_core::labels::{CAPACITY_TYPE, CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_RESERVED, CAPACITY_TYPE_SPOT, ZONE};
+use joist_core::labels::{
+    CAPACITY_TYPE, CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_RESERVED, CAPACITY_TYPE_SPOT, ZONE,
+};
 use joist_core::requirements::{Requirement, Requirements};
 
 use crate::catalog::InstanceTypeRecord;
-use crate::labels::{CAPACITY_RESERVATION_ID, CAPACITY_RESERVATION_INTERRUPTIBLE, CAPACITY_RESERVATION_TYPE, ZONE_ID};
-use crate::pricing::{on_demand_price, SpotPricing, RESERVED_PRICE_DIVISOR};
+use crate::labels::{
+    CAPACITY_RESERVATION_ID, CAPACITY_RESERVATION_INTERRUPTIBLE, CAPACITY_RESERVATION_TYPE, ZONE_ID,
+};
+use crate::pricing::{RESERVED_PRICE_DIVISOR, SpotPricing, on_demand_price};
 use crate::settings::AmiFamily;
 
 /// The capacity types of base (non-reserved) offerings, in offering order.
@@ -34,7 +38,9 @@ pub const BASE_CAPACITY_TYPES: [&str; 2] = [CAPACITY_TYPE_ON_DEMAND, CAPACITY_TY
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OfferingsError {
     /// The region has no default zone set; pass the zones explicitly.
-    #[error("region {region:?} has no default zones; known regions: us-east-1, us-gov-east-1, us-gov-west-1")]
+    #[error(
+        "region {region:?} has no default zones; known regions: us-east-1, us-gov-east-1, us-gov-west-1"
+    )]
     UnknownRegion {
         /// The region asked for.
         region: String,
@@ -67,7 +73,10 @@ pub struct Zone {
 impl Zone {
     /// A zone with a name and an AZ ID.
     pub fn new(name: impl Into<String>, id: impl Into<String>) -> Self {
-        Zone { name: name.into(), id: id.into() }
+        Zone {
+            name: name.into(),
+            id: id.into(),
+        }
     }
 }
 
@@ -79,8 +88,11 @@ pub struct Placement {
 }
 
 /// Default zones: (region, AZ-ID prefix, zone letters); the first entry is the default placement.
-const DEFAULT_ZONES: [(&str, &str, &str); 3] =
-    [("us-east-1", "use1", "abcdef"), ("us-gov-east-1", "usge1", "abc"), ("us-gov-west-1", "usgw1", "abc")];
+const DEFAULT_ZONES: [(&str, &str, &str); 3] = [
+    ("us-east-1", "use1", "abcdef"),
+    ("us-gov-east-1", "usge1", "abc"),
+    ("us-gov-west-1", "usgw1", "abc"),
+];
 
 // === impl Placement ===
 
@@ -92,8 +104,15 @@ impl Placement {
             return Err(OfferingsError::NoZones { region });
         }
         for (index, zone) in zones.iter().enumerate() {
-            if zone.name.is_empty() || zones[..index].iter().any(|earlier| earlier.name == zone.name) {
-                return Err(OfferingsError::BadZone { region, zone: zone.name.clone() });
+            if zone.name.is_empty()
+                || zones[..index]
+                    .iter()
+                    .any(|earlier| earlier.name == zone.name)
+            {
+                return Err(OfferingsError::BadZone {
+                    region,
+                    zone: zone.name.clone(),
+                });
             }
         }
         Ok(Placement { region, zones })
@@ -101,8 +120,11 @@ impl Placement {
 
     /// The documented default zones of `region` (see the module docs).
     pub fn default_for_region(region: &str) -> Result<Self, OfferingsError> {
-        let Some((_, prefix, letters)) = DEFAULT_ZONES.iter().find(|(name, _, _)| *name == region) else {
-            return Err(OfferingsError::UnknownRegion { region: region.to_string() });
+        let Some((_, prefix, letters)) = DEFAULT_ZONES.iter().find(|(name, _, _)| *name == region)
+        else {
+            return Err(OfferingsError::UnknownRegion {
+                region: region.to_string(),
+            });
         };
         Placement::new(region, lettered_zones(region, prefix, letters))
     }
@@ -127,7 +149,10 @@ impl Default for Placement {
     /// us-east-1 with its six default zones.
     fn default() -> Self {
         let (region, prefix, letters) = DEFAULT_ZONES[0];
-        Placement { region: region.to_string(), zones: lettered_zones(region, prefix, letters) }
+        Placement {
+            region: region.to_string(),
+            zones: lettered_zones(region, prefix, letters),
+        }
     }
 }
 
@@ -136,7 +161,12 @@ fn lettered_zones(region: &str, prefix: &str, letters: &str) -> Vec<Zone> {
     letters
         .chars()
         .enumerate()
-        .map(|(index, letter)| Zone::new(format!("{region}{letter}"), format!("{prefix}-az{}", index + 1)))
+        .map(|(index, letter)| {
+            Zone::new(
+                format!("{region}{letter}"),
+                format!("{prefix}-az{}", index + 1),
+            )
+        })
         .collect()
 }
 
@@ -194,19 +224,29 @@ pub fn family_supports(family: AmiFamily, record: &InstanceTypeRecord) -> bool {
 
 /// The on-demand and spot offerings of `record`: one per zone and capacity type, in zone order,
 /// on-demand before spot.
-pub fn base_offerings(record: &InstanceTypeRecord, placement: &Placement, spot: &SpotPricing<'_>, family: AmiFamily) -> Vec<Offering> {
+pub fn base_offerings(
+    record: &InstanceTypeRecord,
+    placement: &Placement,
+    spot: &SpotPricing<'_>,
+    family: AmiFamily,
+) -> Vec<Offering> {
     let compatible = family_supports(family, record);
     let on_demand = on_demand_price(record, placement.region());
     let mut offerings = Vec::with_capacity(placement.zones().len() * BASE_CAPACITY_TYPES.len());
     for zone in placement.zones() {
         for capacity_type in BASE_CAPACITY_TYPES {
             let price = if capacity_type == CAPACITY_TYPE_SPOT {
-                spot.price(record, &zone.id).map(|p| (p.usd_per_hour, p.source))
+                spot.price(record, &zone.id)
+                    .map(|p| (p.usd_per_hour, p.source))
             } else {
                 on_demand.map(|usd| (usd, PriceSource::Exact))
             };
             let mut requirements = zone_requirements(capacity_type, zone);
-            for key in [CAPACITY_RESERVATION_ID, CAPACITY_RESERVATION_TYPE, CAPACITY_RESERVATION_INTERRUPTIBLE] {
+            for key in [
+                CAPACITY_RESERVATION_ID,
+                CAPACITY_RESERVATION_TYPE,
+                CAPACITY_RESERVATION_INTERRUPTIBLE,
+            ] {
                 requirements.add(Requirement::does_not_exist(key));
             }
             offerings.push(Offering {
@@ -232,19 +272,31 @@ pub fn reserved_offerings(
     family: AmiFamily,
 ) -> Vec<Offering> {
     let compatible = family_supports(family, record);
-    let price = on_demand_price(record, placement.region()).map_or(0.0, |usd| usd / RESERVED_PRICE_DIVISOR);
+    let price =
+        on_demand_price(record, placement.region()).map_or(0.0, |usd| usd / RESERVED_PRICE_DIVISOR);
     reservations
         .iter()
         .filter(|reservation| reservation.instance_type == record.name)
         .map(|reservation| {
             let zone = placement.zone(&reservation.zone);
             let unknown_zone = Zone::new(reservation.zone.clone(), "");
-            let mut requirements = zone_requirements(CAPACITY_TYPE_RESERVED, zone.unwrap_or(&unknown_zone));
-            requirements.add(Requirement::in_values(CAPACITY_RESERVATION_ID, [&reservation.id]));
-            requirements.add(Requirement::in_values(CAPACITY_RESERVATION_TYPE, [reservation.reservation_type.as_str()]));
+            let mut requirements =
+                zone_requirements(CAPACITY_TYPE_RESERVED, zone.unwrap_or(&unknown_zone));
+            requirements.add(Requirement::in_values(
+                CAPACITY_RESERVATION_ID,
+                [&reservation.id],
+            ));
+            requirements.add(Requirement::in_values(
+                CAPACITY_RESERVATION_TYPE,
+                [reservation.reservation_type.as_str()],
+            ));
             requirements.add(Requirement::in_values(
                 CAPACITY_RESERVATION_INTERRUPTIBLE,
-                [if reservation.interruptible { "true" } else { "false" }],
+                [if reservation.interruptible {
+                    "true"
+                } else {
+                    "false"
+                }],
             ));
             Offering {
                 requirements,
@@ -278,12 +330,20 @@ mod tests {
     use crate::pricing::{SpotPolicy, SpotSnapshot};
 
     fn record(name: &str) -> &'static InstanceTypeRecord {
-        Catalog::embedded().expect("catalog").get(name).unwrap_or_else(|| panic!("{name} in catalog"))
+        Catalog::embedded()
+            .expect("catalog")
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} in catalog"))
     }
 
     fn spot(region: &str) -> SpotPricing<'static> {
         let catalog = Catalog::embedded().expect("catalog");
-        SpotPricing::new(catalog, SpotSnapshot::embedded().expect("snapshot"), region, SpotPolicy::EstimateMissing)
+        SpotPricing::new(
+            catalog,
+            SpotSnapshot::embedded().expect("snapshot"),
+            region,
+            SpotPolicy::EstimateMissing,
+        )
     }
 
     #[test]
@@ -295,31 +355,57 @@ mod tests {
         assert_eq!(east.zones()[5], Zone::new("us-east-1f", "use1-az6"));
         let gov = Placement::default_for_region("us-gov-west-1").expect("gov");
         assert_eq!(gov.zones()[2], Zone::new("us-gov-west-1c", "usgw1-az3"));
-        assert!(matches!(Placement::default_for_region("mars-1"), Err(OfferingsError::UnknownRegion { .. })));
+        assert!(matches!(
+            Placement::default_for_region("mars-1"),
+            Err(OfferingsError::UnknownRegion { .. })
+        ));
     }
 
     #[test]
     fn placements_validate_zones() {
-        assert!(matches!(Placement::new("r", vec![]), Err(OfferingsError::NoZones { .. })));
+        assert!(matches!(
+            Placement::new("r", vec![]),
+            Err(OfferingsError::NoZones { .. })
+        ));
         let twice = vec![Zone::new("r-a", "x"), Zone::new("r-a", "y")];
-        assert!(matches!(Placement::new("r", twice), Err(OfferingsError::BadZone { .. })));
-        let custom = Placement::new("eu-west-1", vec![Zone::new("eu-west-1a", "euw1-az3")]).expect("valid");
-        assert_eq!(custom.zone("eu-west-1a").map(|z| z.id.as_str()), Some("euw1-az3"));
+        assert!(matches!(
+            Placement::new("r", twice),
+            Err(OfferingsError::BadZone { .. })
+        ));
+        let custom =
+            Placement::new("eu-west-1", vec![Zone::new("eu-west-1a", "euw1-az3")]).expect("valid");
+        assert_eq!(
+            custom.zone("eu-west-1a").map(|z| z.id.as_str()),
+            Some("euw1-az3")
+        );
     }
 
     #[test]
     fn one_offering_per_zone_and_capacity_type_with_single_valued_requirements() {
         let placement = Placement::default();
-        let offerings = base_offerings(record("m5.large"), &placement, &spot("us-east-1"), AmiFamily::Al2023);
+        let offerings = base_offerings(
+            record("m5.large"),
+            &placement,
+            &spot("us-east-1"),
+            AmiFamily::Al2023,
+        );
         assert_eq!(offerings.len(), 12);
         let first = &offerings[0];
-        assert_eq!((first.capacity_type(), first.zone()), (Some("on-demand"), Some("us-east-1a")));
+        assert_eq!(
+            (first.capacity_type(), first.zone()),
+            (Some("on-demand"), Some("us-east-1a"))
+        );
         assert_eq!(first.single_value(ZONE_ID), Some("use1-az1"));
-        assert_eq!((first.price, first.available, first.price_source), (0.096, true, PriceSource::Exact));
+        assert_eq!(
+            (first.price, first.available, first.price_source),
+            (0.096, true, PriceSource::Exact)
+        );
         let keys: Vec<&str> = first.requirements.keys().collect();
         assert_eq!(keys.len(), 6, "{keys:?}");
-        let mut pools: Vec<(&str, &str)> =
-            offerings.iter().map(|o| (o.capacity_type().expect("ct"), o.zone().expect("zone"))).collect();
+        let mut pools: Vec<(&str, &str)> = offerings
+            .iter()
+            .map(|o| (o.capacity_type().expect("ct"), o.zone().expect("zone")))
+            .collect();
         pools.sort_unstable();
         pools.dedup();
         assert_eq!(pools.len(), 12, "exactly one offering per pool");
@@ -328,35 +414,69 @@ mod tests {
     #[test]
     fn spot_offerings_use_observed_prices_by_az_id_and_flag_estimates() {
         let placement = Placement::default();
-        let offerings = base_offerings(record("m5.large"), &placement, &spot("us-east-1"), AmiFamily::Al2023);
+        let offerings = base_offerings(
+            record("m5.large"),
+            &placement,
+            &spot("us-east-1"),
+            AmiFamily::Al2023,
+        );
         let spot_in = |zone: &str| {
             offerings
                 .iter()
                 .find(|o| o.capacity_type() == Some("spot") && o.zone() == Some(zone))
                 .expect("spot offering")
         };
-        assert_eq!((spot_in("us-east-1b").price, spot_in("us-east-1b").price_source), (0.0424, PriceSource::Exact));
+        assert_eq!(
+            (
+                spot_in("us-east-1b").price,
+                spot_in("us-east-1b").price_source
+            ),
+            (0.0424, PriceSource::Exact)
+        );
         assert_eq!(spot_in("us-east-1a").price_source, PriceSource::Estimated);
         assert!(spot_in("us-east-1a").available);
     }
 
     #[test]
     fn types_without_an_on_demand_price_have_only_unavailable_offerings() {
-        let offerings = base_offerings(record("trn2.48xlarge"), &Placement::default(), &spot("us-east-1"), AmiFamily::Al2023);
+        let offerings = base_offerings(
+            record("trn2.48xlarge"),
+            &Placement::default(),
+            &spot("us-east-1"),
+            AmiFamily::Al2023,
+        );
         assert_eq!(offerings.len(), 12);
-        assert!(offerings.iter().all(|o| !o.available), "no price, no offering");
+        assert!(
+            offerings.iter().all(|o| !o.available),
+            "no price, no offering"
+        );
     }
 
     #[test]
     fn al2023_cannot_run_a1() {
         let a1 = record("a1.large");
-        let on_al2023 = base_offerings(a1, &Placement::default(), &spot("us-east-1"), AmiFamily::Al2023);
+        let on_al2023 = base_offerings(
+            a1,
+            &Placement::default(),
+            &spot("us-east-1"),
+            AmiFamily::Al2023,
+        );
         assert!(on_al2023.iter().all(|o| !o.available));
-        let on_al2 = base_offerings(a1, &Placement::default(), &spot("us-east-1"), AmiFamily::Al2);
+        let on_al2 = base_offerings(
+            a1,
+            &Placement::default(),
+            &spot("us-east-1"),
+            AmiFamily::Al2,
+        );
         assert!(on_al2.iter().any(|o| o.available));
     }
 
-    fn reservation(id: &str, zone: &str, count: u32, state: ReservationState) -> CapacityReservation {
+    fn reservation(
+        id: &str,
+        zone: &str,
+        count: u32,
+        state: ReservationState,
+    ) -> CapacityReservation {
         CapacityReservation {
             id: id.to_string(),
             instance_type: "m5.large".to_string(),
@@ -375,20 +495,38 @@ mod tests {
             reservation("cr-2", "us-east-1b", 0, ReservationState::Active),
             reservation("cr-3", "us-east-1c", 2, ReservationState::Expiring),
             reservation("cr-4", "eu-west-1a", 2, ReservationState::Active),
-            CapacityReservation { instance_type: "m5.xlarge".to_string(), ..reservation("cr-5", "us-east-1a", 1, ReservationState::Active) },
+            CapacityReservation {
+                instance_type: "m5.xlarge".to_string(),
+                ..reservation("cr-5", "us-east-1a", 1, ReservationState::Active)
+            },
         ];
-        let offerings = reserved_offerings(record("m5.large"), &Placement::default(), &reservations, AmiFamily::Al2023);
+        let offerings = reserved_offerings(
+            record("m5.large"),
+            &Placement::default(),
+            &reservations,
+            AmiFamily::Al2023,
+        );
         assert_eq!(offerings.len(), 4, "only this type's reservations");
         let first = &offerings[0];
         assert_eq!(first.capacity_type(), Some("reserved"));
         assert_eq!(first.single_value(CAPACITY_RESERVATION_ID), Some("cr-1"));
-        assert_eq!(first.single_value(CAPACITY_RESERVATION_TYPE), Some("default"));
-        assert_eq!(first.single_value(CAPACITY_RESERVATION_INTERRUPTIBLE), Some("false"));
+        assert_eq!(
+            first.single_value(CAPACITY_RESERVATION_TYPE),
+            Some("default")
+        );
+        assert_eq!(
+            first.single_value(CAPACITY_RESERVATION_INTERRUPTIBLE),
+            Some("false")
+        );
         assert_eq!(first.single_value(ZONE_ID), Some("use1-az1"));
         assert_eq!(first.price, 0.096 / 10_000_000.0);
         assert_eq!(first.reservation_capacity, Some(3));
         let available: Vec<bool> = offerings.iter().map(|o| o.available).collect();
-        assert_eq!(available, [true, false, false, false], "count 0, expiring and foreign zone are unavailable");
+        assert_eq!(
+            available,
+            [true, false, false, false],
+            "count 0, expiring and foreign zone are unavailable"
+        );
     }
 
     #[test]
@@ -398,9 +536,20 @@ mod tests {
             interruptible: true,
             ..reservation("cr-9", "us-east-1a", 1, ReservationState::Active)
         };
-        let offerings = reserved_offerings(record("m5.large"), &Placement::default(), &[block], AmiFamily::Al2023);
-        assert_eq!(offerings[0].single_value(CAPACITY_RESERVATION_TYPE), Some("capacity-block"));
-        assert_eq!(offerings[0].single_value(CAPACITY_RESERVATION_INTERRUPTIBLE), Some("true"));
+        let offerings = reserved_offerings(
+            record("m5.large"),
+            &Placement::default(),
+            &[block],
+            AmiFamily::Al2023,
+        );
+        assert_eq!(
+            offerings[0].single_value(CAPACITY_RESERVATION_TYPE),
+            Some("capacity-block")
+        );
+        assert_eq!(
+            offerings[0].single_value(CAPACITY_RESERVATION_INTERRUPTIBLE),
+            Some("true")
+        );
         assert!(offerings[0].available);
     }
 }

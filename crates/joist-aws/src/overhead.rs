@@ -6,7 +6,7 @@
 //! and `evictionHard` on top and returns the provider-neutral [`Overhead`].
 
 use joist_core::instancetype::Overhead;
-use joist_core::resources::{names, Quantity, QuantityError, ResourceList};
+use joist_core::resources::{Quantity, QuantityError, ResourceList, names};
 
 use crate::capacity::{self, Capacity};
 use crate::catalog::InstanceTypeRecord;
@@ -110,31 +110,58 @@ pub fn default_eviction_storage_bytes(storage_bytes: u64) -> u64 {
 }
 
 /// The computed defaults for `record` whose capacity is `capacity`.
-pub fn default_overhead(record: &InstanceTypeRecord, capacity: &Capacity, settings: &CapacitySettings) -> DefaultOverhead {
+pub fn default_overhead(
+    record: &InstanceTypeRecord,
+    capacity: &Capacity,
+    settings: &CapacitySettings,
+) -> DefaultOverhead {
     DefaultOverhead {
         kube_reserved_cpu_millis: kube_reserved_cpu_millis(capacity.cpu_millis),
-        kube_reserved_memory_bytes: kube_reserved_memory_bytes(kube_reserved_pods(record, settings)),
+        kube_reserved_memory_bytes: kube_reserved_memory_bytes(kube_reserved_pods(
+            record, settings,
+        )),
         kube_reserved_ephemeral_storage_bytes: KUBE_RESERVED_EPHEMERAL_STORAGE_BYTES,
         eviction_memory_bytes: EVICTION_MEMORY_BYTES,
-        eviction_ephemeral_storage_bytes: default_eviction_storage_bytes(capacity.ephemeral_storage_bytes),
+        eviction_ephemeral_storage_bytes: default_eviction_storage_bytes(
+            capacity.ephemeral_storage_bytes,
+        ),
     }
 }
 
 /// The full overhead of `record`: computed defaults, then `kubeReserved` entries override single
 /// keys, `systemReserved` is taken verbatim and `evictionHard` `memory.available` /
 /// `nodefs.available` override the eviction threshold (`evictionSoft` never matters).
-pub fn overhead(record: &InstanceTypeRecord, capacity: &Capacity, settings: &CapacitySettings) -> Result<Overhead, OverheadError> {
+pub fn overhead(
+    record: &InstanceTypeRecord,
+    capacity: &Capacity,
+    settings: &CapacitySettings,
+) -> Result<Overhead, OverheadError> {
     let defaults = default_overhead(record, capacity, settings);
     let mut kube_reserved = ResourceList::new();
-    kube_reserved.insert(names::CPU, Quantity::from_milli(to_i64(defaults.kube_reserved_cpu_millis)));
-    kube_reserved.insert(names::MEMORY, binary_bytes(defaults.kube_reserved_memory_bytes));
-    kube_reserved.insert(names::EPHEMERAL_STORAGE, binary_bytes(defaults.kube_reserved_ephemeral_storage_bytes));
+    kube_reserved.insert(
+        names::CPU,
+        Quantity::from_milli(to_i64(defaults.kube_reserved_cpu_millis)),
+    );
+    kube_reserved.insert(
+        names::MEMORY,
+        binary_bytes(defaults.kube_reserved_memory_bytes),
+    );
+    kube_reserved.insert(
+        names::EPHEMERAL_STORAGE,
+        binary_bytes(defaults.kube_reserved_ephemeral_storage_bytes),
+    );
     for (resource, value) in &settings.kubelet.kube_reserved {
-        kube_reserved.insert(resource.clone(), parse_reserved("kubeReserved", resource, value)?);
+        kube_reserved.insert(
+            resource.clone(),
+            parse_reserved("kubeReserved", resource, value)?,
+        );
     }
     let mut system_reserved = ResourceList::new();
     for (resource, value) in &settings.kubelet.system_reserved {
-        system_reserved.insert(resource.clone(), parse_reserved("systemReserved", resource, value)?);
+        system_reserved.insert(
+            resource.clone(),
+            parse_reserved("systemReserved", resource, value)?,
+        );
     }
     let mut eviction_threshold = ResourceList::new();
     let hard = &settings.kubelet.eviction_hard;
@@ -148,10 +175,18 @@ pub fn overhead(record: &InstanceTypeRecord, capacity: &Capacity, settings: &Cap
     };
     eviction_threshold.insert(names::MEMORY, memory);
     eviction_threshold.insert(names::EPHEMERAL_STORAGE, storage);
-    Ok(Overhead { kube_reserved, system_reserved, eviction_threshold })
+    Ok(Overhead {
+        kube_reserved,
+        system_reserved,
+        eviction_threshold,
+    })
 }
 
-fn parse_reserved(field: &'static str, resource: &str, value: &str) -> Result<Quantity, OverheadError> {
+fn parse_reserved(
+    field: &'static str,
+    resource: &str,
+    value: &str,
+) -> Result<Quantity, OverheadError> {
     Quantity::parse(value).map_err(|source| OverheadError::InvalidReserved {
         field,
         resource: resource.to_string(),
@@ -162,7 +197,11 @@ fn parse_reserved(field: &'static str, resource: &str, value: &str) -> Result<Qu
 
 /// An `evictionHard` value: a percentage p gives ceil(capacity / 100 × p) (100% disables the
 /// threshold: 0), anything else must be a quantity and is taken literally.
-fn eviction_signal(signal: &str, value: &str, capacity_bytes: u64) -> Result<Quantity, OverheadError> {
+fn eviction_signal(
+    signal: &str,
+    value: &str,
+    capacity_bytes: u64,
+) -> Result<Quantity, OverheadError> {
     let invalid = |reason: String| OverheadError::InvalidEvictionHard {
         signal: signal.to_string(),
         value: value.to_string(),
@@ -177,7 +216,9 @@ fn eviction_signal(signal: &str, value: &str, capacity_bytes: u64) -> Result<Qua
             return Err(invalid("percentage must be within 0%..100%".to_string()));
         }
         let percent = if percent == 100.0 { 0.0 } else { percent };
-        return Ok(Quantity::from_int(to_i64(float_to_bytes((capacity_bytes as f64 / 100.0 * percent).ceil()))));
+        return Ok(Quantity::from_int(to_i64(float_to_bytes(
+            (capacity_bytes as f64 / 100.0 * percent).ceil(),
+        ))));
     }
     Quantity::parse(value).map_err(|error| invalid(error.to_string()))
 }
@@ -187,7 +228,11 @@ fn binary_bytes(bytes: u64) -> Quantity {
 }
 
 fn float_to_bytes(value: f64) -> u64 {
-    if value.is_finite() && value > 0.0 { value as u64 } else { 0 }
+    if value.is_finite() && value > 0.0 {
+        value as u64
+    } else {
+        0
+    }
 }
 
 /// Byte and millicore amounts of real instance types are far below `i64::MAX`; saturate rather
@@ -204,7 +249,10 @@ mod tests {
     use crate::settings::AmiFamily;
 
     fn record(name: &str) -> &'static InstanceTypeRecord {
-        Catalog::embedded().expect("catalog").get(name).unwrap_or_else(|| panic!("{name} in catalog"))
+        Catalog::embedded()
+            .expect("catalog")
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} in catalog"))
     }
 
     #[test]
@@ -234,7 +282,11 @@ mod tests {
         let defaults = default_overhead(m5, &capacity(m5, &settings), &settings);
         assert_eq!(defaults.eviction_memory_bytes, 100 * MIB);
         assert_eq!(defaults.eviction_ephemeral_storage_bytes, 2 * GIB);
-        assert_eq!(default_eviction_storage_bytes(1_000_000_001), 100_000_001, "rounds up");
+        assert_eq!(
+            default_eviction_storage_bytes(1_000_000_001),
+            100_000_001,
+            "rounds up"
+        );
     }
 
     #[test]
@@ -271,18 +323,38 @@ mod tests {
         assert_eq!(o.kube_reserved.get("cpu"), Some(q("80m")));
         assert_eq!(o.kube_reserved.get("memory"), Some(q("893Mi")));
         assert_eq!(o.kube_reserved.get("ephemeral-storage"), Some(q("1Gi")));
-        assert!(o.system_reserved.is_empty(), "default systemReserved is empty");
-        assert_eq!(o.eviction_threshold.get("cpu"), None, "no cpu eviction threshold");
+        assert!(
+            o.system_reserved.is_empty(),
+            "default systemReserved is empty"
+        );
+        assert_eq!(
+            o.eviction_threshold.get("cpu"),
+            None,
+            "no cpu eviction threshold"
+        );
         assert_eq!(o.eviction_threshold.get("memory"), Some(q("100Mi")));
-        assert_eq!(o.eviction_threshold.get("ephemeral-storage"), Some(q("2Gi")));
+        assert_eq!(
+            o.eviction_threshold.get("ephemeral-storage"),
+            Some(q("2Gi"))
+        );
     }
 
     #[test]
     fn reserved_overrides_are_taken_verbatim() {
         let mut settings = CapacitySettings::for_family(AmiFamily::Al2023);
-        for (name, value) in [("cpu", "2"), ("memory", "20Gi"), ("ephemeral-storage", "10Gi")] {
-            settings.kubelet.system_reserved.insert(name.to_string(), value.to_string());
-            settings.kubelet.kube_reserved.insert(name.to_string(), value.to_string());
+        for (name, value) in [
+            ("cpu", "2"),
+            ("memory", "20Gi"),
+            ("ephemeral-storage", "10Gi"),
+        ] {
+            settings
+                .kubelet
+                .system_reserved
+                .insert(name.to_string(), value.to_string());
+            settings
+                .kubelet
+                .kube_reserved
+                .insert(name.to_string(), value.to_string());
         }
         let o = full("m5.xlarge", &settings).expect("overhead");
         for part in [&o.kube_reserved, &o.system_reserved] {
@@ -291,35 +363,67 @@ mod tests {
             assert_eq!(part.get("ephemeral-storage"), Some(q("10Gi")));
         }
         let mut one_key = CapacitySettings::for_family(AmiFamily::Al2023);
-        one_key.kubelet.kube_reserved.insert("cpu".to_string(), "1".to_string());
+        one_key
+            .kubelet
+            .kube_reserved
+            .insert("cpu".to_string(), "1".to_string());
         let o = full("m5.xlarge", &one_key).expect("overhead");
         assert_eq!(o.kube_reserved.get("cpu"), Some(q("1")));
-        assert_eq!(o.kube_reserved.get("memory"), Some(q("893Mi")), "other keys keep their defaults");
+        assert_eq!(
+            o.kube_reserved.get("memory"),
+            Some(q("893Mi")),
+            "other keys keep their defaults"
+        );
     }
 
     #[test]
     fn eviction_hard_quantity_percentage_and_disabled() {
         let mut settings = CapacitySettings::for_family(AmiFamily::Al2023);
-        settings.kubelet.eviction_hard.insert(MEMORY_AVAILABLE.to_string(), "500Mi".to_string());
-        settings.kubelet.eviction_hard.insert(NODEFS_AVAILABLE.to_string(), "15%".to_string());
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(MEMORY_AVAILABLE.to_string(), "500Mi".to_string());
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(NODEFS_AVAILABLE.to_string(), "15%".to_string());
         let m5 = record("m5.xlarge");
         let cap = capacity(m5, &settings);
         let o = overhead(m5, &cap, &settings).expect("overhead");
         assert_eq!(o.eviction_threshold.get("memory"), Some(q("500Mi")));
         let fifteen_percent = (cap.ephemeral_storage_bytes as f64 / 100.0 * 15.0).ceil() as i64;
-        assert_eq!(o.eviction_threshold.get("ephemeral-storage"), Some(Quantity::from_int(fifteen_percent)));
-        settings.kubelet.eviction_hard.insert(MEMORY_AVAILABLE.to_string(), "10%".to_string());
-        settings.kubelet.eviction_hard.insert(NODEFS_AVAILABLE.to_string(), "100%".to_string());
+        assert_eq!(
+            o.eviction_threshold.get("ephemeral-storage"),
+            Some(Quantity::from_int(fifteen_percent))
+        );
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(MEMORY_AVAILABLE.to_string(), "10%".to_string());
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(NODEFS_AVAILABLE.to_string(), "100%".to_string());
         let o = overhead(m5, &cap, &settings).expect("overhead");
         let ten_percent = (cap.memory_bytes as f64 / 100.0 * 10.0).ceil() as i64;
-        assert_eq!(o.eviction_threshold.get("memory"), Some(Quantity::from_int(ten_percent)));
-        assert_eq!(o.eviction_threshold.get("ephemeral-storage"), Some(Quantity::ZERO), "100% disables");
+        assert_eq!(
+            o.eviction_threshold.get("memory"),
+            Some(Quantity::from_int(ten_percent))
+        );
+        assert_eq!(
+            o.eviction_threshold.get("ephemeral-storage"),
+            Some(Quantity::ZERO),
+            "100% disables"
+        );
     }
 
     #[test]
     fn bottlerocket_honours_eviction_hard() {
         let mut settings = CapacitySettings::for_family(AmiFamily::Bottlerocket);
-        settings.kubelet.eviction_hard.insert(MEMORY_AVAILABLE.to_string(), "1Gi".to_string());
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(MEMORY_AVAILABLE.to_string(), "1Gi".to_string());
         let o = full("m5.xlarge", &settings).expect("overhead");
         assert_eq!(o.eviction_threshold.get("memory"), Some(q("1Gi")));
     }
@@ -327,14 +431,31 @@ mod tests {
     #[test]
     fn invalid_overrides_are_errors_naming_the_field() {
         let mut settings = CapacitySettings::for_family(AmiFamily::Al2023);
-        settings.kubelet.kube_reserved.insert("memory".to_string(), "lots".to_string());
+        settings
+            .kubelet
+            .kube_reserved
+            .insert("memory".to_string(), "lots".to_string());
         let error = full("m5.xlarge", &settings).expect_err("bad quantity");
-        assert!(matches!(&error, OverheadError::InvalidReserved { field: "kubeReserved", resource, .. } if resource == "memory"));
+        assert!(
+            matches!(&error, OverheadError::InvalidReserved { field: "kubeReserved", resource, .. } if resource == "memory")
+        );
         let mut settings = CapacitySettings::for_family(AmiFamily::Al2023);
-        settings.kubelet.eviction_hard.insert(MEMORY_AVAILABLE.to_string(), "x%".to_string());
-        assert!(matches!(full("m5.xlarge", &settings), Err(OverheadError::InvalidEvictionHard { .. })));
-        settings.kubelet.eviction_hard.insert(MEMORY_AVAILABLE.to_string(), "150%".to_string());
-        assert!(matches!(full("m5.xlarge", &settings), Err(OverheadError::InvalidEvictionHard { .. })));
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(MEMORY_AVAILABLE.to_string(), "x%".to_string());
+        assert!(matches!(
+            full("m5.xlarge", &settings),
+            Err(OverheadError::InvalidEvictionHard { .. })
+        ));
+        settings
+            .kubelet
+            .eviction_hard
+            .insert(MEMORY_AVAILABLE.to_string(), "150%".to_string());
+        assert!(matches!(
+            full("m5.xlarge", &settings),
+            Err(OverheadError::InvalidEvictionHard { .. })
+        ));
     }
 
     #[test]

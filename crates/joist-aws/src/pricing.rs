@@ -98,13 +98,17 @@ impl SpotSnapshot {
     pub fn from_json(text: &str) -> Result<SpotSnapshot, PricingError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let snapshot: SpotSnapshot =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| PricingError::Parse {
-                path: error.path().to_string(),
-                message: error.inner().to_string(),
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                PricingError::Parse {
+                    path: error.path().to_string(),
+                    message: error.inner().to_string(),
+                }
             })?;
         for (region, types) in &snapshot.prices_usd_per_hour {
             for (instance_type, zones) in types {
-                if let Some((zone_id, price)) = zones.iter().find(|(_, p)| !p.is_finite() || **p < 0.0) {
+                if let Some((zone_id, price)) =
+                    zones.iter().find(|(_, p)| !p.is_finite() || **p < 0.0)
+                {
                     return Err(PricingError::InvalidPrice {
                         region: region.clone(),
                         instance_type: instance_type.clone(),
@@ -119,7 +123,11 @@ impl SpotSnapshot {
 
     /// A snapshot from a ready table (for tests and callers with their own prices).
     pub fn from_table(prices_usd_per_hour: SpotPriceTable) -> SpotSnapshot {
-        SpotSnapshot { source: serde_json::Value::Null, unknown_az_prefixes: Vec::new(), prices_usd_per_hour }
+        SpotSnapshot {
+            source: serde_json::Value::Null,
+            unknown_az_prefixes: Vec::new(),
+            prices_usd_per_hour,
+        }
     }
 
     /// The provenance block of the snapshot file.
@@ -195,13 +203,27 @@ pub struct SpotPricing<'a> {
 
 impl<'a> SpotPricing<'a> {
     /// Spot pricing for `region` under `policy`, with ratios computed from `catalog` and `snapshot`.
-    pub fn new(catalog: &Catalog, snapshot: &'a SpotSnapshot, region: &str, policy: SpotPolicy) -> Self {
-        let ratio_region = if snapshot.covers_region(region) { region } else { FALLBACK_REGION };
+    pub fn new(
+        catalog: &Catalog,
+        snapshot: &'a SpotSnapshot,
+        region: &str,
+        policy: SpotPolicy,
+    ) -> Self {
+        let ratio_region = if snapshot.covers_region(region) {
+            region
+        } else {
+            FALLBACK_REGION
+        };
         let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         if let Some(types) = snapshot.prices_usd_per_hour.get(ratio_region) {
             for (name, zones) in types {
-                let Some(record) = catalog.get(name) else { continue };
-                let Some(on_demand) = on_demand_price(record, ratio_region).filter(|p| *p > 0.0) else { continue };
+                let Some(record) = catalog.get(name) else {
+                    continue;
+                };
+                let Some(on_demand) = on_demand_price(record, ratio_region).filter(|p| *p > 0.0)
+                else {
+                    continue;
+                };
                 let ratios = by_family.entry(record.family.clone()).or_default();
                 ratios.extend(zones.values().map(|spot| spot / on_demand));
             }
@@ -212,7 +234,13 @@ impl<'a> SpotPricing<'a> {
             .into_iter()
             .filter_map(|(family, mut ratios)| median(&mut ratios).map(|m| (family, m)))
             .collect();
-        SpotPricing { snapshot, region: region.to_string(), policy, family_ratios, overall_ratio }
+        SpotPricing {
+            snapshot,
+            region: region.to_string(),
+            policy,
+            family_ratios,
+            overall_ratio,
+        }
     }
 
     /// The region priced.
@@ -222,25 +250,37 @@ impl<'a> SpotPricing<'a> {
 
     /// The estimate ratio used for `family` (family median, else overall median).
     pub fn ratio_for_family(&self, family: &str) -> Option<f64> {
-        self.family_ratios.get(family).copied().or(self.overall_ratio)
+        self.family_ratios
+            .get(family)
+            .copied()
+            .or(self.overall_ratio)
     }
 
     /// The spot price of `record` in the AZ `zone_id`, or `None` when the offering has no price.
     pub fn price(&self, record: &InstanceTypeRecord, zone_id: &str) -> Option<Price> {
         let on_demand = on_demand_price(record, &self.region);
         match self.policy {
-            SpotPolicy::OnDemandSeed => on_demand.map(|usd_per_hour| Price { usd_per_hour, source: PriceSource::Exact }),
+            SpotPolicy::OnDemandSeed => on_demand.map(|usd_per_hour| Price {
+                usd_per_hour,
+                source: PriceSource::Exact,
+            }),
             SpotPolicy::UnavailableWhenMissing => self.observed(record, zone_id),
             SpotPolicy::EstimateMissing => self.observed(record, zone_id).or_else(|| {
                 let estimate = on_demand? * self.ratio_for_family(&record.family)?;
-                Some(Price { usd_per_hour: estimate, source: PriceSource::Estimated })
+                Some(Price {
+                    usd_per_hour: estimate,
+                    source: PriceSource::Estimated,
+                })
             }),
         }
     }
 
     fn observed(&self, record: &InstanceTypeRecord, zone_id: &str) -> Option<Price> {
         let usd_per_hour = self.snapshot.price(&self.region, &record.name, zone_id)?;
-        Some(Price { usd_per_hour, source: PriceSource::Exact })
+        Some(Price {
+            usd_per_hour,
+            source: PriceSource::Exact,
+        })
     }
 }
 
@@ -251,7 +291,11 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    Some(if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] })
+    Some(if values.len().is_multiple_of(2) {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    })
 }
 
 #[cfg(test)]
@@ -263,7 +307,9 @@ mod tests {
     }
 
     fn record(name: &str) -> &'static InstanceTypeRecord {
-        catalog().get(name).unwrap_or_else(|| panic!("{name} in catalog"))
+        catalog()
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} in catalog"))
     }
 
     #[test]
@@ -271,7 +317,10 @@ mod tests {
         let snapshot = SpotSnapshot::embedded().expect("snapshot parses");
         assert!(snapshot.covers_region("us-east-1"));
         assert!(!snapshot.covers_region("us-gov-west-1"));
-        assert_eq!(snapshot.price("us-east-1", "m5.large", "use1-az2"), Some(0.0424));
+        assert_eq!(
+            snapshot.price("us-east-1", "m5.large", "use1-az2"),
+            Some(0.0424)
+        );
         assert_eq!(snapshot.price("us-east-1", "m5.large", "use1-az1"), None);
         assert!(snapshot.provenance().get("repo").is_some());
     }
@@ -280,8 +329,14 @@ mod tests {
     fn bad_snapshot_is_an_error() {
         let error = SpotSnapshot::from_json(r#"{"source": {}, "unknown_az_prefixes": [], "prices_usd_per_hour": {"r": {"t": {"z": -1.0}}}}"#)
             .expect_err("negative price");
-        assert!(matches!(error, PricingError::InvalidPrice { .. }), "{error}");
-        assert!(matches!(SpotSnapshot::from_json("{"), Err(PricingError::Parse { .. })));
+        assert!(
+            matches!(error, PricingError::InvalidPrice { .. }),
+            "{error}"
+        );
+        assert!(matches!(
+            SpotSnapshot::from_json("{"),
+            Err(PricingError::Parse { .. })
+        ));
     }
 
     #[test]
@@ -289,16 +344,31 @@ mod tests {
         let g4dn = record("g4dn.8xlarge");
         assert_eq!(on_demand_price(g4dn, "us-east-1"), Some(2.176));
         assert_eq!(on_demand_price(g4dn, "us-gov-west-1"), Some(2.743));
-        assert_eq!(on_demand_price(g4dn, "eu-west-1"), Some(2.176), "unknown regions use the us-east-1 table");
+        assert_eq!(
+            on_demand_price(g4dn, "eu-west-1"),
+            Some(2.176),
+            "unknown regions use the us-east-1 table"
+        );
         assert_eq!(on_demand_price(record("trn2.48xlarge"), "us-east-1"), None);
     }
 
     #[test]
     fn observed_spot_prices_are_exact_and_missing_zones_are_estimated_and_flagged() {
         let snapshot = SpotSnapshot::embedded().expect("snapshot");
-        let pricing = SpotPricing::new(catalog(), snapshot, "us-east-1", SpotPolicy::EstimateMissing);
+        let pricing = SpotPricing::new(
+            catalog(),
+            snapshot,
+            "us-east-1",
+            SpotPolicy::EstimateMissing,
+        );
         let m5 = record("m5.large");
-        assert_eq!(pricing.price(m5, "use1-az2"), Some(Price { usd_per_hour: 0.0424, source: PriceSource::Exact }));
+        assert_eq!(
+            pricing.price(m5, "use1-az2"),
+            Some(Price {
+                usd_per_hour: 0.0424,
+                source: PriceSource::Exact
+            })
+        );
         let estimated = pricing.price(m5, "use1-az1").expect("estimate");
         assert_eq!(estimated.source, PriceSource::Estimated);
         let ratio = pricing.ratio_for_family("m5").expect("m5 has observations");
@@ -311,44 +381,95 @@ mod tests {
         let table: SpotPriceTable = [(
             "us-east-1".to_string(),
             [
-                ("m5.large".to_string(), [("use1-az1".to_string(), 0.048), ("use1-az2".to_string(), 0.024)].into()),
-                ("m5.xlarge".to_string(), [("use1-az1".to_string(), 0.0576)].into()),
+                (
+                    "m5.large".to_string(),
+                    [
+                        ("use1-az1".to_string(), 0.048),
+                        ("use1-az2".to_string(), 0.024),
+                    ]
+                    .into(),
+                ),
+                (
+                    "m5.xlarge".to_string(),
+                    [("use1-az1".to_string(), 0.0576)].into(),
+                ),
             ]
             .into(),
         )]
         .into();
         let snapshot = SpotSnapshot::from_table(table);
-        let pricing = SpotPricing::new(catalog(), &snapshot, "us-east-1", SpotPolicy::EstimateMissing);
+        let pricing = SpotPricing::new(
+            catalog(),
+            &snapshot,
+            "us-east-1",
+            SpotPolicy::EstimateMissing,
+        );
         // Ratios 0.5, 0.25 (m5.large at 0.096) and 0.3 (m5.xlarge at 0.192): median 0.3.
         let ratio = pricing.ratio_for_family("m5").expect("ratio");
         assert!((ratio - 0.3).abs() < 1e-12, "{ratio}");
         // A family without observations falls back to the overall median.
-        assert_eq!(pricing.ratio_for_family("c5"), pricing.ratio_for_family("m5"));
-        let c5 = pricing.price(record("c5.large"), "use1-az3").expect("estimate");
+        assert_eq!(
+            pricing.ratio_for_family("c5"),
+            pricing.ratio_for_family("m5")
+        );
+        let c5 = pricing
+            .price(record("c5.large"), "use1-az3")
+            .expect("estimate");
         assert_eq!(c5.source, PriceSource::Estimated);
     }
 
     #[test]
     fn us_gov_estimates_use_us_east_1_ratios_and_gov_on_demand() {
         let snapshot = SpotSnapshot::embedded().expect("snapshot");
-        let gov = SpotPricing::new(catalog(), snapshot, "us-gov-west-1", SpotPolicy::EstimateMissing);
-        let east = SpotPricing::new(catalog(), snapshot, "us-east-1", SpotPolicy::EstimateMissing);
+        let gov = SpotPricing::new(
+            catalog(),
+            snapshot,
+            "us-gov-west-1",
+            SpotPolicy::EstimateMissing,
+        );
+        let east = SpotPricing::new(
+            catalog(),
+            snapshot,
+            "us-east-1",
+            SpotPolicy::EstimateMissing,
+        );
         let g4dn = record("g4dn.8xlarge");
         let price = gov.price(g4dn, "usgw1-az1").expect("estimate");
         assert_eq!(price.source, PriceSource::Estimated);
-        assert_eq!(price.usd_per_hour, 2.743 * east.ratio_for_family("g4dn").expect("ratio"));
+        assert_eq!(
+            price.usd_per_hour,
+            2.743 * east.ratio_for_family("g4dn").expect("ratio")
+        );
     }
 
     #[test]
     fn policies_unavailable_and_on_demand_seed() {
         let snapshot = SpotSnapshot::embedded().expect("snapshot");
-        let strict = SpotPricing::new(catalog(), snapshot, "us-east-1", SpotPolicy::UnavailableWhenMissing);
+        let strict = SpotPricing::new(
+            catalog(),
+            snapshot,
+            "us-east-1",
+            SpotPolicy::UnavailableWhenMissing,
+        );
         let m5 = record("m5.large");
         assert_eq!(strict.price(m5, "use1-az1"), None);
-        assert_eq!(strict.price(m5, "use1-az2").map(|p| p.usd_per_hour), Some(0.0424));
+        assert_eq!(
+            strict.price(m5, "use1-az2").map(|p| p.usd_per_hour),
+            Some(0.0424)
+        );
         let seed = SpotPricing::new(catalog(), snapshot, "us-east-1", SpotPolicy::OnDemandSeed);
-        assert_eq!(seed.price(m5, "use1-az2"), Some(Price { usd_per_hour: 0.096, source: PriceSource::Exact }));
-        assert_eq!(seed.price(record("trn2.48xlarge"), "use1-az2"), None, "no on-demand price, no spot price");
+        assert_eq!(
+            seed.price(m5, "use1-az2"),
+            Some(Price {
+                usd_per_hour: 0.096,
+                source: PriceSource::Exact
+            })
+        );
+        assert_eq!(
+            seed.price(record("trn2.48xlarge"), "use1-az2"),
+            None,
+            "no on-demand price, no spot price"
+        );
     }
 
     #[test]

@@ -66,7 +66,9 @@ impl AmiFamily {
         match self {
             AmiFamily::Al2 | AmiFamily::Al2023 => Some("/dev/xvda"),
             AmiFamily::Bottlerocket => Some("/dev/xvdb"),
-            AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025 => Some("/dev/sda1"),
+            AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025 => {
+                Some("/dev/sda1")
+            }
             AmiFamily::Custom => None,
         }
     }
@@ -75,7 +77,11 @@ impl AmiFamily {
     /// Bottlerocket 20Gi on xvdb, Windows 50Gi); Custom has no default BDM and uses the default
     /// EBS size, 20Gi.
     pub fn default_ephemeral_storage_bytes(self) -> u64 {
-        if self.is_windows() { 50 * GIB } else { 20 * GIB }
+        if self.is_windows() {
+            50 * GIB
+        } else {
+            20 * GIB
+        }
     }
 }
 
@@ -145,7 +151,9 @@ impl NodeClassSettings {
 
     /// Number of `efa-only` interfaces on any card, or `None` when networkInterfaces is unset.
     pub fn efa_only_interfaces_total(&self) -> Option<u32> {
-        self.network_interfaces.as_ref().map(|_| self.efa_only_interfaces(|_| true))
+        self.network_interfaces
+            .as_ref()
+            .map(|_| self.efa_only_interfaces(|_| true))
     }
 
     fn efa_only_interfaces(&self, card_filter: impl Fn(&NetworkInterface) -> bool) -> u32 {
@@ -186,7 +194,10 @@ pub struct ProviderSettings {
 
 impl Default for ProviderSettings {
     fn default() -> Self {
-        ProviderSettings { reserved_enis: 0, vm_memory_overhead_percent: 0.075 }
+        ProviderSettings {
+            reserved_enis: 0,
+            vm_memory_overhead_percent: 0.075,
+        }
     }
 }
 
@@ -205,7 +216,10 @@ impl CapacitySettings {
     /// Default settings for `family` (no BDMs, no kubelet overrides, default controller options).
     pub fn for_family(ami_family: AmiFamily) -> Self {
         CapacitySettings {
-            node_class: NodeClassSettings { ami_family, ..NodeClassSettings::default() },
+            node_class: NodeClassSettings {
+                ami_family,
+                ..NodeClassSettings::default()
+            },
             ..CapacitySettings::default()
         }
     }

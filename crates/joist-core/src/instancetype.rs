@@ -9,7 +9,7 @@
 
 use crate::labels::{CAPACITY_TYPE, ZONE};
 use crate::requirements::{Operator, Requirements};
-use crate::resources::{names, Quantity, ResourceList};
+use crate::resources::{Quantity, ResourceList, names};
 
 /// Where an offering's price comes from, so reports can tell real prices from derived ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -118,7 +118,14 @@ impl InstanceType {
         overhead: Overhead,
     ) -> Self {
         let allocatable = compute_allocatable(&capacity, &overhead);
-        InstanceType { name: name.into(), requirements, offerings, capacity, overhead, allocatable }
+        InstanceType {
+            name: name.into(),
+            requirements,
+            offerings,
+            capacity,
+            overhead,
+            allocatable,
+        }
     }
 
     /// What a node of this type reports as capacity.
@@ -166,7 +173,11 @@ fn compute_allocatable(capacity: &ResourceList, overhead: &Overhead) -> Resource
         && let Some(memory) = allocatable.get(names::MEMORY)
     {
         let remaining = memory - hugepages;
-        let clamped = if remaining.is_negative() { Quantity::ZERO.with_format(memory.format()) } else { remaining };
+        let clamped = if remaining.is_negative() {
+            Quantity::ZERO.with_format(memory.format())
+        } else {
+            remaining
+        };
         allocatable.insert(names::MEMORY, clamped);
     }
     allocatable
@@ -189,35 +200,72 @@ mod tests {
         let mut requirements = Requirements::new();
         requirements.add(Requirement::in_values(CAPACITY_TYPE, [capacity_type]));
         requirements.add(Requirement::in_values(ZONE, [zone]));
-        Offering { requirements, price, available, reservation_capacity: None, price_source: PriceSource::Exact }
+        Offering {
+            requirements,
+            price,
+            available,
+            reservation_capacity: None,
+            price_source: PriceSource::Exact,
+        }
     }
 
     fn instance_type(offerings: Vec<Offering>) -> InstanceType {
-        let capacity = list(&[("cpu", "4"), ("memory", "16Gi"), ("pods", "58"), ("hugepages-2Mi", "0")]);
+        let capacity = list(&[
+            ("cpu", "4"),
+            ("memory", "16Gi"),
+            ("pods", "58"),
+            ("hugepages-2Mi", "0"),
+        ]);
         let overhead = Overhead {
-            kube_reserved: list(&[("cpu", "80m"), ("memory", "893Mi"), ("ephemeral-storage", "1Gi")]),
+            kube_reserved: list(&[
+                ("cpu", "80m"),
+                ("memory", "893Mi"),
+                ("ephemeral-storage", "1Gi"),
+            ]),
             system_reserved: list(&[("cpu", "20m")]),
             eviction_threshold: list(&[("memory", "100Mi")]),
         };
-        InstanceType::new("m5.xlarge", Requirements::new(), offerings, capacity, overhead)
+        InstanceType::new(
+            "m5.xlarge",
+            Requirements::new(),
+            offerings,
+            capacity,
+            overhead,
+        )
     }
 
     #[test]
     fn allocatable_subtracts_every_overhead_from_capacity_resources_only() {
         let it = instance_type(vec![]);
         let allocatable = it.allocatable();
-        assert_eq!(allocatable.get("cpu"), Some(Quantity::parse("3900m").expect("q")));
-        assert_eq!(allocatable.get("memory"), Some(Quantity::parse("15391Mi").expect("q")));
+        assert_eq!(
+            allocatable.get("cpu"),
+            Some(Quantity::parse("3900m").expect("q"))
+        );
+        assert_eq!(
+            allocatable.get("memory"),
+            Some(Quantity::parse("15391Mi").expect("q"))
+        );
         assert_eq!(allocatable.get("pods"), Some(Quantity::from_int(58)));
-        assert!(!allocatable.contains("ephemeral-storage"), "overhead-only keys are not listed");
+        assert!(
+            !allocatable.contains("ephemeral-storage"),
+            "overhead-only keys are not listed"
+        );
     }
 
     #[test]
     fn hugepages_come_out_of_memory_and_clamp_at_zero() {
         let overhead = Overhead::default();
-        let capacity = list(&[("memory", "4Gi"), ("hugepages-2Mi", "1Gi"), ("hugepages-1Gi", "2Gi")]);
+        let capacity = list(&[
+            ("memory", "4Gi"),
+            ("hugepages-2Mi", "1Gi"),
+            ("hugepages-1Gi", "2Gi"),
+        ]);
         let it = InstanceType::new("x", Requirements::new(), vec![], capacity, overhead.clone());
-        assert_eq!(it.allocatable().get("memory"), Some(Quantity::parse("1Gi").expect("q")));
+        assert_eq!(
+            it.allocatable().get("memory"),
+            Some(Quantity::parse("1Gi").expect("q"))
+        );
         let capacity = list(&[("memory", "1Gi"), ("hugepages-1Gi", "2Gi")]);
         let it = InstanceType::new("x", Requirements::new(), vec![], capacity, overhead);
         assert_eq!(it.allocatable().get("memory"), Some(Quantity::ZERO));
@@ -226,10 +274,15 @@ mod tests {
     #[test]
     fn offering_accessors_read_single_values() {
         let o = offering("spot", "us-east-1a", 0.1, true);
-        assert_eq!((o.capacity_type(), o.zone()), (Some("spot"), Some("us-east-1a")));
-        let mut multi = o.clone();
+        assert_eq!(
+            (o.capacity_type(), o.zone()),
+            (Some("spot"), Some("us-east-1a"))
+        );
+        let mut multi = o;
         multi.requirements = Requirements::new();
-        multi.requirements.add(Requirement::in_values(ZONE, ["a", "b"]));
+        multi
+            .requirements
+            .add(Requirement::in_values(ZONE, ["a", "b"]));
         assert_eq!((multi.capacity_type(), multi.zone()), (None, None));
     }
 
@@ -254,6 +307,9 @@ mod tests {
         let it = instance_type(vec![]);
         let total = it.overhead().total();
         assert_eq!(total.get("cpu"), Some(Quantity::parse("100m").expect("q")));
-        assert_eq!(total.get("memory"), Some(Quantity::parse("993Mi").expect("q")));
+        assert_eq!(
+            total.get("memory"),
+            Some(Quantity::parse("993Mi").expect("q"))
+        );
     }
 }

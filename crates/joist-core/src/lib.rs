@@ -14,4 +14,6 @@ pub mod nodepool;
 pub mod requirements;
 pub mod resources;
 pub mod rng;
+pub mod scheduling;
+pub mod snapshot;
 pub mod taints;

@@ -81,7 +81,11 @@ fn wildly_different_row_magnitudes_are_handled_by_row_scaling() {
     // Memory in bytes next to pods in units, as the benchmarks feed it.
     let gib = 1024.0 * 1024.0 * 1024.0;
     let costs = [0.1, 0.19];
-    let rows = vec![vec![2.0, 4.0], vec![8.0 * gib, 16.0 * gib], vec![29.0, 58.0]];
+    let rows = vec![
+        vec![2.0, 4.0],
+        vec![8.0 * gib, 16.0 * gib],
+        vec![29.0, 58.0],
+    ];
     let demand = [7.0, 30.0 * gib, 100.0];
     let s = minimize_cover(&costs, &rows, &demand).expect("solve");
     // The second type is cheaper per unit of every resource; of its needs (cpu 7/4, memory
@@ -190,11 +194,12 @@ fn solve_square(mut m: Vec<Vec<f64>>, mut rhs: Vec<f64>) -> Option<Vec<f64>> {
         }
         m.swap(col, pivot);
         rhs.swap(col, pivot);
+        let pivot_row = m[col].clone();
         for r in 0..n {
             if r != col {
-                let f = m[r][col] / m[col][col];
-                for c in col..n {
-                    m[r][c] -= f * m[col][c];
+                let f = m[r][col] / pivot_row[col];
+                for (cell, p) in m[r].iter_mut().zip(&pivot_row).skip(col) {
+                    *cell -= f * p;
                 }
                 rhs[r] -= f * rhs[col];
             }

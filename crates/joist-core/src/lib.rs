@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod duration;
+pub mod explain;
 pub mod instancetype;
 pub mod labels;
 pub mod nodepool;
@@ -17,3 +18,5 @@ pub mod rng;
 pub mod scheduling;
 pub mod snapshot;
 pub mod taints;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

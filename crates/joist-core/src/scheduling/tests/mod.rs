@@ -1,0 +1,6 @@
+//! Behaviour tests from spec core §9.2 (items 1–47, topology and preference items excluded), one
+//! file per area. Each asserts the outcome the checklist states.
+
+mod support;
+
+mod basics;

@@ -29,6 +29,9 @@ pub struct Measurement {
     pub lower_bound_cost_per_hour: Option<f64>,
     /// `cost_per_hour / lower_bound_cost_per_hour`.
     pub cost_ratio: Option<f64>,
+    /// The lower bound's optimal fractional mix: instance type and count, largest first.
+    #[serde(default)]
+    pub lower_bound_mix: Vec<(String, f64)>,
     /// How many `solve()` calls the mean is over.
     pub iterations: u32,
     /// Seconds spent building the pods and the snapshot (not part of `seconds`).
@@ -90,6 +93,7 @@ mod tests {
             variant: "1000".into(),
             lower_bound_cost_per_hour: Some(100.0),
             cost_ratio: Some(1.23456),
+            lower_bound_mix: vec![("fake-it-3".into(), 12.5)],
             iterations: 20,
             setup_seconds: 0.01,
             instance_types: 400,

@@ -106,6 +106,7 @@ pub fn measure(case: Case, variant: &str, options: RunOptions) -> Result<Measure
         variant: variant.to_string(),
         lower_bound_cost_per_hour: Some(lower),
         cost_ratio: (lower > 0.0).then(|| cost / lower),
+        lower_bound_mix: bound.mix,
         iterations,
         setup_seconds,
         instance_types: prepared.offered_instance_types(),

@@ -31,6 +31,7 @@ fn json_mode_prints_one_parsable_line_per_size_measured_in_child_processes() {
         let bound = m.lower_bound_cost_per_hour.expect("bound");
         assert!(bound > 0.0 && m.cost_per_hour >= bound, "{m:?}");
         assert!(m.peak_rss_mb.is_some_and(|mib| mib > 1.0));
+        assert!(!m.lower_bound_mix.is_empty() && m.lower_bound_mix.iter().all(|(_, n)| *n > 0.0));
     }
 }
 

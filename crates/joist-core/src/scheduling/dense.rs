@@ -154,7 +154,7 @@ mod tests {
         let gpu = index.dense(&list(&[("example.com/x", "1")]));
         assert!(fits(&small, &avail));
         assert!(!fits(&gpu, &avail), "a resource the node lacks never fits");
-        let mut negative = avail.clone();
+        let mut negative = avail;
         negative[1] = -1;
         assert!(!fits(&index.zero(), &negative), "negative available fits nothing");
     }

@@ -3,27 +3,29 @@
 //!
 //! The solver calls [`TopologyHook::add_requirements`] before filtering instance types for a pod on
 //! a node or NodeClaim, and [`TopologyHook::record`] after placing it; it calls
-//! [`PreferencesHook::relax`] after a failed attempt. [`build_topology`] and
-//! [`build_preferences`] choose the implementations; until the topology and preference engines
-//! exist, [`TopologyUnavailable`] refuses — with an explicit reason — every pod whose placement
-//! would depend on topology, and [`NoRelaxation`] relaxes nothing. Neither pretends: a pod they
-//! cannot handle is reported unschedulable, never placed in violation of its constraints.
+//! [`PreferencesHook::relax`] after a failed attempt, then [`TopologyHook::update`] with the relaxed
+//! constraints. [`build_topology`] and [`build_preferences`] choose the implementations:
+//! [`Topology`](super::topology::Topology) and [`Preferences`](super::preferences::Preferences).
+//! [`TopologyUnavailable`] (refuses every pod whose placement depends on topology) and
+//! [`NoRelaxation`] remain as explicit stand-ins for tests of the solver alone.
 
 use std::fmt;
 
+use super::preferences::Preferences;
 use super::settings::SchedulingSettings;
+use super::topology::Topology;
 use crate::labels::WellKnownLabels;
 use crate::requirements::Requirements;
-use crate::snapshot::{Pod, PodConstraints, Snapshot, optional_selector_matches};
+use crate::snapshot::{NodePool, Pod, PodConstraints, Snapshot, optional_selector_matches};
 use crate::taints::Taint;
 
 /// Why topology refused a placement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
     /// A constraint left no eligible domain (upstream's `unsatisfiable topology constraint for
-    /// <kind>, key=<key> (counts = ..., podDomains = ..., nodeDomains = ...` text).
+    /// <kind>, key=<key> ...` text; [`TopologyHook::explain`] adds the counts).
     #[error("{0}")]
-    Unsatisfiable(String),
+    Unsatisfiable(#[from] super::topology::TopologyError),
     /// This build has no topology engine, and the pod's placement depends on one.
     #[error(
         "pod has topology spread, pod affinity or pod anti-affinity constraints (or is selected by \
@@ -52,25 +54,41 @@ pub trait TopologyHook: fmt::Debug {
         allow_undefined: Option<&WellKnownLabels>,
     ) -> Result<Requirements, TopologyError>;
 
-    /// Counts `pod` as placed on a node or NodeClaim with `node_requirements`.
+    /// Counts `pod` as placed on a node or NodeClaim with `node_requirements` and `taints`;
+    /// `allow_undefined` as for [`add_requirements`](Self::add_requirements).
     fn record(
         &mut self,
         pod: &Pod,
         constraints: &PodConstraints,
         node_requirements: &Requirements,
         taints: &[Taint],
+        allow_undefined: Option<&WellKnownLabels>,
     );
 
     /// Registers a domain (new NodeClaims register their hostname placeholder).
     fn register(&mut self, key: &str, domain: &str);
+
+    /// Re-registers `pod` with relaxed `constraints` (upstream `Topology.Update` after a
+    /// relaxation), so dropped preferences stop constraining it.
+    fn update(&mut self, pod: &Pod, constraints: &PodConstraints) {
+        let _ = (pod, constraints);
+    }
+
+    /// The full text of a refusal (upstream's message, with the counts as they are now).
+    fn explain(&self, error: &TopologyError) -> String {
+        error.to_string()
+    }
 }
 
-/// The topology engine for a solve.
-pub(crate) fn build_topology(
-    snapshot: &Snapshot,
-    _settings: &SchedulingSettings,
-) -> Box<dyn TopologyHook> {
-    Box::new(TopologyUnavailable::new(snapshot))
+/// The topology engine for a solve over `nodepools` (the NodePools of the solver's templates)
+/// scheduling the snapshot pods at `batch`.
+pub(crate) fn build_topology<'s, 'n>(
+    snapshot: &'s Snapshot,
+    settings: &SchedulingSettings,
+    nodepools: impl IntoIterator<Item = &'n NodePool>,
+    batch: &[usize],
+) -> Box<dyn TopologyHook + 's> {
+    Box::new(Topology::for_solve(snapshot, settings, nodepools, batch))
 }
 
 /// Stand-in while no topology engine exists: refuses every pod with topology constraints and
@@ -128,7 +146,15 @@ impl TopologyHook for TopologyUnavailable {
         Err(TopologyError::Unavailable)
     }
 
-    fn record(&mut self, _: &Pod, _: &PodConstraints, _: &Requirements, _: &[Taint]) {}
+    fn record(
+        &mut self,
+        _: &Pod,
+        _: &PodConstraints,
+        _: &Requirements,
+        _: &[Taint],
+        _: Option<&WellKnownLabels>,
+    ) {
+    }
 
     fn register(&mut self, _key: &str, _domain: &str) {}
 }
@@ -143,10 +169,12 @@ pub trait PreferencesHook: fmt::Debug {
 /// The preference engine for a solve. `tolerate_prefer_no_schedule` tells it whether some
 /// NodePool has a `PreferNoSchedule` taint (the last relaxation).
 pub(crate) fn build_preferences(
-    _settings: &SchedulingSettings,
-    _tolerate_prefer_no_schedule: bool,
+    settings: &SchedulingSettings,
+    tolerate_prefer_no_schedule: bool,
 ) -> Box<dyn PreferencesHook> {
-    Box::new(NoRelaxation)
+    Box::new(
+        Preferences::new(tolerate_prefer_no_schedule).with_policy(settings.preference_policy),
+    )
 }
 
 /// Stand-in while no preference engine exists: never relaxes, so a pod whose preferences cannot

@@ -21,11 +21,13 @@ pub mod hooks;
 mod limits;
 mod minvalues;
 mod plan;
+pub mod preferences;
 mod provisionable;
 mod queue;
 mod settings;
 mod solver;
 mod template;
+pub mod topology;
 
 #[cfg(test)]
 mod tests;

@@ -40,12 +40,12 @@ impl Queue {
 }
 
 /// The queue order's sort key: larger CPU and memory first, then older, then smaller UID.
-pub(crate) fn order_key<'a>(
+pub(crate) fn order_key(
     cpu: i128,
     memory: i128,
     created: chrono::DateTime<chrono::Utc>,
-    uid: &'a str,
-) -> (std::cmp::Reverse<i128>, std::cmp::Reverse<i128>, chrono::DateTime<chrono::Utc>, &'a str) {
+    uid: &str,
+) -> (std::cmp::Reverse<i128>, std::cmp::Reverse<i128>, chrono::DateTime<chrono::Utc>, &str) {
     (std::cmp::Reverse(cpu), std::cmp::Reverse(memory), created, uid)
 }
 

@@ -56,7 +56,7 @@ pub(crate) struct Solver<'s> {
     /// Claim indices by ascending pod count (ties: upstream's stable order).
     pub(crate) claim_order: Vec<usize>,
     /// The topology engine.
-    pub(crate) topology: Box<dyn TopologyHook>,
+    pub(crate) topology: Box<dyn TopologyHook + 's>,
     /// The preference engine.
     pub(crate) preferences: Box<dyn PreferencesHook>,
     /// Whether some usable NodePool has a PreferNoSchedule taint.
@@ -113,7 +113,12 @@ impl<'s> Solver<'s> {
             })
             .collect();
         Solver {
-            topology: hooks::build_topology(snapshot, settings),
+            topology: hooks::build_topology(
+                snapshot,
+                settings,
+                templates.iter().map(|t| t.nodepool),
+                batch,
+            ),
             preferences: hooks::build_preferences(settings, tolerate_prefer_no_schedule),
             snapshot,
             settings,
@@ -178,6 +183,7 @@ impl<'s> Solver<'s> {
             if self.preferences.relax(&mut relaxed).is_none() {
                 return Err(self.note_relaxation(failure, &relaxed));
             }
+            self.topology.update(pod, &relaxed);
             class = self
                 .classes
                 .class_of(&relaxed, self.settings, self.templates.len());
@@ -254,7 +260,7 @@ impl<'s> Solver<'s> {
                 merged.add_all(&narrowed);
             }
             self.topology
-                .record(pod, constraints, &merged, node.taint_slice());
+                .record(pod, constraints, &merged, node.taint_slice(), None);
             node.add(state.index, pod, &state.requests, merged);
             return true;
         }
@@ -350,8 +356,14 @@ impl<'s> Solver<'s> {
         let claim = &mut self.claims[c];
         let template = &self.templates[claim.template];
         claim.add(template, fit, state.index, &state.requests, &pod.host_ports);
-        self.topology
-            .record(pod, constraints, &claim.requirements, template.taints.as_slice());
+        let wk = &self.settings.well_known_labels;
+        self.topology.record(
+            pod,
+            constraints,
+            &claim.requirements,
+            template.taints.as_slice(),
+            Some(wk),
+        );
         let count = claim.pods.len();
         self.claim_order.remove(k);
         let claims = &self.claims;
@@ -474,7 +486,7 @@ impl<'s> Solver<'s> {
                 template.taints.as_slice(),
                 Some(wk),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.topology.explain(&e))?;
         requirements
             .compatible(&narrowed, wk)
             .map_err(|e| e.to_string())?;
@@ -494,8 +506,14 @@ impl<'s> Solver<'s> {
         let template = &self.templates[t];
         let claim = Claim::open(t, template, hostname, fit, state.index, &state.requests, &pod.host_ports);
         self.topology.register(HOSTNAME, &claim.hostname);
-        self.topology
-            .record(pod, constraints, &claim.requirements, template.taints.as_slice());
+        let wk = &self.settings.well_known_labels;
+        self.topology.record(
+            pod,
+            constraints,
+            &claim.requirements,
+            template.taints.as_slice(),
+            Some(wk),
+        );
         if let Some(remaining) = &mut self.limits[t] {
             remaining.subtract_max(template, &claim.options);
         }

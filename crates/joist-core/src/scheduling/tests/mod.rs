@@ -4,3 +4,12 @@
 mod support;
 
 mod basics;
+mod daemonsets;
+mod deleting;
+mod existing_nodes;
+mod instance_selection;
+mod labels_taints;
+mod limits_weights;
+mod minvalues;
+mod requirements;
+mod scale;

@@ -44,6 +44,32 @@ fn nginx_selector() -> LabelSelector {
     LabelSelector::from_labels([APP_NGINX])
 }
 
+/// Upstream's three preferences: zone node affinity (weight 1), zonal (weight 10) and hostname
+/// (weight 1) anti-affinity to `app=nginx`.
+fn add_preferences(constraints: &mut PodConstraints, preferred_zone: &str) {
+    let zone = NodeSelectorRequirement::new(ZONE, Operator::In, [preferred_zone]);
+    constraints.node_affinity = NodeAffinity {
+        required: Vec::new(),
+        preferred: vec![PreferredSchedulingTerm {
+            weight: 1,
+            preference: NodeSelectorTerm::new(vec![zone]),
+        }],
+    };
+    constraints.pod_anti_affinity = PodAffinity {
+        required: Vec::new(),
+        preferred: vec![
+            WeightedPodAffinityTerm {
+                weight: 10,
+                term: affinity_term(nginx_selector(), TopologyKey::Zone),
+            },
+            WeightedPodAffinityTerm {
+                weight: 1,
+                term: affinity_term(nginx_selector(), TopologyKey::Hostname),
+            },
+        ],
+    };
+}
+
 /// The scheduling constraints of one mix constraint.
 fn constraints(pod: &BenchPod, labels: &BTreeMap<String, String>) -> PodConstraints {
     let mut constraints = PodConstraints::default();
@@ -74,27 +100,7 @@ fn constraints(pod: &BenchPod, labels: &BTreeMap<String, String>) -> PodConstrai
             constraints.pod_anti_affinity.required.push(term);
         }
         Constraint::Preferences { preferred_zone } => {
-            let zone = NodeSelectorRequirement::new(ZONE, Operator::In, [*preferred_zone]);
-            constraints.node_affinity = NodeAffinity {
-                required: Vec::new(),
-                preferred: vec![PreferredSchedulingTerm {
-                    weight: 1,
-                    preference: NodeSelectorTerm::new(vec![zone]),
-                }],
-            };
-            constraints.pod_anti_affinity = PodAffinity {
-                required: Vec::new(),
-                preferred: vec![
-                    WeightedPodAffinityTerm {
-                        weight: 10,
-                        term: affinity_term(nginx_selector(), TopologyKey::Zone),
-                    },
-                    WeightedPodAffinityTerm {
-                        weight: 1,
-                        term: affinity_term(nginx_selector(), TopologyKey::Hostname),
-                    },
-                ],
-            };
+            add_preferences(&mut constraints, preferred_zone);
         }
     }
     if pod.tolerates_gpu_taint {

@@ -68,6 +68,52 @@ fn pod(
     }
 }
 
+/// Appends a generic pod: `my-label`, then CPU and memory.
+fn push_generic(rng: &mut SeededRng, pods: &mut Vec<BenchPod>) {
+    let labels = vec![(MY_LABEL, pick(rng, &LABEL_VALUES).to_string())];
+    let requests = random_requests(rng);
+    let name = next_name("generic", pods);
+    pods.push(pod(name, labels, requests, Constraint::Generic));
+}
+
+/// Appends a spread pod: its own `my-label`, the selector's value, then CPU and memory.
+fn push_spread(key: TopologyKey, rng: &mut SeededRng, pods: &mut Vec<BenchPod>) {
+    let labels = vec![(MY_LABEL, pick(rng, &LABEL_VALUES).to_string())];
+    let selector_value = pick(rng, &LABEL_VALUES);
+    let requests = random_requests(rng);
+    let kind = match key {
+        TopologyKey::Zone => "spread-zone",
+        TopologyKey::Hostname => "spread-host",
+    };
+    let constraint = Constraint::Spread {
+        key,
+        selector_value,
+    };
+    let name = next_name(kind, pods);
+    pods.push(pod(name, labels, requests, constraint));
+}
+
+/// Appends a zonal self-affinity pod: `my-affininity`, then CPU and memory.
+fn push_self_affinity(rng: &mut SeededRng, pods: &mut Vec<BenchPod>) {
+    let labels = vec![(MY_AFFINITY, pick(rng, &LABEL_VALUES).to_string())];
+    let requests = random_requests(rng);
+    let constraint = Constraint::SelfAffinity {
+        key: TopologyKey::Zone,
+    };
+    let name = next_name("affinity-zone", pods);
+    pods.push(pod(name, labels, requests, constraint));
+}
+
+/// Appends a hostname anti-affinity pod: CPU and memory only (its label is fixed).
+fn push_anti_affinity(rng: &mut SeededRng, pods: &mut Vec<BenchPod>) {
+    let requests = random_requests(rng);
+    let constraint = Constraint::AntiAffinity {
+        key: TopologyKey::Hostname,
+    };
+    let name = next_name("anti-host", pods);
+    pods.push(pod(name, nginx_labels(), requests, constraint));
+}
+
 /// `makeDiversePods(count)`: `count/5` each of generic pods, zonal spread, hostname spread,
 /// zonal self-affinity and hostname anti-affinity pods (in that order), then generic pods for the
 /// remainder. Pods are named `<kind>-<index>` with a mix-wide index.
@@ -75,64 +121,21 @@ pub fn diverse_pods(count: usize, rng: &mut SeededRng) -> Vec<BenchPod> {
     let fifth = count / 5;
     let mut pods = Vec::with_capacity(count);
     for _ in 0..fifth {
-        let labels = vec![(MY_LABEL, pick(rng, &LABEL_VALUES).to_string())];
-        let requests = random_requests(rng);
-        pods.push(pod(
-            next_name("generic", &pods),
-            labels,
-            requests,
-            Constraint::Generic,
-        ));
+        push_generic(rng, &mut pods);
     }
-    for (kind, key) in [
-        ("spread-zone", TopologyKey::Zone),
-        ("spread-host", TopologyKey::Hostname),
-    ] {
+    for key in [TopologyKey::Zone, TopologyKey::Hostname] {
         for _ in 0..fifth {
-            let labels = vec![(MY_LABEL, pick(rng, &LABEL_VALUES).to_string())];
-            let selector_value = pick(rng, &LABEL_VALUES);
-            let requests = random_requests(rng);
-            let constraint = Constraint::Spread {
-                key,
-                selector_value,
-            };
-            pods.push(pod(next_name(kind, &pods), labels, requests, constraint));
+            push_spread(key, rng, &mut pods);
         }
     }
     for _ in 0..fifth {
-        let labels = vec![(MY_AFFINITY, pick(rng, &LABEL_VALUES).to_string())];
-        let requests = random_requests(rng);
-        let constraint = Constraint::SelfAffinity {
-            key: TopologyKey::Zone,
-        };
-        pods.push(pod(
-            next_name("affinity-zone", &pods),
-            labels,
-            requests,
-            constraint,
-        ));
+        push_self_affinity(rng, &mut pods);
     }
     for _ in 0..fifth {
-        let requests = random_requests(rng);
-        let constraint = Constraint::AntiAffinity {
-            key: TopologyKey::Hostname,
-        };
-        pods.push(pod(
-            next_name("anti-host", &pods),
-            nginx_labels(),
-            requests,
-            constraint,
-        ));
+        push_anti_affinity(rng, &mut pods);
     }
     while pods.len() < count {
-        let labels = vec![(MY_LABEL, pick(rng, &LABEL_VALUES).to_string())];
-        let requests = random_requests(rng);
-        pods.push(pod(
-            next_name("generic", &pods),
-            labels,
-            requests,
-            Constraint::Generic,
-        ));
+        push_generic(rng, &mut pods);
     }
     pods
 }

@@ -225,10 +225,10 @@ pub fn plan_cost(snapshot: &Snapshot, plan: &Plan) -> Result<f64, CaseError> {
         for name in &nodeclaim.instance_types {
             let instance_type = by_pool
                 .get(nodeclaim.nodepool.as_str())
-                .and_then(|types| types.get(name.as_str()))
+                .and_then(|types| types.get(&**name))
                 .ok_or_else(|| CaseError::UnknownInstanceType {
                     nodepool: nodeclaim.nodepool.clone(),
-                    instance_type: name.clone(),
+                    instance_type: name.to_string(),
                 })?;
             cheapest =
                 cheapest.min(instance_type.cheapest_compatible_price(&nodeclaim.requirements));

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::api::{ObjectMeta, PostParams};
 use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
 
 use crate::kubeconfig::{self, Credentials};
 use crate::{ControlPlane, TestEnvError, eventually};
@@ -25,7 +25,10 @@ impl ControlPlane {
     /// then the ServiceAccount admission plugin rejects every pod created in it.
     pub async fn create_namespace(&self, name: &str) -> Result<Namespace, TestEnvError> {
         let namespace = Namespace {
-            metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
             ..Namespace::default()
         };
         let created = Api::<Namespace>::all(self.client())
@@ -63,9 +66,14 @@ impl ControlPlane {
             .map_err(|source| {
                 TestEnvError::kube(format!("requesting a token for {namespace}/{name}"), source)
             })?;
-        response.status.map(|status| status.token).filter(|token| !token.is_empty()).ok_or_else(
-            || TestEnvError::NoToken { namespace: namespace.to_owned(), name: name.to_owned() },
-        )
+        response
+            .status
+            .map(|status| status.token)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| TestEnvError::NoToken {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            })
     }
 
     /// Writes a kubeconfig that authenticates as an existing ServiceAccount (for running
@@ -77,7 +85,12 @@ impl ControlPlane {
     ) -> Result<PathBuf, TestEnvError> {
         let token = self.service_account_token(namespace, name).await?;
         let path = self.layout().kubeconfig(&format!("sa-{namespace}-{name}"));
-        kubeconfig::write(&path, self.server_url(), self.ca_cert(), Credentials::Token(&token))?;
+        kubeconfig::write(
+            &path,
+            self.server_url(),
+            self.ca_cert(),
+            Credentials::Token(&token),
+        )?;
         Ok(path)
     }
 

@@ -98,7 +98,10 @@ pub(crate) fn etcd(layout: &Layout, ports: Ports) -> Vec<String> {
 /// token authentication, and Node+RBAC authorization.
 pub(crate) fn apiserver(layout: &Layout, ports: Ports, pki: &Pki) -> Vec<String> {
     vec![
-        flag("etcd-servers", format!("http://127.0.0.1:{}", ports.etcd_client)),
+        flag(
+            "etcd-servers",
+            format!("http://127.0.0.1:{}", ports.etcd_client),
+        ),
         flag("bind-address", "127.0.0.1"),
         flag("advertise-address", "127.0.0.1"),
         flag("secure-port", ports.apiserver),
@@ -106,10 +109,22 @@ pub(crate) fn apiserver(layout: &Layout, ports: Ports, pki: &Pki) -> Vec<String>
         path_flag("tls-cert-file", &pki.serving.cert),
         path_flag("tls-private-key-file", &pki.serving.key),
         path_flag("client-ca-file", &pki.ca.cert),
+        // The aggregation layer, as kubeadm sets it up: without it every component that
+        // reads extension-apiserver-authentication logs errors about a missing CA.
+        path_flag("requestheader-client-ca-file", &pki.front_proxy_ca.cert),
+        flag(
+            "requestheader-allowed-names",
+            crate::pki::FRONT_PROXY_CLIENT,
+        ),
+        flag("requestheader-username-headers", "X-Remote-User"),
+        flag("requestheader-group-headers", "X-Remote-Group"),
+        flag("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
+        path_flag("proxy-client-cert-file", &pki.front_proxy_client.cert),
+        path_flag("proxy-client-key-file", &pki.front_proxy_client.key),
         flag("authorization-mode", "Node,RBAC"),
         flag("enable-admission-plugins", "NodeRestriction"),
         flag("service-account-issuer", SERVICE_ACCOUNT_ISSUER),
-        path_flag("service-account-key-file", &pki.service_account_key),
+        path_flag("service-account-key-file", &pki.service_account_public_key),
         path_flag("service-account-signing-key-file", &pki.service_account_key),
         flag("service-cluster-ip-range", SERVICE_CIDR),
         flag("allow-privileged", true),
@@ -123,7 +138,12 @@ pub(crate) fn apiserver(layout: &Layout, ports: Ports, pki: &Pki) -> Vec<String>
 /// CA, without leader election (it is alone).
 pub(crate) fn controller_manager(layout: &Layout, ports: Ports, pki: &Pki) -> Vec<String> {
     let kubeconfig = layout.kubeconfig("kube-controller-manager");
-    let mut args = secure_serving(layout, "kube-controller-manager", ports.controller_manager, pki);
+    let mut args = secure_serving(
+        layout,
+        "kube-controller-manager",
+        ports.controller_manager,
+        pki,
+    );
     args.extend([
         path_flag("kubeconfig", &kubeconfig),
         path_flag("authentication-kubeconfig", &kubeconfig),

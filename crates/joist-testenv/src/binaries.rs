@@ -42,7 +42,11 @@ impl Binaries {
             kube_apiserver: take(Component::KubeApiserver)?,
             kube_controller_manager: take(Component::KubeControllerManager)?,
             kube_scheduler: take(Component::KubeScheduler)?,
-            kwok: if with_kwok { Some(take(Component::Kwok)?) } else { None },
+            kwok: if with_kwok {
+                Some(take(Component::Kwok)?)
+            } else {
+                None
+            },
         })
     }
 
@@ -83,7 +87,10 @@ async fn run_build_script(names: &[&str]) -> Result<BTreeMap<String, PathBuf>, T
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|source| TestEnvError::BuildScriptSpawn { script: script.clone(), source })?;
+        .map_err(|source| TestEnvError::BuildScriptSpawn {
+            script: script.clone(),
+            source,
+        })?;
     if !output.status.success() {
         return Err(TestEnvError::BuildFailed {
             script,
@@ -110,7 +117,9 @@ fn take_path(paths: &mut BTreeMap<String, PathBuf>, name: &str) -> Result<PathBu
         name: name.to_owned(),
         reason,
     };
-    let path = paths.remove(name).ok_or_else(|| missing("no NAME=PATH line for it".to_owned()))?;
+    let path = paths
+        .remove(name)
+        .ok_or_else(|| missing("no NAME=PATH line for it".to_owned()))?;
     if !path.is_file() {
         return Err(missing(format!("{} is not a file", path.display())));
     }

@@ -35,7 +35,10 @@ pub struct ControlPlaneOptions {
 
 impl Default for ControlPlaneOptions {
     fn default() -> Self {
-        Self { kwok: true, startup_timeout: Duration::from_secs(180) }
+        Self {
+            kwok: true,
+            startup_timeout: Duration::from_secs(180),
+        }
     }
 }
 
@@ -66,8 +69,9 @@ impl ControlPlane {
     }
 
     /// Starts a control plane: finds (or builds) the binaries, generates the run's PKI
-    /// and kubeconfigs, then starts etcd and kube-apiserver and waits for `/readyz`, then
-    /// the controller-manager, scheduler and kwok and waits for their `/healthz`.
+    /// and kubeconfigs, then starts etcd and waits for its `/health`, kube-apiserver and
+    /// waits for `/readyz`, then the controller-manager, scheduler and kwok and waits for
+    /// their `/healthz`.
     pub async fn start_with(options: ControlPlaneOptions) -> Result<Self, TestEnvError> {
         let binaries = Binaries::ensure(options.kwok).await?;
         let started = Instant::now();
@@ -76,8 +80,13 @@ impl ControlPlane {
             .prefix("joist-testenv-")
             .tempdir()
             .map_err(|source| TestEnvError::io("creating the run's temporary directory", source))?;
-        let layout = Layout { root: dir.path().to_owned() };
-        let mut run = Run { processes: Vec::new(), dir: Some(dir) };
+        let layout = Layout {
+            root: dir.path().to_owned(),
+        };
+        let mut run = Run {
+            processes: Vec::new(),
+            dir: Some(dir),
+        };
 
         let pki = pki::generate(&layout.root)?;
         let ports = Ports::allocate()?;
@@ -86,21 +95,46 @@ impl ControlPlane {
         let admin_config = kubeconfig::load(&layout.kubeconfig("admin")).await?;
         let client = client_for(admin_config.clone())?;
 
-        run.spawn(&binaries, &layout, Component::Etcd, &args::etcd(&layout, ports))?;
+        run.spawn(
+            &binaries,
+            &layout,
+            Component::Etcd,
+            &args::etcd(&layout, ports),
+        )?;
         let apiserver_args = args::apiserver(&layout, ports, &pki);
-        run.spawn(&binaries, &layout, Component::KubeApiserver, &apiserver_args)?;
+        run.spawn(
+            &binaries,
+            &layout,
+            Component::KubeApiserver,
+            &apiserver_args,
+        )?;
         let probe_client = probe_client(&admin_config, ports.apiserver)?;
         run.wait_healthy(Component::KubeApiserver, started, deadline, || {
             probe::https_get_ok(&probe_client, "/readyz")
         })
         .await?;
 
-        start_controllers(&mut run, &binaries, &layout, ports, &pki, &admin_config, (started, deadline))
-            .await?;
+        start_controllers(
+            &mut run,
+            &binaries,
+            &layout,
+            ports,
+            &pki,
+            &admin_config,
+            (started, deadline),
+        )
+        .await?;
         if options.kwok {
             start_kwok(&mut run, &binaries, &layout, ports, (started, deadline)).await?;
         }
-        Ok(Self { run, layout, binaries, ca_cert: pki.ca.cert, server_url, client })
+        Ok(Self {
+            run,
+            layout,
+            binaries,
+            ca_cert: pki.ca.cert,
+            server_url,
+            client,
+        })
     }
 
     /// A client authenticated as a cluster admin (`system:masters`).
@@ -146,7 +180,11 @@ impl ControlPlane {
     /// The process ids of the components, in start order; each is also the id of the
     /// process group that dropping the control plane kills.
     pub fn pids(&self) -> Vec<(Component, u32)> {
-        self.run.processes.iter().map(|process| (process.component(), process.pid())).collect()
+        self.run
+            .processes
+            .iter()
+            .map(|process| (process.component(), process.pid()))
+            .collect()
     }
 
     /// Stops everything and removes the run's directory; the same as dropping it.
@@ -180,11 +218,13 @@ impl Run {
         component: Component,
         args: &[String],
     ) -> Result<(), TestEnvError> {
-        let program = binaries.path(component).ok_or_else(|| TestEnvError::BinaryMissing {
-            script: crate::binaries::build_script(),
-            name: component.name().to_owned(),
-            reason: "it was not asked for".to_owned(),
-        })?;
+        let program = binaries
+            .path(component)
+            .ok_or_else(|| TestEnvError::BinaryMissing {
+                script: crate::binaries::build_script(),
+                name: component.name().to_owned(),
+                reason: "it was not asked for".to_owned(),
+            })?;
         let process = Process::spawn(component, program, args, layout.log(component))?;
         self.processes.push(process);
         Ok(())
@@ -277,15 +317,27 @@ async fn start_controllers(
     (started, deadline): (Instant, Instant),
 ) -> Result<(), TestEnvError> {
     let controller_manager_args = args::controller_manager(layout, ports, pki);
-    run.spawn(binaries, layout, Component::KubeControllerManager, &controller_manager_args)?;
-    run.spawn(binaries, layout, Component::KubeScheduler, &args::scheduler(layout, ports, pki))?;
+    run.spawn(
+        binaries,
+        layout,
+        Component::KubeControllerManager,
+        &controller_manager_args,
+    )?;
+    run.spawn(
+        binaries,
+        layout,
+        Component::KubeScheduler,
+        &args::scheduler(layout, ports, pki),
+    )?;
     for (component, port) in [
         (Component::KubeControllerManager, ports.controller_manager),
         (Component::KubeScheduler, ports.scheduler),
     ] {
         let client = probe_client(admin_config, port)?;
-        run.wait_healthy(component, started, deadline, || probe::https_get_ok(&client, "/healthz"))
-            .await?;
+        run.wait_healthy(component, started, deadline, || {
+            probe::https_get_ok(&client, "/healthz")
+        })
+        .await?;
     }
     Ok(())
 }
@@ -302,8 +354,10 @@ async fn start_kwok(
     let server = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.kwok));
     let kwok_args = kwok::args(&layout.kubeconfig("admin"), &config, server);
     run.spawn(binaries, layout, Component::Kwok, &kwok_args)?;
-    run.wait_healthy(Component::Kwok, started, deadline, || probe::http_get_ok(server, "/healthz"))
-        .await
+    run.wait_healthy(Component::Kwok, started, deadline, || {
+        probe::http_get_ok(server, "/healthz")
+    })
+    .await
 }
 
 /// A client for a health endpoint served with the run's serving certificate on `port`:

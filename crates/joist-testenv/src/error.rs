@@ -137,11 +137,17 @@ pub enum TestEnvError {
 impl TestEnvError {
     /// An [`TestEnvError::Io`] naming what was being done.
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// A [`TestEnvError::Kube`] naming what was being done.
     pub(crate) fn kube(context: impl Into<String>, source: kube::Error) -> Self {
-        Self::Kube { context: context.into(), source }
+        Self::Kube {
+            context: context.into(),
+            source,
+        }
     }
 }

@@ -51,7 +51,10 @@ pub(crate) fn write(
 
 /// Loads a kubeconfig this crate wrote into a kube-rs configuration.
 pub(crate) async fn load(path: &Path) -> Result<kube::Config, TestEnvError> {
-    let kubeconfig_error = |source| TestEnvError::Kubeconfig { path: path.to_owned(), source };
+    let kubeconfig_error = |source| TestEnvError::Kubeconfig {
+        path: path.to_owned(),
+        source,
+    };
     let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
     kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
@@ -77,14 +80,23 @@ mod tests {
         let ca = dir.path().join("ca.crt");
         let pki = crate::pki::generate(dir.path()).unwrap();
         let path = dir.path().join("sa.kubeconfig");
-        write(&path, "https://127.0.0.1:6443", &pki.ca.cert, Credentials::Token("t0ken")).unwrap();
+        write(
+            &path,
+            "https://127.0.0.1:6443",
+            &pki.ca.cert,
+            Credentials::Token("t0ken"),
+        )
+        .unwrap();
 
         let config = load(&path).await.unwrap();
         assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
         assert_eq!(config.default_namespace, "default");
         let kubeconfig = Kubeconfig::read_from(&path).unwrap();
         let cluster = kubeconfig.clusters[0].cluster.as_ref().unwrap();
-        assert_eq!(cluster.certificate_authority.as_deref().map(PathBuf::from), Some(ca));
+        assert_eq!(
+            cluster.certificate_authority.as_deref().map(PathBuf::from),
+            Some(ca)
+        );
     }
 
     #[tokio::test]
@@ -92,13 +104,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pki = crate::pki::generate(dir.path()).unwrap();
         let path = dir.path().join("admin.kubeconfig");
-        write(&path, "https://127.0.0.1:1", &pki.ca.cert, Credentials::Certificate(&pki.admin))
-            .unwrap();
+        write(
+            &path,
+            "https://127.0.0.1:1",
+            &pki.ca.cert,
+            Credentials::Certificate(&pki.admin),
+        )
+        .unwrap();
 
         let kubeconfig = Kubeconfig::read_from(&path).unwrap();
         let user = kubeconfig.auth_infos[0].auth_info.as_ref().unwrap();
-        assert_eq!(user.client_certificate.as_deref().map(PathBuf::from), Some(pki.admin.cert));
-        assert_eq!(user.client_key.as_deref().map(PathBuf::from), Some(pki.admin.key));
+        assert_eq!(
+            user.client_certificate.as_deref().map(PathBuf::from),
+            Some(pki.admin.cert)
+        );
+        assert_eq!(
+            user.client_key.as_deref().map(PathBuf::from),
+            Some(pki.admin.key)
+        );
         assert!(client(&path).await.is_ok());
     }
 }

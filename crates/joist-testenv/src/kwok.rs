@@ -219,7 +219,10 @@ pub(crate) fn args(kubeconfig: &Path, config: &Path, server: SocketAddr) -> Vec<
         format!("--kubeconfig={}", kubeconfig.display()),
         format!("--config={}", config.display()),
         "--manage-all-nodes=false".to_owned(),
-        format!("--manage-nodes-with-label-selector={}={}", FAKE_NODE_LABEL.0, FAKE_NODE_LABEL.1),
+        format!(
+            "--manage-nodes-with-label-selector={}={}",
+            FAKE_NODE_LABEL.0, FAKE_NODE_LABEL.1
+        ),
         format!("--cidr={POD_CIDR}"),
         format!("--node-ip={NODE_IP}"),
         "--node-lease-duration-seconds=40".to_owned(),

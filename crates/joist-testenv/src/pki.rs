@@ -18,6 +18,10 @@ use crate::TestEnvError;
 /// the `default/kubernetes` Service, which in-cluster clients dial.
 pub(crate) const KUBERNETES_SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 
+/// The common name of the front-proxy client certificate; the apiserver accepts
+/// request-header authentication only from it.
+pub(crate) const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
+
 /// A certificate and its private key, as PEM files.
 #[derive(Debug, Clone)]
 pub(crate) struct CertFiles {
@@ -40,44 +44,92 @@ pub(crate) struct Pki {
     pub(crate) controller_manager: CertFiles,
     /// Client certificate of `system:kube-scheduler`.
     pub(crate) scheduler: CertFiles,
-    /// Private key that signs service-account tokens (its public half verifies them).
+    /// The CA of the aggregation layer's front proxy (kept apart from the main CA, as
+    /// kubeadm does, so a client certificate cannot pose as the proxy).
+    pub(crate) front_proxy_ca: CertFiles,
+    /// The certificate the apiserver presents to aggregated apiservers.
+    pub(crate) front_proxy_client: CertFiles,
+    /// Private key that signs service-account tokens.
     pub(crate) service_account_key: PathBuf,
+    /// Its public half, with which the apiserver verifies them.
+    pub(crate) service_account_public_key: PathBuf,
 }
 
 /// Generates a fresh PKI into `dir`.
 pub(crate) fn generate(dir: &Path) -> Result<Pki, TestEnvError> {
-    let ca_key = new_key("the CA key")?;
-    let mut ca_params = CertificateParams::default();
-    ca_params.distinguished_name = name("joist-testenv-ca", None);
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
+    let (ca, ca_files) = new_ca(dir, "ca", "joist-testenv-ca")?;
+    let (front_proxy_ca, front_proxy_ca_files) =
+        new_ca(dir, "front-proxy-ca", "joist-testenv-front-proxy-ca")?;
+
+    let issue = |issuer: &CertifiedIssuer<'_, KeyPair>,
+                 stem: &str,
+                 params: CertificateParams|
+     -> Result<CertFiles, TestEnvError> {
+        let key = new_key(stem)?;
+        let cert = params.signed_by(&key, issuer).map_err(cert_error(stem))?;
+        write_pair(dir, stem, &cert.pem(), &key.serialize_pem())
+    };
+
+    let serving = issue(&ca, "serving", serving_params())?;
+    let admin = issue(
+        &ca,
+        "admin",
+        client_params("joist-testenv-admin", Some("system:masters")),
+    )?;
+    let controller_manager = issue(
+        &ca,
+        "kube-controller-manager",
+        client_params("system:kube-controller-manager", None),
+    )?;
+    let scheduler = issue(
+        &ca,
+        "kube-scheduler",
+        client_params("system:kube-scheduler", None),
+    )?;
+    let front_proxy_client = issue(
+        &front_proxy_ca,
+        "front-proxy-client",
+        client_params(FRONT_PROXY_CLIENT, None),
+    )?;
+
+    let service_account_key = dir.join("service-account.key");
+    let service_account_public_key = dir.join("service-account.pub");
+    let sa_key = new_key("the service-account signing key")?;
+    write_file(&service_account_key, &sa_key.serialize_pem())?;
+    write_file(&service_account_public_key, &sa_key.public_key_pem())?;
+
+    Ok(Pki {
+        ca: ca_files,
+        serving,
+        admin,
+        controller_manager,
+        scheduler,
+        front_proxy_ca: front_proxy_ca_files,
+        front_proxy_client,
+        service_account_key,
+        service_account_public_key,
+    })
+}
+
+/// A self-signed CA, written as `<stem>.crt` and `<stem>.key`.
+fn new_ca(
+    dir: &Path,
+    stem: &str,
+    common_name: &str,
+) -> Result<(CertifiedIssuer<'static, KeyPair>, CertFiles), TestEnvError> {
+    let key = new_key(stem)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name, None);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let ca_key_pem = ca_key.serialize_pem();
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(cert_error("the CA"))?;
-    let ca_files = write_pair(dir, "ca", &ca.pem(), &ca_key_pem)?;
-
-    let issue = |stem: &str, params: CertificateParams| -> Result<CertFiles, TestEnvError> {
-        let key = new_key(stem)?;
-        let cert = params.signed_by(&key, &ca).map_err(cert_error(stem))?;
-        write_pair(dir, stem, &cert.pem(), &key.serialize_pem())
-    };
-
-    let serving = issue("serving", serving_params())?;
-    let admin = issue("admin", client_params("joist-testenv-admin", Some("system:masters")))?;
-    let controller_manager = issue(
-        "kube-controller-manager",
-        client_params("system:kube-controller-manager", None),
-    )?;
-    let scheduler = issue("kube-scheduler", client_params("system:kube-scheduler", None))?;
-
-    let service_account_key = dir.join("service-account.key");
-    let sa_key = new_key("the service-account signing key")?;
-    write_file(&service_account_key, &sa_key.serialize_pem())?;
-
-    Ok(Pki { ca: ca_files, serving, admin, controller_manager, scheduler, service_account_key })
+    let key_pem = key.serialize_pem();
+    let ca = CertifiedIssuer::self_signed(params, key).map_err(cert_error(stem))?;
+    let files = write_pair(dir, stem, &ca.pem(), &key_pem)?;
+    Ok((ca, files))
 }
 
 /// The apiserver's serving certificate: every name a client in this test environment or
@@ -132,11 +184,17 @@ fn new_key(what: &str) -> Result<KeyPair, TestEnvError> {
 }
 
 fn cert_error(what: &str) -> impl FnOnce(rcgen::Error) -> TestEnvError + '_ {
-    move |source| TestEnvError::Certificate { what: what.to_owned(), source }
+    move |source| TestEnvError::Certificate {
+        what: what.to_owned(),
+        source,
+    }
 }
 
 fn write_pair(dir: &Path, stem: &str, cert: &str, key: &str) -> Result<CertFiles, TestEnvError> {
-    let files = CertFiles { cert: dir.join(format!("{stem}.crt")), key: dir.join(format!("{stem}.key")) };
+    let files = CertFiles {
+        cert: dir.join(format!("{stem}.crt")),
+        key: dir.join(format!("{stem}.key")),
+    };
     write_file(&files.cert, cert)?;
     write_file(&files.key, key)?;
     Ok(files)
@@ -155,14 +213,32 @@ mod tests {
     fn every_file_is_written_as_pem() {
         let dir = tempfile::tempdir().unwrap();
         let pki = generate(dir.path()).unwrap();
-        for files in [&pki.ca, &pki.serving, &pki.admin, &pki.controller_manager, &pki.scheduler] {
+        for files in [
+            &pki.ca,
+            &pki.serving,
+            &pki.admin,
+            &pki.controller_manager,
+            &pki.scheduler,
+            &pki.front_proxy_ca,
+            &pki.front_proxy_client,
+        ] {
             let cert = std::fs::read_to_string(&files.cert).unwrap();
             let key = std::fs::read_to_string(&files.key).unwrap();
-            assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{}", files.cert.display());
-            assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{}", files.key.display());
+            assert!(
+                cert.starts_with("-----BEGIN CERTIFICATE-----"),
+                "{}",
+                files.cert.display()
+            );
+            assert!(
+                key.starts_with("-----BEGIN PRIVATE KEY-----"),
+                "{}",
+                files.key.display()
+            );
         }
         let sa = std::fs::read_to_string(&pki.service_account_key).unwrap();
         assert!(sa.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let sa_public = std::fs::read_to_string(&pki.service_account_public_key).unwrap();
+        assert!(sa_public.starts_with("-----BEGIN PUBLIC KEY-----"));
     }
 
     #[test]

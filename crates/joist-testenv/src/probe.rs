@@ -77,7 +77,9 @@ mod tests {
 
     #[tokio::test]
     async fn http_probe_accepts_200_and_reports_anything_else() {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             for status in ["200 OK", "503 Service Unavailable"] {

@@ -3,8 +3,8 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use nix::sys::signal::{Signal, killpg};
@@ -53,7 +53,11 @@ impl Process {
                 program: program.to_owned(),
                 source,
             })?;
-        Ok(Self { component, child, log })
+        Ok(Self {
+            component,
+            child,
+            log,
+        })
     }
 
     /// Which component this is.
@@ -74,7 +78,10 @@ impl Process {
     /// The exit status if the process has exited.
     pub(crate) fn exit_status(&mut self) -> Result<Option<ExitStatus>, TestEnvError> {
         self.child.try_wait().map_err(|source| {
-            TestEnvError::io(format!("checking whether {} is running", self.component), source)
+            TestEnvError::io(
+                format!("checking whether {} is running", self.component),
+                source,
+            )
         })
     }
 
@@ -121,7 +128,13 @@ pub(crate) fn log_tail(path: &Path) -> String {
 pub(crate) fn log_tails(processes: &[Process]) -> String {
     processes
         .iter()
-        .map(|process| format!("==> {} <==\n{}", process.log().display(), log_tail(process.log())))
+        .map(|process| {
+            format!(
+                "==> {} <==\n{}",
+                process.log().display(),
+                log_tail(process.log())
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -187,7 +200,10 @@ mod tests {
 
     fn wait_for_pid(path: &Path) -> i32 {
         for _ in 0..250 {
-            if let Some(pid) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()) {
+            if let Some(pid) = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
                 return pid;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -198,7 +214,11 @@ mod tests {
     /// Alive and not a zombie.
     fn is_alive(pid: i32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+            .map(|stat| {
+                !stat
+                    .rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
             .unwrap_or(false)
     }
 }

@@ -10,7 +10,11 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Calls `check` until it returns `Some`, at most for `timeout`, and returns that value;
 /// [`TestEnvError::Timeout`] naming `what` otherwise. `check` runs at least once.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, TestEnvError>
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut check: F,
+) -> Result<T, TestEnvError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -21,7 +25,10 @@ where
             return Ok(value);
         }
         if started.elapsed() >= timeout {
-            return Err(TestEnvError::Timeout { what: what.to_owned(), waited: started.elapsed() });
+            return Err(TestEnvError::Timeout {
+                what: what.to_owned(),
+                waited: started.elapsed(),
+            });
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -46,9 +53,11 @@ mod tests {
 
     #[tokio::test]
     async fn times_out_naming_what_it_waited_for() {
-        let err = eventually("a miracle", Duration::from_millis(300), || async { None::<()> })
-            .await
-            .unwrap_err();
+        let err = eventually("a miracle", Duration::from_millis(300), || async {
+            None::<()>
+        })
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("a miracle"), "{err}");
     }
 }

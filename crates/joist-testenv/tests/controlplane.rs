@@ -45,7 +45,10 @@ fn fake_node(name: &str) -> Node {
         ("pods".to_owned(), Quantity("110".to_owned())),
     ]);
     Node {
-        metadata: ObjectMeta { labels: Some(labels), ..meta(name, None) },
+        metadata: ObjectMeta {
+            labels: Some(labels),
+            ..meta(name, None)
+        },
         status: Some(NodeStatus {
             capacity: Some(capacity.clone()),
             allocatable: Some(capacity),
@@ -63,7 +66,10 @@ fn pod(name: &str, namespace: &str) -> Pod {
                 name: "app".to_owned(),
                 image: Some("registry.invalid/app:1".to_owned()),
                 resources: Some(ResourceRequirements {
-                    requests: Some(BTreeMap::from([("cpu".to_owned(), Quantity("500m".to_owned()))])),
+                    requests: Some(BTreeMap::from([(
+                        "cpu".to_owned(),
+                        Quantity("500m".to_owned()),
+                    )])),
                     ..ResourceRequirements::default()
                 }),
                 ..Container::default()
@@ -75,7 +81,10 @@ fn pod(name: &str, namespace: &str) -> Pod {
 }
 
 fn is_ready(node: &Node) -> bool {
-    let conditions = node.status.as_ref().and_then(|status| status.conditions.as_ref());
+    let conditions = node
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.as_ref());
     conditions
         .into_iter()
         .flatten()
@@ -89,7 +98,10 @@ async fn kwok_readies_a_node_and_runs_the_pod_the_scheduler_binds_to_it() {
     control_plane.create_namespace("e2e").await.unwrap();
 
     let nodes = Api::<Node>::all(client.clone());
-    nodes.create(&PostParams::default(), &fake_node("kwok-a")).await.unwrap();
+    nodes
+        .create(&PostParams::default(), &fake_node("kwok-a"))
+        .await
+        .unwrap();
     let node = eventually("node kwok-a Ready", WAIT, || {
         let nodes = nodes.clone();
         async move { nodes.get("kwok-a").await.ok().filter(is_ready) }
@@ -98,10 +110,18 @@ async fn kwok_readies_a_node_and_runs_the_pod_the_scheduler_binds_to_it() {
     .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
     let status = node.status.unwrap();
     assert_eq!(status.allocatable.unwrap()["cpu"], Quantity("4".to_owned()));
-    assert!(status.addresses.unwrap().iter().any(|address| address.type_ == "InternalIP"));
+    assert!(
+        status
+            .addresses
+            .unwrap()
+            .iter()
+            .any(|address| address.type_ == "InternalIP")
+    );
 
     let pods = Api::<Pod>::namespaced(client.clone(), "e2e");
-    pods.create(&PostParams::default(), &pod("web", "e2e")).await.unwrap();
+    pods.create(&PostParams::default(), &pod("web", "e2e"))
+        .await
+        .unwrap();
     let running = eventually("pod e2e/web Running", WAIT, || {
         let pods = pods.clone();
         async move {
@@ -116,14 +136,29 @@ async fn kwok_readies_a_node_and_runs_the_pod_the_scheduler_binds_to_it() {
     let status = running.status.unwrap();
     assert!(status.pod_ip.is_some(), "kwok assigns a pod IP");
     assert!(status.container_statuses.unwrap()[0].ready);
+    // kwok's status patch merges with the scheduler's condition instead of replacing it.
+    let conditions = status.conditions.unwrap();
+    for condition in ["PodScheduled", "Ready"] {
+        assert!(
+            conditions
+                .iter()
+                .any(|c| c.type_ == condition && c.status == "True"),
+            "{condition} in {conditions:?}"
+        );
+    }
 
     // The binding came from kube-scheduler, which records it as an event.
     let events = Api::<Event>::namespaced(client.clone(), "e2e");
     let scheduled = eventually("the Scheduled event of e2e/web", WAIT, || {
         let events = events.clone();
         async move {
-            let list = events.list(&ListParams::default().fields("involvedObject.name=web")).await.ok()?;
-            list.items.into_iter().find(|event| event.reason.as_deref() == Some("Scheduled"))
+            let list = events
+                .list(&ListParams::default().fields("involvedObject.name=web"))
+                .await
+                .ok()?;
+            list.items
+                .into_iter()
+                .find(|event| event.reason.as_deref() == Some("Scheduled"))
         }
     })
     .await
@@ -134,7 +169,12 @@ async fn kwok_readies_a_node_and_runs_the_pod_the_scheduler_binds_to_it() {
     pods.delete("web", &DeleteParams::default()).await.unwrap();
     eventually("pod e2e/web deleted", WAIT, || {
         let pods = pods.clone();
-        async move { pods.get_opt("web").await.ok().and_then(|pod| pod.is_none().then_some(())) }
+        async move {
+            pods.get_opt("web")
+                .await
+                .ok()
+                .and_then(|pod| pod.is_none().then_some(()))
+        }
     })
     .await
     .unwrap();
@@ -146,17 +186,30 @@ async fn a_service_account_client_is_authorised_by_rbac() {
     let client = control_plane.client();
     control_plane.create_namespace("joist").await.unwrap();
     let accounts = Api::<ServiceAccount>::namespaced(client.clone(), "joist");
-    accounts.create(&PostParams::default(), &ServiceAccount { metadata: meta("joist", None), ..Default::default() })
+    accounts
+        .create(
+            &PostParams::default(),
+            &ServiceAccount {
+                metadata: meta("joist", None),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
 
-    let sa_client = control_plane.service_account_client("joist", "joist").await.unwrap();
+    let sa_client = control_plane
+        .service_account_client("joist", "joist")
+        .await
+        .unwrap();
     let review = Api::<SelfSubjectReview>::all(sa_client.clone())
         .create(&PostParams::default(), &SelfSubjectReview::default())
         .await
         .unwrap();
     let user = review.status.unwrap().user_info.unwrap();
-    assert_eq!(user.username.as_deref(), Some("system:serviceaccount:joist:joist"));
+    assert_eq!(
+        user.username.as_deref(),
+        Some("system:serviceaccount:joist:joist")
+    );
 
     let sa_nodes = Api::<Node>::all(sa_client);
     match sa_nodes.list(&ListParams::default()).await {
@@ -174,7 +227,10 @@ async fn a_service_account_client_is_authorised_by_rbac() {
         }]),
         ..ClusterRole::default()
     };
-    Api::<ClusterRole>::all(client.clone()).create(&PostParams::default(), &role).await.unwrap();
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
     let binding = ClusterRoleBinding {
         metadata: meta("joist-node-reader", None),
         role_ref: RoleRef {
@@ -189,7 +245,10 @@ async fn a_service_account_client_is_authorised_by_rbac() {
             ..Subject::default()
         }]),
     };
-    Api::<ClusterRoleBinding>::all(client).create(&PostParams::default(), &binding).await.unwrap();
+    Api::<ClusterRoleBinding>::all(client)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
     eventually("the node-reader grant to take effect", WAIT, || {
         let sa_nodes = sa_nodes.clone();
         async move { sa_nodes.list(&ListParams::default()).await.ok() }
@@ -233,11 +292,18 @@ fn assert_nothing_left(pids: &[(Component, u32)], dir: &Path) {
     let groups: Vec<String> = pids.iter().map(|(_, pid)| pid.to_string()).collect();
     let mut left = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // Fields after the parenthesised command: state, ppid, pgrp, ...
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).is_some_and(|pgrp| groups.iter().any(|group| group == pgrp)) {
+        if fields
+            .get(2)
+            .is_some_and(|pgrp| groups.iter().any(|group| group == pgrp))
+        {
             left.push(stat);
         }
     }

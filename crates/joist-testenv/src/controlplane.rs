@@ -74,10 +74,14 @@ impl ControlPlane {
     /// their `/healthz`.
     pub async fn start_with(options: ControlPlaneOptions) -> Result<Self, TestEnvError> {
         let binaries = Binaries::ensure(options.kwok).await?;
+        let orphans = crate::orphans::reap();
+        if orphans > 0 {
+            eprintln!("joist-testenv: killed {orphans} components left by dead test processes");
+        }
         let started = Instant::now();
         let deadline = started + options.startup_timeout;
         let dir = tempfile::Builder::new()
-            .prefix("joist-testenv-")
+            .prefix(crate::orphans::RUN_DIR_PREFIX)
             .tempdir()
             .map_err(|source| TestEnvError::io("creating the run's temporary directory", source))?;
         let layout = Layout {
@@ -225,7 +229,13 @@ impl Run {
                 name: component.name().to_owned(),
                 reason: "it was not asked for".to_owned(),
             })?;
-        let process = Process::spawn(component, program, args, layout.log(component))?;
+        let process = Process::spawn(
+            component,
+            program,
+            args,
+            &layout.root,
+            layout.log(component),
+        )?;
         self.processes.push(process);
         Ok(())
     }

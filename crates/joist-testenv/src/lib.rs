@@ -5,7 +5,8 @@
 //! serving and client certificates and service-account signing key per run, RBAC+Node
 //! authorization, and all state in a temporary directory; it returns once each component
 //! is healthy, with an admin [`kube::Client`]. Dropping the [`ControlPlane`] (also while a
-//! test panics) kills every process group and removes the directory.
+//! test panics) kills every process group and removes the directory; components left
+//! by a test process that was killed outright are reaped by the next start.
 //!
 //! The binaries are the real upstream ones, compiled from the Go module proxy by
 //! `hack/controlplane/build.sh` (versions pinned in `hack/controlplane/**/go.mod`) and
@@ -22,6 +23,7 @@ mod controlplane;
 mod error;
 mod kubeconfig;
 mod kwok;
+mod orphans;
 mod pki;
 mod probe;
 mod process;

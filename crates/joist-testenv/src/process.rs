@@ -10,6 +10,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::orphans::{OWNER_ENV, RUN_ENV};
 use crate::{Component, TestEnvError};
 
 /// How much of the end of a log file goes into an error.
@@ -25,11 +26,13 @@ pub(crate) struct Process {
 
 impl Process {
     /// Starts `program` with `args` in a new process group (so that everything it forks
-    /// dies with it), stdin closed and stdout+stderr appended to `log`.
+    /// dies with it), stdin closed, stdout+stderr appended to `log`, and marked as
+    /// belonging to this test process and `run_dir` (see [`crate::orphans`]).
     pub(crate) fn spawn(
         component: Component,
         program: &Path,
         args: &[String],
+        run_dir: &Path,
         log: PathBuf,
     ) -> Result<Self, TestEnvError> {
         let open_log = || {
@@ -43,6 +46,8 @@ impl Process {
         let stderr = open_log()?;
         let child = Command::new(program)
             .args(args)
+            .env(OWNER_ENV, std::process::id().to_string())
+            .env(RUN_ENV, run_dir)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -179,6 +184,7 @@ mod tests {
             Component::Etcd,
             Path::new("/bin/sh"),
             &["-c".to_owned(), script],
+            dir.path(),
             dir.path().join("sh.log"),
         )
         .unwrap();

@@ -79,7 +79,6 @@ impl ControlPlane {
             eprintln!("joist-testenv: killed {orphans} components left by dead test processes");
         }
         let started = Instant::now();
-        let deadline = started + options.startup_timeout;
         let dir = tempfile::Builder::new()
             .prefix(crate::orphans::RUN_DIR_PREFIX)
             .tempdir()
@@ -87,6 +86,7 @@ impl ControlPlane {
         let layout = Layout {
             root: dir.path().to_owned(),
         };
+        // From here on, an early return drops `run`, which kills what was started.
         let mut run = Run {
             processes: Vec::new(),
             dir: Some(dir),
@@ -99,43 +99,26 @@ impl ControlPlane {
         let admin_config = kubeconfig::load(&layout.kubeconfig("admin")).await?;
         let client = client_for(admin_config.clone())?;
 
-        run.spawn(
-            &binaries,
-            &layout,
-            Component::Etcd,
-            &args::etcd(&layout, ports),
-        )?;
-        let apiserver_args = args::apiserver(&layout, ports, &pki);
-        run.spawn(
-            &binaries,
-            &layout,
-            Component::KubeApiserver,
-            &apiserver_args,
-        )?;
-        let probe_client = probe_client(&admin_config, ports.apiserver)?;
-        run.wait_healthy(Component::KubeApiserver, started, deadline, || {
-            probe::https_get_ok(&probe_client, "/readyz")
-        })
-        .await?;
-
-        start_controllers(
-            &mut run,
-            &binaries,
-            &layout,
+        let startup = Startup {
+            binaries: &binaries,
+            layout: &layout,
             ports,
-            &pki,
-            &admin_config,
-            (started, deadline),
-        )
-        .await?;
+            pki: &pki,
+            admin_config: &admin_config,
+            started,
+            deadline: started + options.startup_timeout,
+        };
+        startup.apiserver(&mut run).await?;
+        startup.controllers(&mut run).await?;
         if options.kwok {
-            start_kwok(&mut run, &binaries, &layout, ports, (started, deadline)).await?;
+            startup.kwok(&mut run).await?;
         }
+        let ca_cert = pki.ca.cert;
         Ok(Self {
             run,
             layout,
             binaries,
-            ca_cert: pki.ca.cert,
+            ca_cert,
             server_url,
             client,
         })
@@ -215,31 +198,6 @@ impl fmt::Debug for ControlPlane {
 // === impl Run ===
 
 impl Run {
-    fn spawn(
-        &mut self,
-        binaries: &Binaries,
-        layout: &Layout,
-        component: Component,
-        args: &[String],
-    ) -> Result<(), TestEnvError> {
-        let program = binaries
-            .path(component)
-            .ok_or_else(|| TestEnvError::BinaryMissing {
-                script: crate::binaries::build_script(),
-                name: component.name().to_owned(),
-                reason: "it was not asked for".to_owned(),
-            })?;
-        let process = Process::spawn(
-            component,
-            program,
-            args,
-            &layout.root,
-            layout.log(component),
-        )?;
-        self.processes.push(process);
-        Ok(())
-    }
-
     /// Probes `component` until it answers healthy, failing as soon as any started
     /// process exits or at the deadline, with every log's tail in the error.
     async fn wait_healthy<F, Fut>(
@@ -317,57 +275,102 @@ fn write_kubeconfigs(layout: &Layout, server: &str, pki: &pki::Pki) -> Result<()
     Ok(())
 }
 
-async fn start_controllers(
-    run: &mut Run,
-    binaries: &Binaries,
-    layout: &Layout,
+/// What every startup step needs: the run's binaries, files, ports and deadline.
+struct Startup<'a> {
+    binaries: &'a Binaries,
+    layout: &'a Layout,
     ports: Ports,
-    pki: &pki::Pki,
-    admin_config: &kube::Config,
-    (started, deadline): (Instant, Instant),
-) -> Result<(), TestEnvError> {
-    let controller_manager_args = args::controller_manager(layout, ports, pki);
-    run.spawn(
-        binaries,
-        layout,
-        Component::KubeControllerManager,
-        &controller_manager_args,
-    )?;
-    run.spawn(
-        binaries,
-        layout,
-        Component::KubeScheduler,
-        &args::scheduler(layout, ports, pki),
-    )?;
-    for (component, port) in [
-        (Component::KubeControllerManager, ports.controller_manager),
-        (Component::KubeScheduler, ports.scheduler),
-    ] {
-        let client = probe_client(admin_config, port)?;
-        run.wait_healthy(component, started, deadline, || {
-            probe::https_get_ok(&client, "/healthz")
-        })
-        .await?;
-    }
-    Ok(())
+    pki: &'a pki::Pki,
+    admin_config: &'a kube::Config,
+    started: Instant,
+    deadline: Instant,
 }
 
-async fn start_kwok(
-    run: &mut Run,
-    binaries: &Binaries,
-    layout: &Layout,
-    ports: Ports,
-    (started, deadline): (Instant, Instant),
-) -> Result<(), TestEnvError> {
-    let config = layout.path("kwok.yaml");
-    kwok::write_config(&config)?;
-    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.kwok));
-    let kwok_args = kwok::args(&layout.kubeconfig("admin"), &config, server);
-    run.spawn(binaries, layout, Component::Kwok, &kwok_args)?;
-    run.wait_healthy(Component::Kwok, started, deadline, || {
-        probe::http_get_ok(server, "/healthz")
-    })
-    .await
+impl Startup<'_> {
+    fn spawn(
+        &self,
+        run: &mut Run,
+        component: Component,
+        args: &[String],
+    ) -> Result<(), TestEnvError> {
+        let program = self
+            .binaries
+            .path(component)
+            .ok_or_else(|| TestEnvError::BinaryMissing {
+                script: crate::binaries::build_script(),
+                name: component.name().to_owned(),
+                reason: "it was not asked for".to_owned(),
+            })?;
+        let log = self.layout.log(component);
+        run.processes.push(Process::spawn(
+            component,
+            program,
+            args,
+            &self.layout.root,
+            log,
+        )?);
+        Ok(())
+    }
+
+    /// etcd, then kube-apiserver once etcd answers, then waits for `/readyz`.
+    async fn apiserver(&self, run: &mut Run) -> Result<(), TestEnvError> {
+        self.spawn(run, Component::Etcd, &args::etcd(self.layout, self.ports))?;
+        let etcd = SocketAddr::from((Ipv4Addr::LOCALHOST, self.ports.etcd_client));
+        run.wait_healthy(Component::Etcd, self.started, self.deadline, || {
+            probe::http_get_ok(etcd, "/health")
+        })
+        .await?;
+        let apiserver_args = args::apiserver(self.layout, self.ports, self.pki);
+        self.spawn(run, Component::KubeApiserver, &apiserver_args)?;
+        let client = probe_client(self.admin_config, self.ports.apiserver)?;
+        run.wait_healthy(
+            Component::KubeApiserver,
+            self.started,
+            self.deadline,
+            || probe::https_get_ok(&client, "/readyz"),
+        )
+        .await
+    }
+
+    /// The controller-manager and the scheduler, started together, then their `/healthz`.
+    async fn controllers(&self, run: &mut Run) -> Result<(), TestEnvError> {
+        let (layout, ports, pki) = (self.layout, self.ports, self.pki);
+        let controller_manager_args = args::controller_manager(layout, ports, pki);
+        self.spawn(
+            run,
+            Component::KubeControllerManager,
+            &controller_manager_args,
+        )?;
+        self.spawn(
+            run,
+            Component::KubeScheduler,
+            &args::scheduler(layout, ports, pki),
+        )?;
+        for (component, port) in [
+            (Component::KubeControllerManager, ports.controller_manager),
+            (Component::KubeScheduler, ports.scheduler),
+        ] {
+            let client = probe_client(self.admin_config, port)?;
+            run.wait_healthy(component, self.started, self.deadline, || {
+                probe::https_get_ok(&client, "/healthz")
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// kwok with the run's stages, then its `/healthz`.
+    async fn kwok(&self, run: &mut Run) -> Result<(), TestEnvError> {
+        let config = self.layout.path("kwok.yaml");
+        kwok::write_config(&config)?;
+        let server = SocketAddr::from((Ipv4Addr::LOCALHOST, self.ports.kwok));
+        let kwok_args = kwok::args(&self.layout.kubeconfig("admin"), &config, server);
+        self.spawn(run, Component::Kwok, &kwok_args)?;
+        run.wait_healthy(Component::Kwok, self.started, self.deadline, || {
+            probe::http_get_ok(server, "/healthz")
+        })
+        .await
+    }
 }
 
 /// A client for a health endpoint served with the run's serving certificate on `port`:

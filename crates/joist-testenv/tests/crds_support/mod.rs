@@ -1,6 +1,8 @@
 //! Helpers of `tests/crds.rs`: the built `joist` binary (`joist crds`, `joist validate`), raw
 //! requests to the API server, and both sides' errors as comparable `(path, message)` lists.
 
+pub mod cel_table;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,7 +60,10 @@ impl Joist {
             .output()
             .unwrap_or_else(|err| panic!("cannot run cargo: {err}"));
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "cargo build -p joist failed:\n{stdout}");
+        assert!(
+            output.status.success(),
+            "cargo build -p joist failed:\n{stdout}"
+        );
         let exe = stdout
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -198,10 +203,7 @@ pub async fn request(
 /// Creates `object` with strict field validation, for real or as a dry run.
 pub async fn create(client: &kube::Client, object: &Value, dry_run: bool) -> Answer {
     let dry_run = if dry_run { "&dryRun=All" } else { "" };
-    let url = format!(
-        "{}?fieldValidation=Strict{dry_run}",
-        collection_url(object)
-    );
+    let url = format!("{}?fieldValidation=Strict{dry_run}", collection_url(object));
     answer(request(client, Method::POST, &url, Some(object)).await)
 }
 
@@ -280,7 +282,8 @@ mod tests {
 
     #[test]
     fn joist_lines_group_per_object_in_order() {
-        let stdout = "valid: A/x\nB/y: spec: one\nB/y: <nil>: Invalid value: null: two\nvalid: B/y\n";
+        let stdout =
+            "valid: A/x\nB/y: spec: one\nB/y: <nil>: Invalid value: null: two\nvalid: B/y\n";
         assert_eq!(
             parse_validate_output(stdout),
             vec![

@@ -224,7 +224,12 @@ async fn compare_invalid_examples(client: &kube::Client, joist: &Joist) -> Vec<C
         }
         files += 1;
         let verdicts = joist.validate(Some(&file), "");
-        let source = file.display().to_string();
+        let root = repo_root();
+        let source = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         let objects = yaml_documents(&text);
         comparisons.extend(compare_objects(client, &source, &objects, verdicts).await);
     }

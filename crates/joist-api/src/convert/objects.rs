@@ -7,7 +7,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::meta::{int_or_string, name, namespace, namespaced_key, optional_label_selector};
-use super::pod::pod;
+use super::pod::pod_with_spec_path;
 use super::{At, ConvertError, ConvertOptions};
 
 /// The scheduling view of a DaemonSet: its template as a pod named after the DaemonSet and owned
@@ -37,7 +37,7 @@ pub fn daemonset(
         ),
         status: None,
     };
-    let mut template = pod(&template_pod, options)?;
+    let mut template = pod_with_spec_path(&template_pod, options, "spec.template.spec")?;
     template.creation_timestamp = daemonset
         .metadata
         .creation_timestamp

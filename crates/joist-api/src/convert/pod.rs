@@ -19,11 +19,21 @@ use super::{At, ConvertError, ConvertOptions};
 /// [`pod_requests`] of the containers, sidecars, overhead, pod-level resources and in-place resize
 /// status, after defaulting missing requests from limits as the API server does.
 pub fn pod(pod: &core::Pod, options: &ConvertOptions) -> Result<snapshot::Pod, ConvertError> {
+    pod_with_spec_path(pod, options, "spec")
+}
+
+/// [`pod`], naming spec fields under `spec_path` in errors (a DaemonSet template's pod reports
+/// `spec.template.spec...`, the path in the object the user wrote).
+pub(crate) fn pod_with_spec_path(
+    pod: &core::Pod,
+    options: &ConvertOptions,
+    spec_path: &str,
+) -> Result<snapshot::Pod, ConvertError> {
     let key = namespaced_key(&pod.metadata, options);
     let at = At { object: &key };
     let pod_name = name(&pod.metadata, at)?;
     let namespace = namespace(&pod.metadata, options);
-    let spec = pod.spec.as_ref().ok_or_else(|| at.missing("spec"))?;
+    let spec = pod.spec.as_ref().ok_or_else(|| at.missing(spec_path))?;
     let status = pod.status.as_ref();
     let metadata = &pod.metadata;
     let volumes = volumes(spec);
@@ -48,8 +58,8 @@ pub fn pod(pod: &core::Pod, options: &ConvertOptions) -> Result<snapshot::Pod, C
             .filter(|n| !n.is_empty()),
         phase: phase(status, at)?,
         unschedulable: unschedulable(spec, status, options),
-        requests: pod_requests(&pod_resources(spec, status, at, "spec")?),
-        constraints: constraints(spec, at, "spec")?,
+        requests: pod_requests(&pod_resources(spec, status, at, spec_path)?),
+        constraints: constraints(spec, at, spec_path)?,
         host_ports: host_ports(spec),
         volumes,
         has_resource_claims: spec.resource_claims.as_ref().is_some_and(|c| !c.is_empty()),

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod common;
+pub mod convert;
 pub mod crds;
 pub mod document;
 pub mod ec2nodeclass;

@@ -44,6 +44,11 @@ pub trait TopologyHook: fmt::Debug {
     /// NodeClaim with those requirements and `taints`. `strict` are the pod's strict
     /// requirements (preferences never narrow domains); `allow_undefined` is `None` for existing
     /// nodes and the well-known labels for NodeClaims.
+    ///
+    /// The solver relies on one property of [`TopologyError::Unsatisfiable`] refusals: until the
+    /// next `record`, `register` or `update`, the same pod with the same `strict` requirements is
+    /// refused on every node whose requirement on the error's key equals the error's
+    /// `node_domains`, so it skips such nodes without asking again.
     fn add_requirements(
         &self,
         pod: &Pod,

@@ -70,6 +70,14 @@ pub trait TopologyHook: fmt::Debug {
         allow_undefined: Option<&WellKnownLabels>,
     );
 
+    /// Whether `pod`'s placement matters to topology: its own constraints, or some group (spread,
+    /// affinity, anti-affinity, inverse anti-affinity) counts it. Moving such a pod to another
+    /// NodeClaim after the fact would invalidate counts, so cost-aware re-packing leaves it be.
+    /// Conservatively true unless an engine knows better.
+    fn counts(&self, _pod: &Pod) -> bool {
+        true
+    }
+
     /// Registers a domain (new NodeClaims register their hostname placeholder).
     fn register(&mut self, key: &str, domain: &str);
 

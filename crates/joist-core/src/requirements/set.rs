@@ -132,6 +132,9 @@ impl<'a> IntoIterator for &'a Requirements {
 
 // === impl Requirements: queries ===
 
+/// Up to this many keys [`Requirements::find`] scans instead of binary searching.
+const LINEAR_FIND_MAX: usize = 16;
+
 impl Requirements {
     /// Binary search for `key`.
     pub(super) fn position(&self, key: &str) -> Result<usize, usize> {
@@ -147,13 +150,20 @@ impl Requirements {
     }
 
     /// The requirement on `key` if the key is constrained.
+    ///
+    /// Small sets (a NodeClaim's dozen keys) are scanned: string equality compares lengths
+    /// first, and label keys mostly differ in length, whereas the binary search's ordering
+    /// compares the long shared prefixes (`kubernetes.io/`, `karpenter.sh/`) byte by byte.
     pub fn find(&self, key: &str) -> Option<&Requirement> {
+        if self.items.len() <= LINEAR_FIND_MAX {
+            return self.items.iter().find(|r| r.key() == key);
+        }
         self.position(key).ok().map(|i| &self.items[i])
     }
 
     /// Whether `key` is constrained (upstream `Has`).
     pub fn has(&self, key: &str) -> bool {
-        self.position(key).is_ok()
+        self.find(key).is_some()
     }
 
     /// The constrained keys, sorted.

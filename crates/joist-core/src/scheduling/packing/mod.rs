@@ -15,6 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+#[cfg(test)]
+mod tests;
+
 use super::claims::Claim;
 use super::dense::{self, Dense};
 use super::masks::OfferingCache;

@@ -39,7 +39,8 @@ mod tests;
 
 pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
 pub use settings::{
-    MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode, SchedulingSettings,
+    MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
+    SchedulingSettings,
 };
 
 use crate::explain::Explanation;

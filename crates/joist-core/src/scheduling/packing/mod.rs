@@ -13,7 +13,10 @@
 //!
 //! [`PackingPolicy::CostAware`]: super::settings::PackingPolicy::CostAware
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[cfg(test)]
+mod tests;
 
 use super::claims::Claim;
 use super::dense::{self, Dense};
@@ -27,7 +30,7 @@ use crate::requirements::{Requirement, Requirements};
 pub(crate) const MIN_SAVING: f64 = 0.01;
 
 /// How many candidate instance types (cheapest by their fractional estimate) are packed per pool.
-const CANDIDATES: usize = 8;
+const CANDIDATES: usize = 4;
 
 /// NodeClaims of one template with equal requirements (hostname aside) whose pods may move.
 struct Pool {
@@ -73,7 +76,8 @@ pub(crate) fn repack(solver: &mut Solver<'_>) {
     let mut replacements: Vec<(Vec<usize>, Vec<Claim>)> = Vec::new();
     for pool in pools {
         let template = &solver.templates[pool.template];
-        let priced = offerings.summaries(pool.template, template, &pool.requirements, solver.settings);
+        let priced =
+            offerings.summaries(pool.template, template, &pool.requirements, solver.settings);
         let mask = solver
             .masks
             .mask(pool.template, template, &pool.requirements, solver.settings);
@@ -200,6 +204,7 @@ fn best_packing(
         .iter()
         .take(CANDIDATES)
         .map(|&(_, i)| first_fit_decreasing(template, candidates, i, pods, requests))
+        .chain(dominant_share_packing(template, candidates, pods, requests))
         .min_by(|a, b| a.cost.total_cmp(&b.cost))
 }
 
@@ -212,47 +217,178 @@ fn first_fit_decreasing(
     pods: &[usize],
     requests: &[&[i128]],
 ) -> Packing {
-    let headroom = &template.options[candidates[bin].option as usize].headroom;
-    let share = |r: &[i128]| {
-        r.iter()
-            .zip(headroom.iter())
-            .filter(|(q, _)| **q > 0)
-            .map(|(&q, &h)| q as f64 / h as f64)
-            .fold(0.0, f64::max)
+    let mut packing = Packing {
+        bins: Vec::new(),
+        totals: Vec::new(),
+        cost: 0.0,
     };
-    let mut order: Vec<usize> = (0..pods.len()).collect();
-    order.sort_by(|&a, &b| share(requests[b]).total_cmp(&share(requests[a])).then(a.cmp(&b)));
-    let mut bins: Vec<Vec<usize>> = Vec::new();
-    let mut totals: Vec<Dense> = Vec::new();
-    let mut sum = vec![0i128; headroom.len()];
-    for i in order {
-        let request = requests[i];
-        let slot = totals.iter().position(|t| {
-            sum.copy_from_slice(t);
-            dense::add(&mut sum, request);
-            dense::fits(&sum, headroom)
-        });
-        match slot {
-            Some(b) => {
-                dense::add(&mut totals[b], request);
-                bins[b].push(pods[i]);
-            }
+    let members: Vec<usize> = (0..pods.len()).collect();
+    pack_into(
+        template,
+        candidates,
+        bin,
+        &members,
+        pods,
+        requests,
+        &mut packing,
+    );
+    packing
+}
+
+/// Sends every pod to the candidate that holds it for the smallest share of its price (price ×
+/// the pod's dominant share of the type's headroom), packs each candidate's pods first-fit
+/// decreasing into bins of that type, and prices every bin at its cheapest fitting candidate.
+/// Pods whose shapes suit different types (CPU-heavy, memory-heavy) so land on different types,
+/// as the fractional lower bound's mix would put them.
+fn dominant_share_packing(
+    template: &Template<'_>,
+    candidates: &[Candidate],
+    pods: &[usize],
+    requests: &[&[i128]],
+) -> Option<Packing> {
+    let mut choice_by_shape: BTreeMap<&[i128], usize> = BTreeMap::new();
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
+    for (i, &request) in requests.iter().enumerate() {
+        let chosen = match choice_by_shape.get(request) {
+            Some(&c) => c,
             None => {
-                totals.push(request.into());
-                bins.push(vec![pods[i]]);
+                let c = cheapest_share(template, candidates, request)?;
+                choice_by_shape.insert(request, c);
+                c
             }
+        };
+        groups[chosen].push(i);
+    }
+    let mut packing = Packing {
+        bins: Vec::new(),
+        totals: Vec::new(),
+        cost: 0.0,
+    };
+    for (c, members) in groups.iter().enumerate() {
+        if !members.is_empty() {
+            pack_into(
+                template,
+                candidates,
+                c,
+                members,
+                pods,
+                requests,
+                &mut packing,
+            );
         }
     }
-    let cost = totals
+    Some(packing)
+}
+
+/// The candidate with the smallest `price × dominant share` for one pod, if any holds it.
+fn cheapest_share(
+    template: &Template<'_>,
+    candidates: &[Candidate],
+    request: &[i128],
+) -> Option<usize> {
+    candidates
         .iter()
-        .map(|t| {
-            candidates
-                .iter()
-                .find(|c| dense::fits(t, &template.options[c.option as usize].headroom))
-                .map_or(f64::MAX, |c| c.price)
+        .enumerate()
+        .filter(|(_, c)| dense::fits(request, &template.options[c.option as usize].headroom))
+        .map(|(i, c)| {
+            (
+                c.price * share(request, &template.options[c.option as usize].headroom),
+                i,
+            )
         })
-        .sum();
-    Packing { bins, totals, cost }
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+        .map(|(_, i)| i)
+}
+
+/// The largest fraction of `headroom` that `request` takes in any slot it requests.
+fn share(request: &[i128], headroom: &[i128]) -> f64 {
+    request
+        .iter()
+        .zip(headroom)
+        .filter(|(q, _)| **q > 0)
+        .map(|(&q, &h)| q as f64 / h as f64)
+        .fold(0.0, f64::max)
+}
+
+/// First-fit decreasing of `members` (indices into `pods`/`requests`) into bins of candidate
+/// `bin`'s headroom, appended to `packing` with their prices.
+///
+/// Two facts keep it near linear: a bin that cannot take the smallest member in any slot never
+/// will (bins only fill), so a pointer skips closed bins at the front; and a member with the same
+/// requests as the previous one cannot fit any bin before the one that one took.
+fn pack_into(
+    template: &Template<'_>,
+    candidates: &[Candidate],
+    bin: usize,
+    members: &[usize],
+    pods: &[usize],
+    requests: &[&[i128]],
+    packing: &mut Packing,
+) {
+    let headroom = &template.options[candidates[bin].option as usize].headroom;
+    let mut order = members.to_vec();
+    order.sort_by(|&a, &b| {
+        share(requests[b], headroom)
+            .total_cmp(&share(requests[a], headroom))
+            .then(requests[b].cmp(requests[a]))
+            .then(a.cmp(&b))
+    });
+    let mut smallest = requests[order[0]].to_vec();
+    for &i in &order {
+        for (s, &q) in smallest.iter_mut().zip(requests[i]) {
+            *s = (*s).min(q);
+        }
+    }
+    let first_bin = packing.totals.len();
+    let mut first_open = first_bin;
+    let mut sum = vec![0i128; headroom.len()];
+    let mut previous: Option<(&[i128], usize)> = None;
+    for i in order {
+        let request = requests[i];
+        let fits_in = |total: &Dense, sum: &mut Vec<i128>| {
+            sum.copy_from_slice(total);
+            dense::add(sum, request);
+            dense::fits(sum, headroom)
+        };
+        while first_open < packing.totals.len() && !fits_in(&packing.totals[first_open], &mut sum) {
+            if !fits_after(&packing.totals[first_open], &smallest, headroom, &mut sum) {
+                first_open += 1;
+            } else {
+                break;
+            }
+        }
+        let start = match previous {
+            Some((p, b)) if p == request => b.max(first_open),
+            _ => first_open,
+        };
+        let slot = (start..packing.totals.len()).find(|&b| fits_in(&packing.totals[b], &mut sum));
+        let b = match slot {
+            Some(b) => {
+                dense::add(&mut packing.totals[b], request);
+                packing.bins[b].push(pods[i]);
+                b
+            }
+            None => {
+                packing.totals.push(request.into());
+                packing.bins.push(vec![pods[i]]);
+                packing.totals.len() - 1
+            }
+        };
+        previous = Some((request, b));
+    }
+    for total in &packing.totals[first_bin..] {
+        packing.cost += candidates
+            .iter()
+            .find(|c| dense::fits(total, &template.options[c.option as usize].headroom))
+            .map_or(f64::MAX, |c| c.price);
+    }
+}
+
+/// Whether `smallest` still fits on top of `total` within `headroom`.
+fn fits_after(total: &[i128], smallest: &[i128], headroom: &[i128], sum: &mut [i128]) -> bool {
+    sum.copy_from_slice(total);
+    dense::add(sum, smallest);
+    dense::fits(sum, headroom)
 }
 
 /// The NodeClaims of a packing: the pool's requirements with a hostname each (the pool's own
@@ -266,7 +402,10 @@ fn build_claims(
 ) -> Vec<Claim> {
     let template = &solver.templates[pool.template];
     let first = &solver.claims[pool.claims[0]];
-    let mut hostnames = pool.claims.iter().map(|&c| solver.claims[c].hostname.clone());
+    let mut hostnames = pool
+        .claims
+        .iter()
+        .map(|&c| solver.claims[c].hostname.clone());
     let mut claims = Vec::with_capacity(packing.bins.len());
     for (bin, total) in packing.bins.into_iter().zip(packing.totals) {
         let hostname = hostnames.next().unwrap_or_else(|| {
@@ -319,7 +458,9 @@ fn replace(solver: &mut Solver<'_>, replacements: Vec<(Vec<usize>, Vec<Claim>)>)
     for (c, claim) in old.into_iter().enumerate() {
         match replaced[c] {
             None => solver.claims.push(claim),
-            Some((r, true)) => solver.claims.extend(inserts[r].take().into_iter().flatten()),
+            Some((r, true)) => solver
+                .claims
+                .extend(inserts[r].take().into_iter().flatten()),
             Some((_, false)) => {}
         }
     }

@@ -1,6 +1,5 @@
 //! Turning a simulated NodeClaim into a [`NewNodeClaim`] (spec core §2.16).
 
-
 use super::claims::Claim;
 use super::dense::{Dense, ResourceIndex};
 use super::masks::{OfferingCache, Priced};

@@ -96,7 +96,14 @@ impl Solver<'_> {
             .map(|alternative| requirements.intersection(alternative))
             .collect();
         candidates.into_iter().find_map(|requirements| {
-            self.inflight_attempt(c, position, class, constraints, Some(requirements), refusals)
+            self.inflight_attempt(
+                c,
+                position,
+                class,
+                constraints,
+                Some(requirements),
+                refusals,
+            )
         })
     }
 
@@ -235,7 +242,10 @@ impl Refusals {
         else {
             return;
         };
-        let entry = (std::sync::Arc::clone(&details.key), details.node_domains.clone());
+        let entry = (
+            std::sync::Arc::clone(&details.key),
+            details.node_domains.clone(),
+        );
         if !self.refused.contains(&entry) {
             self.refused.push(entry);
         }

@@ -35,7 +35,10 @@ impl Solver<'_> {
         if self.watches.all_refused(&applicable) {
             return false;
         }
-        let mut refusals = Refusals::default();
+        let mut refusals = Refusals {
+            constrained: self.topology.constrains(pod, constraints),
+            refused: Vec::new(),
+        };
         for k in 0..self.claim_order.len() {
             let c = self.claim_order[k];
             if self.watches.refused(&applicable, c) {
@@ -124,7 +127,7 @@ impl Solver<'_> {
         let pod = &self.snapshot.pods[state.index];
         let wk = &self.settings.well_known_labels;
         let mut requirements = requirements;
-        if self.topology.constrains(pod, constraints) {
+        if refusals.constrained {
             let base = requirements.as_ref().unwrap_or(&claim.requirements);
             if refusals.refuses(base) {
                 return None;
@@ -222,8 +225,10 @@ impl Solver<'_> {
 /// refused one is refused again: it is skipped without asking topology (the benchmark's zonal
 /// affinity pods otherwise re-evaluate every NodeClaim pinned to another zone). This changes cost,
 /// never outcomes: a skipped NodeClaim is one topology would have refused.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Refusals {
+    /// Whether topology constrains the pod at all (asked once per pass: it looks the pod up).
+    constrained: bool,
     /// (topology key, the candidate's requirement on it — `None`: unconstrained) pairs refused.
     refused: Vec<(std::sync::Arc<str>, Option<Requirement>)>,
 }

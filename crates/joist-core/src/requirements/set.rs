@@ -269,6 +269,30 @@ mod tests {
     }
 
     #[test]
+    fn find_and_has_agree_below_and_above_the_scan_limit() {
+        for size in [
+            0,
+            1,
+            LINEAR_FIND_MAX,
+            LINEAR_FIND_MAX + 1,
+            3 * LINEAR_FIND_MAX,
+        ] {
+            let keys: Vec<String> = (0..size)
+                .map(|i| format!("example.com/key-{i:02}"))
+                .collect();
+            let r = reqs(keys.iter().map(|k| keyed(k, Operator::In, &[k.as_str()])));
+            for key in &keys {
+                let found = r.find(key).expect("every added key is found");
+                assert_eq!(found.key(), key);
+                assert!(found.has(key));
+                assert!(r.has(key));
+            }
+            assert!(r.find("example.com/key-").is_none(), "size {size}");
+            assert!(!r.has("example.com/key-999"), "size {size}");
+        }
+    }
+
+    #[test]
     fn add_intersects_an_existing_key() {
         let mut r = Requirements::new();
         r.add(keyed("k", Operator::In, &["a", "b"]).with_min_values(Some(1)));

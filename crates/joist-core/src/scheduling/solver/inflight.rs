@@ -256,3 +256,55 @@ impl Refusals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::labels::ZONE;
+    use crate::scheduling::topology::{GroupRef, TopologyKind, Unsatisfiable};
+
+    fn refusal(node_domains: Option<Requirement>) -> TopologyError {
+        TopologyError::Unsatisfiable(topology::TopologyError::Unsatisfiable(Box::new(
+            Unsatisfiable {
+                kind: TopologyKind::PodAffinity,
+                key: Arc::from(ZONE),
+                group: GroupRef::Own(0),
+                pod_domains: None,
+                node_domains,
+            },
+        )))
+    }
+
+    fn zone(values: &[&str]) -> Requirements {
+        std::iter::once(Requirement::in_values(ZONE, values.iter().copied())).collect()
+    }
+
+    #[test]
+    fn refusals_skip_only_candidates_repeating_a_refused_requirement() {
+        let mut refusals = Refusals {
+            constrained: true,
+            refused: Vec::new(),
+        };
+        assert!(!refusals.refuses(&zone(&["z2"])));
+        refusals.learn(&refusal(Some(Requirement::in_values(ZONE, ["z2"]))));
+        refusals.learn(&refusal(Some(Requirement::in_values(ZONE, ["z2"]))));
+        assert_eq!(refusals.refused.len(), 1, "a repeated refusal is kept once");
+        assert!(refusals.refuses(&zone(&["z2"])));
+        assert!(!refusals.refuses(&zone(&["z1"])));
+        assert!(!refusals.refuses(&zone(&["z1", "z2"])));
+        assert!(!refusals.refuses(&Requirements::new()));
+        refusals.learn(&refusal(None));
+        assert!(
+            refusals.refuses(&Requirements::new()),
+            "unconstrained key refused"
+        );
+        refusals.learn(&TopologyError::Unavailable);
+        assert_eq!(
+            refusals.refused.len(),
+            2,
+            "only Unsatisfiable refusals are learnt"
+        );
+    }
+}

@@ -222,7 +222,7 @@ pub fn plan_cost(snapshot: &Snapshot, plan: &Plan) -> Result<f64, CaseError> {
     let mut total = 0.0;
     for (index, nodeclaim) in plan.new_nodeclaims.iter().enumerate() {
         let mut cheapest = f64::MAX;
-        for name in &nodeclaim.instance_types {
+        for name in nodeclaim.instance_types.iter() {
             let instance_type = by_pool
                 .get(nodeclaim.nodepool.as_str())
                 .and_then(|types| types.get(&**name))

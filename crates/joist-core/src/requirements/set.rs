@@ -132,6 +132,9 @@ impl<'a> IntoIterator for &'a Requirements {
 
 // === impl Requirements: queries ===
 
+/// Up to this many keys [`Requirements::find`] scans instead of binary searching.
+const LINEAR_FIND_MAX: usize = 16;
+
 impl Requirements {
     /// Binary search for `key`.
     pub(super) fn position(&self, key: &str) -> Result<usize, usize> {
@@ -147,13 +150,20 @@ impl Requirements {
     }
 
     /// The requirement on `key` if the key is constrained.
+    ///
+    /// Small sets (a NodeClaim's dozen keys) are scanned: string equality compares lengths
+    /// first, and label keys mostly differ in length, whereas the binary search's ordering
+    /// compares the long shared prefixes (`kubernetes.io/`, `karpenter.sh/`) byte by byte.
     pub fn find(&self, key: &str) -> Option<&Requirement> {
+        if self.items.len() <= LINEAR_FIND_MAX {
+            return self.items.iter().find(|r| r.key() == key);
+        }
         self.position(key).ok().map(|i| &self.items[i])
     }
 
     /// Whether `key` is constrained (upstream `Has`).
     pub fn has(&self, key: &str) -> bool {
-        self.position(key).is_ok()
+        self.find(key).is_some()
     }
 
     /// The constrained keys, sorted.
@@ -256,6 +266,30 @@ mod tests {
             "doesNotExist DoesNotExist, exists Exists, greaterThan1 Exists >=2, inA In [A], \
              notIn12 NotIn [1 2]"
         );
+    }
+
+    #[test]
+    fn find_and_has_agree_below_and_above_the_scan_limit() {
+        for size in [
+            0,
+            1,
+            LINEAR_FIND_MAX,
+            LINEAR_FIND_MAX + 1,
+            3 * LINEAR_FIND_MAX,
+        ] {
+            let keys: Vec<String> = (0..size)
+                .map(|i| format!("example.com/key-{i:02}"))
+                .collect();
+            let r = reqs(keys.iter().map(|k| keyed(k, Operator::In, &[k.as_str()])));
+            for key in &keys {
+                let found = r.find(key).expect("every added key is found");
+                assert_eq!(found.key(), key);
+                assert!(found.has(key));
+                assert!(r.has(key));
+            }
+            assert!(r.find("example.com/key-").is_none(), "size {size}");
+            assert!(!r.has("example.com/key-999"), "size {size}");
+        }
     }
 
     #[test]

@@ -1,8 +1,5 @@
 //! Turning a simulated NodeClaim into a [`NewNodeClaim`] (spec core §2.16).
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
 use super::claims::Claim;
 use super::dense::{Dense, ResourceIndex};
 use super::masks::{OfferingCache, Priced};
@@ -31,16 +28,14 @@ pub(crate) fn finalize(
     let mut requirements = base_requirements(claim, settings);
     let priced = offerings.summaries(claim.template, template, &requirements, settings);
     let ordered = truncate(claim, template, &priced, &requirements, settings)?;
-    add_instance_types(&mut requirements, template, &ordered);
-    // Inserted one by one: collecting would sort every offering's entry (hundreds) first.
-    let mut capacity_types: BTreeSet<&str> = BTreeSet::new();
-    for &o in &ordered {
-        for ct in &priced.summaries[o as usize].capacity_types {
-            capacity_types.insert(ct);
-        }
-    }
-    if !capacity_types.is_empty() {
-        requirements.add(Requirement::in_values(CAPACITY_TYPE, capacity_types));
+    let listing = offerings.listing(template, &priced, &ordered);
+    // Keeps the instance-type requirement's minValues.
+    let min_values = requirements
+        .find(INSTANCE_TYPE)
+        .and_then(Requirement::min_values);
+    requirements.add(listing.instance_types.with_min_values(min_values));
+    if let Some(capacity_types) = listing.capacity_types.clone() {
+        requirements.add(capacity_types);
     }
     let mut labels = template.labels.clone();
     labels.extend(requirements.labels(rng, &settings.well_known_labels));
@@ -55,10 +50,7 @@ pub(crate) fn finalize(
         labels,
         annotations,
         requirements,
-        instance_types: ordered
-            .iter()
-            .map(|&o| Arc::clone(&template.options[o as usize].name))
-            .collect(),
+        instance_types: listing.names,
         requests: requests(claim, template, index),
         taints: nodepool.taints.clone(),
         startup_taints: nodepool.startup_taints.clone(),
@@ -124,23 +116,6 @@ fn truncate(
         }
     }
     Ok(ordered)
-}
-
-/// Adds `node.kubernetes.io/instance-type In [names]` (alphabetical, keeping its minValues).
-fn add_instance_types(requirements: &mut Requirements, template: &Template<'_>, ordered: &[u32]) {
-    let min_values = requirements
-        .find(INSTANCE_TYPE)
-        .and_then(Requirement::min_values);
-    let mut kept = vec![false; template.options.len()];
-    for &o in ordered {
-        kept[o as usize] = true;
-    }
-    let names = template
-        .alphabetical
-        .iter()
-        .filter(|&&o| kept[o as usize])
-        .map(|&o| &template.options[o as usize].name);
-    requirements.add(Requirement::in_values(INSTANCE_TYPE, names).with_min_values(min_values));
 }
 
 /// The pods' requests plus the minimum DaemonSet overhead over the groups that still have an

@@ -44,6 +44,11 @@ pub trait TopologyHook: fmt::Debug {
     /// NodeClaim with those requirements and `taints`. `strict` are the pod's strict
     /// requirements (preferences never narrow domains); `allow_undefined` is `None` for existing
     /// nodes and the well-known labels for NodeClaims.
+    ///
+    /// The solver relies on one property of [`TopologyError::Unsatisfiable`] refusals: until the
+    /// next `record`, `register` or `update`, the same pod with the same `strict` requirements is
+    /// refused on every node whose requirement on the error's key equals the error's
+    /// `node_domains`, so it skips such nodes without asking again.
     fn add_requirements(
         &self,
         pod: &Pod,
@@ -64,6 +69,14 @@ pub trait TopologyHook: fmt::Debug {
         taints: &[Taint],
         allow_undefined: Option<&WellKnownLabels>,
     );
+
+    /// Whether `pod`'s placement matters to topology: its own constraints, or some group (spread,
+    /// affinity, anti-affinity, inverse anti-affinity) counts it. Moving such a pod to another
+    /// NodeClaim after the fact would invalidate counts, so cost-aware re-packing leaves it be.
+    /// Conservatively true unless an engine knows better.
+    fn counts(&self, _pod: &Pod) -> bool {
+        true
+    }
 
     /// Registers a domain (new NodeClaims register their hostname placeholder).
     fn register(&mut self, key: &str, domain: &str);

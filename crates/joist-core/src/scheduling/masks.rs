@@ -7,13 +7,14 @@
 //! per pod and NodeClaim. The NodeClaim's hostname placeholder is left out of the key: instance
 //! types and offerings never constrain `kubernetes.io/hostname` (checked per template).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::settings::SchedulingSettings;
 use super::template::{Template, has_compatible_offering};
-use crate::labels::HOSTNAME;
-use crate::requirements::Requirements;
+use crate::labels::{CAPACITY_TYPE, HOSTNAME, INSTANCE_TYPE};
+use crate::requirements::{Requirement, Requirements};
 
 /// (template, requirements without hostname) → per template option: requirements intersect and a
 /// compatible available offering exists.
@@ -39,6 +40,19 @@ pub(crate) struct Priced {
     pub(crate) summaries: Vec<OfferingSummary>,
     /// Template option indices by price, cheapest first (ties keep provider order).
     pub(crate) by_price: Vec<u32>,
+    /// Identifies these summaries within their cache (keys [`OfferingCache::listing`]).
+    id: usize,
+}
+
+/// The requirements a finalised NodeClaim lists for its instance-type options.
+#[derive(Debug, Clone)]
+pub(crate) struct Listing {
+    /// `node.kubernetes.io/instance-type In [names]`, alphabetical, without minValues.
+    pub(crate) instance_types: Requirement,
+    /// `karpenter.sh/capacity-type In [...]` of the options' compatible offerings, if any.
+    pub(crate) capacity_types: Option<Requirement>,
+    /// The options' names in price order.
+    pub(crate) names: Arc<[Arc<str>]>,
 }
 
 /// (template, finalised requirements) → [`Priced`], so NodeClaims with the same requirements
@@ -47,6 +61,9 @@ pub(crate) struct Priced {
 pub(crate) struct OfferingCache {
     /// The cached summaries.
     summaries: HashMap<(usize, Requirements), Rc<Priced>>,
+    /// (summaries id, options in price order) → their listing: NodeClaims that end with the
+    /// same options share one (its values are shared, so a copy costs no string copies).
+    listings: HashMap<usize, HashMap<Vec<u32>, Listing>>,
 }
 
 impl OfferingCache {
@@ -59,6 +76,7 @@ impl OfferingCache {
         requirements: &Requirements,
         settings: &SchedulingSettings,
     ) -> Rc<Priced> {
+        let id = self.summaries.len();
         let entry = self
             .summaries
             .entry((t, requirements.clone()))
@@ -77,9 +95,51 @@ impl OfferingCache {
                 Rc::new(Priced {
                     summaries,
                     by_price,
+                    id,
                 })
             });
         Rc::clone(entry)
+    }
+
+    /// The listing of template options `ordered` (indices into `template.options`, as truncated
+    /// by price) priced by `priced`.
+    pub(crate) fn listing(
+        &mut self,
+        template: &Template<'_>,
+        priced: &Priced,
+        ordered: &[u32],
+    ) -> Listing {
+        let listings = self.listings.entry(priced.id).or_default();
+        if let Some(listing) = listings.get(ordered) {
+            return listing.clone();
+        }
+        let mut kept = vec![false; template.options.len()];
+        for &o in ordered {
+            kept[o as usize] = true;
+        }
+        let names = template
+            .alphabetical
+            .iter()
+            .filter(|&&o| kept[o as usize])
+            .map(|&o| &template.options[o as usize].name);
+        // Inserted one by one: collecting would sort every offering's entry (hundreds) first.
+        let mut capacity_types: BTreeSet<&str> = BTreeSet::new();
+        for &o in ordered {
+            for ct in &priced.summaries[o as usize].capacity_types {
+                capacity_types.insert(ct);
+            }
+        }
+        let listing = Listing {
+            instance_types: Requirement::in_values(INSTANCE_TYPE, names),
+            capacity_types: (!capacity_types.is_empty())
+                .then(|| Requirement::in_values(CAPACITY_TYPE, capacity_types)),
+            names: ordered
+                .iter()
+                .map(|&o| Arc::clone(&template.options[o as usize].name))
+                .collect(),
+        };
+        listings.insert(ordered.to_vec(), listing.clone());
+        listing
     }
 }
 

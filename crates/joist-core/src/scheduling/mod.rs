@@ -22,6 +22,7 @@ mod hostname_watch;
 mod limits;
 mod masks;
 mod minvalues;
+mod packing;
 mod plan;
 pub mod preferences;
 mod provisionable;
@@ -38,7 +39,8 @@ mod tests;
 
 pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
 pub use settings::{
-    MAX_INSTANCE_TYPES, MinValuesPolicy, PreferencePolicy, ReservedOfferingMode, SchedulingSettings,
+    MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
+    SchedulingSettings,
 };
 
 use crate::explain::Explanation;
@@ -71,6 +73,9 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
         return plan;
     }
     let failures = solver.run();
+    if settings.packing_policy == PackingPolicy::CostAware {
+        packing::repack(&mut solver);
+    }
     record(&mut plan, &solver, failures, rng);
     plan
 }

@@ -29,8 +29,9 @@ pub struct NewNodeClaim {
     pub requirements: Requirements,
     /// The instance-type options, cheapest compatible available offering first (the requirement
     /// serialises them alphabetically; this keeps the price order for reports). Shared strings:
-    /// a large solve lists the same hundreds of names on every NodeClaim.
-    pub instance_types: Vec<Arc<str>>,
+    /// a large solve lists the same hundreds of names on every NodeClaim, and NodeClaims with
+    /// the same options share one list.
+    pub instance_types: Arc<[Arc<str>]>,
     /// `spec.resources.requests`: the pods' requests plus the minimum DaemonSet overhead.
     pub requests: ResourceList,
     /// `spec.taints`.

@@ -35,6 +35,21 @@ pub enum ReservedOfferingMode {
     Fallback,
 }
 
+/// How new NodeClaims are packed once every pod has a place (see `docs/design/scheduling.md`,
+/// "Where joist departs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PackingPolicy {
+    /// Upstream's greedy packing only: a NodeClaim keeps taking pods while any of its instance
+    /// types can hold them, then launches its cheapest fitting type (spec core §2.6, §2.16).
+    Upstream,
+    /// After upstream's packing, NodeClaims whose pods have no topology, volume, host-port or
+    /// reservation ties are re-packed onto a cheaper set of NodeClaims when that saves money
+    /// ([`crate::scheduling`]'s `packing` module): a batch upstream piles onto a few enormous
+    /// types lands on several cost-efficient ones.
+    #[default]
+    CostAware,
+}
+
 /// Options of one solve.
 #[derive(Debug, Clone)]
 pub struct SchedulingSettings {
@@ -59,6 +74,8 @@ pub struct SchedulingSettings {
     /// The provider's reservation-ID label key (AWS: `karpenter.k8s.aws/capacity-reservation-id`),
     /// injected when a NodeClaim holds reservations.
     pub reservation_id_label: Option<String>,
+    /// Upstream's greedy packing or joist's cost-aware re-packing of new NodeClaims.
+    pub packing_policy: PackingPolicy,
 }
 
 impl Default for SchedulingSettings {
@@ -75,6 +92,7 @@ impl Default for SchedulingSettings {
             label_aliases: LabelAliases::core(),
             restricted_labels: RestrictedLabels::core(),
             reservation_id_label: None,
+            packing_policy: PackingPolicy::CostAware,
         }
     }
 }

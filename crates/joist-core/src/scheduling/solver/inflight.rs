@@ -3,10 +3,12 @@
 use std::borrow::Cow;
 
 use super::Solver;
-use crate::requirements::Requirements;
+use crate::requirements::{Requirement, Requirements};
 use crate::scheduling::claims::{self, Fit, Narrowing};
 use crate::scheduling::classes::TemplateFit;
 use crate::scheduling::filter::Known;
+use crate::scheduling::hooks::TopologyError;
+use crate::scheduling::topology;
 use crate::snapshot::PodConstraints;
 
 impl Solver<'_> {
@@ -33,12 +35,16 @@ impl Solver<'_> {
         if self.watches.all_refused(&applicable) {
             return false;
         }
+        let mut refusals = Refusals {
+            constrained: self.topology.constrains(pod, constraints),
+            refused: Vec::new(),
+        };
         for k in 0..self.claim_order.len() {
             let c = self.claim_order[k];
             if self.watches.refused(&applicable, c) {
                 continue;
             }
-            if let Some(fit) = self.inflight_fit(c, position, class, constraints) {
+            if let Some(fit) = self.inflight_fit(c, position, class, constraints, &mut refusals) {
                 self.commit_inflight(c, k, position, fit, constraints);
                 return true;
             }
@@ -52,6 +58,7 @@ impl Solver<'_> {
         position: usize,
         class: usize,
         constraints: &PodConstraints,
+        refusals: &mut Refusals,
     ) -> Option<Fit> {
         let claim = &self.claims[c];
         let state = &self.pods[position];
@@ -83,7 +90,7 @@ impl Solver<'_> {
                 Cow::Borrowed(_) => None,
                 Cow::Owned(r) => Some(r),
             };
-            return self.inflight_attempt(c, position, class, constraints, requirements);
+            return self.inflight_attempt(c, position, class, constraints, requirements, refusals);
         }
         // Volume topology narrows the NodeClaim only, never the pod's affinity (spec core §2.3).
         let candidates: Vec<Requirements> = alternatives
@@ -92,7 +99,14 @@ impl Solver<'_> {
             .map(|alternative| requirements.intersection(alternative))
             .collect();
         candidates.into_iter().find_map(|requirements| {
-            self.inflight_attempt(c, position, class, constraints, Some(requirements))
+            self.inflight_attempt(
+                c,
+                position,
+                class,
+                constraints,
+                Some(requirements),
+                refusals,
+            )
         })
     }
 
@@ -105,6 +119,7 @@ impl Solver<'_> {
         class: usize,
         constraints: &PodConstraints,
         requirements: Option<Requirements>,
+        refusals: &mut Refusals,
     ) -> Option<Fit> {
         let claim = &self.claims[c];
         let state = &self.pods[position];
@@ -112,13 +127,17 @@ impl Solver<'_> {
         let pod = &self.snapshot.pods[state.index];
         let wk = &self.settings.well_known_labels;
         let mut requirements = requirements;
-        if self.topology.constrains(pod, constraints) {
+        if refusals.constrained {
             let base = requirements.as_ref().unwrap_or(&claim.requirements);
+            if refusals.refuses(base) {
+                return None;
+            }
             let strict = &self.classes.get(class).strict;
             let taints = template.taints.as_slice();
             let narrowed = self
                 .topology
                 .add_requirements(pod, constraints, strict, base, taints, Some(wk))
+                .map_err(|error| refusals.learn(&error))
                 .ok()?;
             if !base.is_compatible(&narrowed, wk) {
                 return None;
@@ -195,5 +214,97 @@ impl Solver<'_> {
             .claim_order
             .partition_point(|&other| claims[other].pods.len() < count);
         self.claim_order.insert(at, c);
+    }
+}
+
+/// Topology refusals learnt during one pass of a pod over the in-flight NodeClaims.
+///
+/// Topology's verdict on a constraint depends only on its group's counts, the pod's strict
+/// requirements and the candidate's requirement on the constraint's key. Within one pass none of
+/// those change except the candidate, so a NodeClaim whose requirement on a refused key equals the
+/// refused one is refused again: it is skipped without asking topology (the benchmark's zonal
+/// affinity pods otherwise re-evaluate every NodeClaim pinned to another zone). This changes cost,
+/// never outcomes: a skipped NodeClaim is one topology would have refused.
+#[derive(Debug)]
+pub(super) struct Refusals {
+    /// Whether topology constrains the pod at all (asked once per pass: it looks the pod up).
+    constrained: bool,
+    /// (topology key, the candidate's requirement on it — `None`: unconstrained) pairs refused.
+    refused: Vec<(std::sync::Arc<str>, Option<Requirement>)>,
+}
+
+impl Refusals {
+    /// Whether `requirements` repeat a refused requirement on its key.
+    fn refuses(&self, requirements: &Requirements) -> bool {
+        self.refused
+            .iter()
+            .any(|(key, domains)| requirements.find(key) == domains.as_ref())
+    }
+
+    /// Remembers why topology refused a candidate.
+    fn learn(&mut self, error: &TopologyError) {
+        let TopologyError::Unsatisfiable(topology::TopologyError::Unsatisfiable(details)) = error
+        else {
+            return;
+        };
+        let entry = (
+            std::sync::Arc::clone(&details.key),
+            details.node_domains.clone(),
+        );
+        if !self.refused.contains(&entry) {
+            self.refused.push(entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::labels::ZONE;
+    use crate::scheduling::topology::{GroupRef, TopologyKind, Unsatisfiable};
+
+    fn refusal(node_domains: Option<Requirement>) -> TopologyError {
+        TopologyError::Unsatisfiable(topology::TopologyError::Unsatisfiable(Box::new(
+            Unsatisfiable {
+                kind: TopologyKind::PodAffinity,
+                key: Arc::from(ZONE),
+                group: GroupRef::Own(0),
+                pod_domains: None,
+                node_domains,
+            },
+        )))
+    }
+
+    fn zone(values: &[&str]) -> Requirements {
+        std::iter::once(Requirement::in_values(ZONE, values.iter().copied())).collect()
+    }
+
+    #[test]
+    fn refusals_skip_only_candidates_repeating_a_refused_requirement() {
+        let mut refusals = Refusals {
+            constrained: true,
+            refused: Vec::new(),
+        };
+        assert!(!refusals.refuses(&zone(&["z2"])));
+        refusals.learn(&refusal(Some(Requirement::in_values(ZONE, ["z2"]))));
+        refusals.learn(&refusal(Some(Requirement::in_values(ZONE, ["z2"]))));
+        assert_eq!(refusals.refused.len(), 1, "a repeated refusal is kept once");
+        assert!(refusals.refuses(&zone(&["z2"])));
+        assert!(!refusals.refuses(&zone(&["z1"])));
+        assert!(!refusals.refuses(&zone(&["z1", "z2"])));
+        assert!(!refusals.refuses(&Requirements::new()));
+        refusals.learn(&refusal(None));
+        assert!(
+            refusals.refuses(&Requirements::new()),
+            "unconstrained key refused"
+        );
+        refusals.learn(&TopologyError::Unavailable);
+        assert_eq!(
+            refusals.refused.len(),
+            2,
+            "only Unsatisfiable refusals are learnt"
+        );
     }
 }

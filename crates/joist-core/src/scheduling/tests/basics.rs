@@ -199,6 +199,32 @@ fn pod_capacity_forces_more_nodes() {
 }
 
 #[test]
+fn nodeclaims_with_the_same_options_share_one_instance_type_list() {
+    let s = snapshot()
+        .nodepool(nodepool("default").requirement(
+            INSTANCE_TYPE,
+            Operator::In,
+            &["single-pod-instance-type"],
+        ))
+        .pods(3, |_| pod())
+        .build();
+    let plan = run(&s);
+    assert_eq!(plan.new_nodeclaims.len(), 3);
+    let first = &plan.new_nodeclaims[0];
+    assert_eq!(&*first.instance_types[0], "single-pod-instance-type");
+    for nc in &plan.new_nodeclaims[1..] {
+        assert!(std::sync::Arc::ptr_eq(
+            &nc.instance_types,
+            &first.instance_types
+        ));
+        assert_eq!(
+            nc.requirements.find(INSTANCE_TYPE),
+            first.requirements.find(INSTANCE_TYPE)
+        );
+    }
+}
+
+#[test]
 fn init_containers_and_runtime_overhead_count() {
     let init = PodResources {
         init_containers: vec![InitContainerResources::regular(

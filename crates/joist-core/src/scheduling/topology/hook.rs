@@ -41,6 +41,10 @@ impl TopologyHook for Topology<'_> {
         Topology::constrains(self, pod)
     }
 
+    fn counts(&self, pod: &Pod) -> bool {
+        Topology::placement_counts(self, pod)
+    }
+
     fn add_requirements(
         &self,
         pod: &Pod,

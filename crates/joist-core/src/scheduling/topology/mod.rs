@@ -246,6 +246,17 @@ impl Topology<'_> {
         Ok(out)
     }
 
+    /// Whether the pod's placement matters to topology: [`constrains`](Self::constrains) it, or
+    /// some group (of any kind) counts pods like it, so moving it would change counts.
+    pub fn placement_counts(&self, pod: &Pod) -> bool {
+        self.constrains(pod)
+            || self
+                .groups
+                .iter()
+                .chain(&self.inverse)
+                .any(|g| g.selects(&pod.namespace, &pod.labels))
+    }
+
     /// Whether any topology constraint applies to the pod (its own, or another pod's required
     /// anti-affinity selecting it); when not, [`add_requirements`](Self::add_requirements) never
     /// narrows anything.

@@ -1,0 +1,160 @@
+//! Concrete outcomes of cost-aware re-packing against upstream's greedy packing.
+
+use crate::labels::ZONE;
+use crate::rng::SeededRng;
+use crate::scheduling::{PackingPolicy, Plan, SchedulingSettings, solve};
+use crate::snapshot::{LabelSelector, Snapshot, WhenUnsatisfiable};
+use crate::testing::*;
+
+/// A cheap 4-CPU type and an enormous, badly priced 64-CPU one.
+fn small_and_huge() -> Vec<crate::instancetype::InstanceType> {
+    vec![
+        instance_type("small")
+            .cpu(4)
+            .memory("16Gi")
+            .pods(110)
+            .price(0.10)
+            .build(),
+        instance_type("huge")
+            .cpu(64)
+            .memory("256Gi")
+            .pods(110)
+            .price(10.0)
+            .build(),
+    ]
+}
+
+fn batch(pods: usize, make: impl Fn(usize) -> PodBuilder) -> Snapshot {
+    snapshot()
+        .nodepool(nodepool("default"))
+        .instance_types(small_and_huge())
+        .pods(pods, make)
+        .build()
+}
+
+fn plan_with(snapshot: &Snapshot, policy: PackingPolicy) -> Plan {
+    let settings = SchedulingSettings {
+        packing_policy: policy,
+        ..fake_settings()
+    };
+    solve(snapshot, &settings, &mut SeededRng::new(0))
+}
+
+/// The price of each NodeClaim's cheapest option (what it launches), summed.
+fn cost(plan: &Plan) -> f64 {
+    plan.new_nodeclaims
+        .iter()
+        .map(|nc| match &*nc.instance_types[0] {
+            "small" => 0.10,
+            "huge" => 10.0,
+            other => panic!("unexpected type {other}"),
+        })
+        .sum()
+}
+
+fn placed(plan: &Plan) -> Vec<usize> {
+    let mut pods: Vec<usize> = plan
+        .new_nodeclaims
+        .iter()
+        .flat_map(|nc| nc.pods.iter().copied())
+        .collect();
+    pods.sort_unstable();
+    pods
+}
+
+#[test]
+fn a_batch_upstream_piles_onto_one_huge_type_lands_on_several_cheap_ones() {
+    let s = batch(30, |_| pod().cpu("1").memory("1Gi"));
+    let upstream = plan_with(&s, PackingPolicy::Upstream);
+    assert_eq!(upstream.new_nodeclaims.len(), 1);
+    assert_eq!(&*upstream.new_nodeclaims[0].instance_types[0], "huge");
+
+    let cost_aware = plan_with(&s, PackingPolicy::CostAware);
+    // 4 CPU minus the fake 100m overhead holds three 1-CPU pods: ten small NodeClaims.
+    assert_eq!(cost_aware.new_nodeclaims.len(), 10);
+    assert!(
+        cost_aware
+            .new_nodeclaims
+            .iter()
+            .all(|nc| { &*nc.instance_types[0] == "small" && nc.pods.len() == 3 })
+    );
+    assert!((cost(&cost_aware) - 1.0).abs() < 1e-9);
+    assert!(cost(&cost_aware) < cost(&upstream));
+    assert_eq!(placed(&cost_aware), (0..30).collect::<Vec<_>>());
+    assert!(cost_aware.unschedulable.is_empty());
+    let hostnames: std::collections::BTreeSet<&str> = cost_aware
+        .new_nodeclaims
+        .iter()
+        .map(|nc| nc.hostname_placeholder.as_str())
+        .collect();
+    assert_eq!(
+        hostnames.len(),
+        10,
+        "every NodeClaim keeps a distinct placeholder"
+    );
+}
+
+#[test]
+fn a_pod_only_the_huge_type_holds_stays_on_it() {
+    let s = batch(13, |i| {
+        if i == 0 {
+            pod().cpu("40").memory("1Gi")
+        } else {
+            pod().cpu("1").memory("1Gi")
+        }
+    });
+    let plan = plan_with(&s, PackingPolicy::CostAware);
+    let huge: Vec<_> = plan
+        .new_nodeclaims
+        .iter()
+        .filter(|nc| &*nc.instance_types[0] == "huge")
+        .collect();
+    assert_eq!(huge.len(), 1);
+    assert!(huge[0].pods.contains(&0));
+    // Upstream's single huge NodeClaim (40 + 12 CPU) costs 10.0; the re-packing keeps the big
+    // pod on it and still fits the small ones beside it, so no more money is spent.
+    assert!(cost(&plan) <= cost(&plan_with(&s, PackingPolicy::Upstream)));
+    assert_eq!(placed(&plan), (0..13).collect::<Vec<_>>());
+}
+
+#[test]
+fn pods_that_topology_counts_are_not_moved() {
+    let s = batch(30, |_| {
+        pod().cpu("1").memory("1Gi").label("app", "web").spread(
+            ZONE,
+            30,
+            WhenUnsatisfiable::DoNotSchedule,
+            Some(LabelSelector::from_labels([("app", "web")])),
+        )
+    });
+    assert_eq!(
+        plan_with(&s, PackingPolicy::CostAware),
+        plan_with(&s, PackingPolicy::Upstream)
+    );
+}
+
+#[test]
+fn nodepools_with_limits_keep_upstreams_packing() {
+    let s = snapshot()
+        .nodepool(nodepool("default").limit("cpu", "1000"))
+        .instance_types(small_and_huge())
+        .pods(30, |_| pod().cpu("1").memory("1Gi"))
+        .build();
+    let plan = plan_with(&s, PackingPolicy::CostAware);
+    assert_eq!(plan, plan_with(&s, PackingPolicy::Upstream));
+    assert_eq!(plan.new_nodeclaims.len(), 1);
+}
+
+#[test]
+fn re_packing_is_deterministic() {
+    let s = batch(60, |i| {
+        pod()
+            .cpu(["250m", "500m", "1", "2"][i % 4])
+            .memory(["256Mi", "1Gi", "4Gi"][i % 3])
+    });
+    let first = plan_with(&s, PackingPolicy::CostAware);
+    for _ in 0..3 {
+        assert_eq!(plan_with(&s, PackingPolicy::CostAware), first);
+    }
+    assert!(cost(&first) < cost(&plan_with(&s, PackingPolicy::Upstream)));
+}

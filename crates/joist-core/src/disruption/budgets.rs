@@ -48,8 +48,12 @@ pub fn pool_allowances(
     budget_node_counts(input)
         .into_iter()
         .map(|(pool, counts)| {
-            let budgets = input.pool(&pool).budgets;
-            let allowance = pool_allowance(&budgets, reason, counts, input.snapshot.now);
+            let allowance = pool_allowance(
+                &input.pool(&pool).budgets,
+                reason,
+                counts,
+                input.snapshot.now,
+            );
             (pool, allowance)
         })
         .collect()

@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{DisruptionInput, PdbStatus};
+use super::{DisruptionInput, NodeDisruptionState, PdbStatus};
 use crate::duration::parse_go_duration;
 use crate::labels::{CAPACITY_TYPE, DO_NOT_DISRUPT, INSTANCE_TYPE, NODEPOOL, ZONE};
 use crate::snapshot::{Node, NodePool, Pod, PodDisruptionBudget, optional_selector_matches};
@@ -186,12 +186,17 @@ impl CandidateSet {
         }
         let mut nodes: Vec<&Node> = snapshot.nodes.iter().collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let pools: BTreeMap<&str, &NodePool> = snapshot
+            .nodepools
+            .iter()
+            .map(|pool| (pool.name.as_str(), pool))
+            .collect();
         let mut set = Self::default();
         for node in nodes {
             let pods = pods_by_node
                 .get(node.name.as_str())
                 .map_or(&[][..], Vec::as_slice);
-            match candidate(input, class, node, pods, &mut set.warnings) {
+            match candidate(input, class, node, &pools, pods, &mut set.warnings) {
                 Ok(candidate) => set.candidates.push(candidate),
                 Err(reason) => set.blocked.push((node.name.clone(), reason)),
             }
@@ -210,16 +215,14 @@ fn candidate(
     input: &DisruptionInput<'_>,
     class: DisruptionClass,
     node: &Node,
+    nodepools: &BTreeMap<&str, &NodePool>,
     pods: &[&Pod],
     warnings: &mut Vec<String>,
 ) -> Result<Candidate, BlockReason> {
     let state = input.node_state(&node.name);
-    let nodepool = validate_node(input, node)?;
-    let pool = input
-        .snapshot
-        .nodepools
-        .iter()
-        .find(|p| p.name == nodepool)
+    let nodepool = validate_node(state, node)?;
+    let pool = nodepools
+        .get(nodepool)
         .ok_or_else(|| BlockReason::NodePoolNotFound {
             nodepool: nodepool.to_owned(),
         })?;
@@ -274,8 +277,7 @@ fn candidate(
 
 /// The node-level checks of upstream `ValidateNodeDisruptable`, in its order; returns the
 /// node's NodePool name.
-fn validate_node<'n>(input: &DisruptionInput<'_>, node: &'n Node) -> Result<&'n str, BlockReason> {
-    let state = input.node_state(&node.name);
+fn validate_node<'n>(state: &NodeDisruptionState, node: &'n Node) -> Result<&'n str, BlockReason> {
     if state.queued {
         return Err(BlockReason::AlreadyQueued);
     }
@@ -315,39 +317,35 @@ fn validate_pods(
         }
     }
     for pod in pods.iter().filter(|p| is_evictable(p)) {
-        let matching: Vec<&PodDisruptionBudget> = input
-            .snapshot
-            .pdbs
-            .iter()
-            .filter(|pdb| {
-                pdb.namespace == pod.namespace
-                    && optional_selector_matches(pdb.selector.as_ref(), &pod.labels)
-            })
-            .collect();
-        match matching.as_slice() {
-            [] => {}
-            [pdb] => {
-                let status = pdb_status(input, pdb);
-                let unhealthy_exempt =
-                    status.always_allow_unhealthy && input.unready_pods.contains(&pod.uid);
-                if status.disruptions_allowed <= 0 && !unhealthy_exempt {
-                    return Err(BlockReason::PdbBlocks { pdb: pdb_key(pdb) });
-                }
-            }
-            several => {
-                return Err(BlockReason::MultiplePdbs {
-                    pdbs: several.iter().map(|pdb| pdb_key(pdb)).collect(),
-                });
-            }
+        let mut matching = input.snapshot.pdbs.iter().filter(|pdb| {
+            pdb.namespace == pod.namespace
+                && optional_selector_matches(pdb.selector.as_ref(), &pod.labels)
+        });
+        let Some(first) = matching.next() else {
+            continue;
+        };
+        if let Some(second) = matching.next() {
+            let pdbs = [first, second].into_iter().chain(matching);
+            return Err(BlockReason::MultiplePdbs {
+                pdbs: pdbs.map(pdb_key).collect(),
+            });
+        }
+        let status = pdb_status(input, first);
+        let unhealthy_exempt =
+            status.always_allow_unhealthy && input.unready_pods.contains(&pod.uid);
+        if status.disruptions_allowed <= 0 && !unhealthy_exempt {
+            return Err(BlockReason::PdbBlocks {
+                pdb: pdb_key(first),
+            });
         }
     }
     Ok(())
 }
 
 /// Whether a pod's `do-not-disrupt` annotation is in force: `"true"`, or a positive duration
-/// not yet elapsed since the pod started. Unparsable and non-positive values are ignored with a
-/// warning; a duration value on a pod whose start time is unknown is taken as in force, since
-/// its window cannot be shown to have ended.
+/// not yet elapsed since the pod started. Any other value (`"false"` included: upstream parses it
+/// as a duration) is ignored with a warning; a duration value on a pod whose start time is
+/// unknown is taken as in force, as upstream fails safe there.
 fn pod_do_not_disrupt_active(
     input: &DisruptionInput<'_>,
     pod: &Pod,
@@ -361,13 +359,18 @@ fn pod_do_not_disrupt_active(
     }
     let duration = match parse_go_duration(value) {
         Ok(duration) if !duration.is_zero() => duration,
-        _ => {
-            if value != "false" {
-                warnings.push(format!(
-                    "invalid {DO_NOT_DISRUPT:?} annotation value {value:?} on pod {}",
-                    pod.key()
-                ));
-            }
+        Ok(_) => {
+            warnings.push(format!(
+                "duration {value:?} must be positive (Pod={})",
+                pod.key()
+            ));
+            return false;
+        }
+        Err(_) => {
+            warnings.push(format!(
+                "failed to parse {value:?} as a duration (Pod={})",
+                pod.key()
+            ));
             return false;
         }
     };

@@ -13,6 +13,7 @@ mod emptiness;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -108,15 +109,28 @@ pub struct DisruptionInput<'a> {
     pub unready_pods: &'a BTreeSet<String>,
 }
 
+/// The facts of a node the driver said nothing about: NotReady and not consolidatable, so such a
+/// node consumes budget and is never emptied.
+static UNKNOWN_NODE_STATE: NodeDisruptionState = NodeDisruptionState {
+    annotations: BTreeMap::new(),
+    ready: false,
+    instance_terminating: false,
+    consolidatable: false,
+    queued: false,
+    created: None,
+};
+
 impl DisruptionInput<'_> {
-    /// The disruption facts of a node (defaults when the driver gave none).
-    fn node_state(&self, name: &str) -> NodeDisruptionState {
-        self.nodes.get(name).cloned().unwrap_or_default()
+    /// The disruption facts of a node (see [`UNKNOWN_NODE_STATE`] when the driver gave none).
+    fn node_state(&self, name: &str) -> &NodeDisruptionState {
+        self.nodes.get(name).unwrap_or(&UNKNOWN_NODE_STATE)
     }
 
     /// The `spec.disruption` of a NodePool (CRD defaults when the driver gave none).
-    fn pool(&self, name: &str) -> PoolDisruption {
-        self.pools.get(name).cloned().unwrap_or_default()
+    fn pool(&self, name: &str) -> Cow<'_, PoolDisruption> {
+        self.pools
+            .get(name)
+            .map_or_else(|| Cow::Owned(PoolDisruption::default()), Cow::Borrowed)
     }
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{DisruptionInput, NodeDisruptionState, PdbStatus};
 use crate::duration::parse_go_duration;
+use crate::instancetype::InstanceType;
 use crate::labels::{CAPACITY_TYPE, DO_NOT_DISRUPT, INSTANCE_TYPE, NODEPOOL, ZONE};
 use crate::snapshot::{Node, NodePool, Pod, PodDisruptionBudget, optional_selector_matches};
 
@@ -243,15 +244,12 @@ fn candidate(
     let label = |key: &str| node.labels.get(key).cloned();
     let (instance_type, capacity_type, zone) =
         (label(INSTANCE_TYPE), label(CAPACITY_TYPE), label(ZONE));
-    let price = instance_types
-        .iter()
-        .find(|it| Some(&it.name) == instance_type.as_ref())
-        .and_then(|it| {
-            it.offerings.iter().find(|o| {
-                o.zone() == zone.as_deref() && o.capacity_type() == capacity_type.as_deref()
-            })
-        })
-        .map_or(0.0, |o| o.price);
+    let price = offering_price(
+        instance_types,
+        instance_type.as_deref(),
+        zone.as_deref(),
+        capacity_type.as_deref(),
+    );
     let lifetime = lifetime_remaining(pool, state.created, input.snapshot.now);
     let reschedulable: Vec<&Pod> = pods
         .iter()
@@ -273,6 +271,25 @@ fn candidate(
         capacity_type,
         zone,
     })
+}
+
+/// The price of the offering a node runs on: its instance type's offering in its zone and
+/// capacity type; 0 when any of them is unknown (upstream leaves the price at zero then).
+fn offering_price(
+    instance_types: &[InstanceType],
+    instance_type: Option<&str>,
+    zone: Option<&str>,
+    capacity_type: Option<&str>,
+) -> f64 {
+    instance_types
+        .iter()
+        .find(|it| Some(it.name.as_str()) == instance_type)
+        .and_then(|it| {
+            it.offerings
+                .iter()
+                .find(|o| o.zone() == zone && o.capacity_type() == capacity_type)
+        })
+        .map_or(0.0, |o| o.price)
 }
 
 /// The node-level checks of upstream `ValidateNodeDisruptable`, in its order; returns the

@@ -10,6 +10,17 @@ use super::{
 };
 use crate::nodepool::budgets::DisruptionReason;
 
+/// Why an Empty command is abandoned at validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmptinessError {
+    /// None of the command's nodes is still an empty, consolidatable candidate within budget
+    /// (pods arrived, the node was nominated, budgets shrank ...).
+    #[error(
+        "abandoning empty node consolidation attempt due to pod churn, command is no longer valid"
+    )]
+    NoLongerValid,
+}
+
 /// What the Empty method decided in one pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmptinessDecision {
@@ -63,6 +74,44 @@ pub fn empty_command(input: &DisruptionInput<'_>) -> EmptinessDecision {
         budget_limited,
         eligible_nodes,
     }
+}
+
+/// Re-checks an Empty command on a later snapshot (the driver takes it 15 s after the decision,
+/// upstream's validation TTL): the command's nodes that are still empty, consolidatable
+/// candidates are kept, in the command's order, while their pool's re-computed `Empty` budget
+/// lasts. The command goes ahead with that subset.
+///
+/// # Errors
+/// [`EmptinessError::NoLongerValid`] when no node remains.
+pub fn validate_empty_command(
+    input: &DisruptionInput<'_>,
+    command: &Command,
+) -> Result<Command, EmptinessError> {
+    let mut still_valid: BTreeMap<String, Candidate> =
+        CandidateSet::build(input, DisruptionClass::Graceful)
+            .candidates
+            .into_iter()
+            .filter(|c| matches!(should_disrupt(input, c), Eligibility::Yes))
+            .map(|c| (c.node.clone(), c))
+            .collect();
+    let mut remaining: BTreeMap<String, usize> = pool_allowances(input, DisruptionReason::Empty)
+        .into_iter()
+        .map(|(pool, allowance)| (pool, allowance.remaining))
+        .collect();
+    let mut kept = Vec::new();
+    for original in &command.candidates {
+        let Some(fresh) = still_valid.remove(&original.node) else {
+            continue;
+        };
+        if let Some(left) = remaining.get_mut(&fresh.nodepool).filter(|left| **left > 0) {
+            *left -= 1;
+            kept.push(fresh);
+        }
+    }
+    if kept.is_empty() {
+        return Err(EmptinessError::NoLongerValid);
+    }
+    Ok(self::command(kept))
 }
 
 /// Whether the Empty method may consider a candidate.

@@ -23,7 +23,7 @@ pub use candidates::{
     BlockReason, Candidate, CandidateSet, DisruptionClass, disruption_cost, eviction_cost,
     lifetime_remaining,
 };
-pub use emptiness::{EmptinessDecision, empty_command};
+pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
 
 use crate::duration::NillableDuration;
 use crate::nodepool::budgets::{Budget, DisruptionReason};

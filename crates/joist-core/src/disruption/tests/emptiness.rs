@@ -204,3 +204,41 @@ fn item_75_consolidatable_waits_for_consolidate_after() {
     let never = NillableDuration::never();
     assert!(!is_consolidatable(&never, Some(initialized), None, now()));
 }
+
+// === validation after the TTL (§9.2 items 69, 80) ===
+
+#[test]
+fn item_69_validation_keeps_the_nodes_still_empty() {
+    let mut f = Fixture::new(empty_nodes("a", 3)).budgets("a", unlimited());
+    let command = f.empty().command.expect("three empty nodes");
+    // During the 15 s wait a pod lands on a-n0 and a-n1 gets nominated.
+    f.snapshot.pods.push(bound("late", "a-n0").build());
+    f.snapshot
+        .nodes
+        .iter_mut()
+        .filter(|n| n.name == "a-n1")
+        .for_each(|n| n.nominated = true);
+    let validated = validate_empty_command(&f.input(), &command).expect("a-n2 is still empty");
+    let nodes: Vec<&str> = validated
+        .candidates
+        .iter()
+        .map(|c| c.node.as_str())
+        .collect();
+    assert_eq!(nodes, vec!["a-n2"]);
+    assert_eq!(validated.reason, DisruptionReason::Empty);
+}
+
+#[test]
+fn item_80_validation_abandons_when_nothing_remains_or_budget_closed() {
+    let mut f = Fixture::new(empty_nodes("a", 2)).budgets("a", unlimited());
+    let command = f.empty().command.expect("two empty nodes");
+    f = f.budgets("a", vec![Budget::new("1")]);
+    let validated = validate_empty_command(&f.input(), &command).expect("budget still allows 1");
+    assert_eq!(validated.candidates.len(), 1);
+    f = f.budgets("a", vec![Budget::new("0")]);
+    let error = validate_empty_command(&f.input(), &command).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "abandoning empty node consolidation attempt due to pod churn, command is no longer valid"
+    );
+}

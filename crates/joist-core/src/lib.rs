@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod disruption;
 pub mod duration;
 pub mod explain;
 pub mod instancetype;

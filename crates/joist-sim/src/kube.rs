@@ -153,7 +153,11 @@ mod tests {
     fn node(name: &str, cpu: &str, zone: &str) -> Node {
         Node {
             name: name.into(),
-            allocatable: resources(cpu),
+            allocatable: {
+                let mut list = resources(cpu);
+                list.insert(names::PODS, Quantity::from_int(110));
+                list
+            },
             labels: [("zone".to_owned(), zone.to_owned())].into(),
             initialized: true,
             registered: true,
@@ -162,12 +166,7 @@ mod tests {
     }
 
     fn pod(name: &str, cpu: &str) -> Pod {
-        Pod {
-            namespace: "default".into(),
-            name: name.into(),
-            requests: resources(cpu),
-            ..Pod::default()
-        }
+        joist_core::testing::pod().name(name).cpu(cpu).build()
     }
 
     #[test]

@@ -437,3 +437,6 @@ impl Simulation<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

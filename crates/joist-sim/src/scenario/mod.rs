@@ -10,7 +10,7 @@ mod options;
 mod wire;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -36,9 +36,16 @@ fn the_table_shows_nodes_totals_and_the_timeline() {
     let run = joist(&["simulate", WEB, "--until", "5m"], b"");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.starts_with("NODE "), "{}", run.stdout);
-    assert!(run.stdout.contains("20 pods bound, 0 pending"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("20 pods bound, 0 pending"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("TIMELINE"));
-    assert!(!run.stdout.contains("scale"), "the 10m step is after --until");
+    assert!(
+        !run.stdout.contains("scale"),
+        "the 10m step is after --until"
+    );
 }
 
 #[test]
@@ -53,7 +60,8 @@ fn a_bad_scenario_exits_non_zero_with_the_reason() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("spec.steps[0]: step \"interrupt\" is not supported yet"),
+        run.stderr
+            .contains("spec.steps[0]: step \"interrupt\" is not supported yet"),
         "{}",
         run.stderr
     );

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use crate::report::Report;
-use crate::scenario::tests::{NODECLASS, NODEPOOL, deployment, options, stream};
 use crate::scenario::load;
+use crate::scenario::tests::{NODECLASS, NODEPOOL, deployment, options, stream};
 
 use super::{RunOptions, run};
 
@@ -37,11 +37,20 @@ fn the_web_example_binds_every_pod_on_few_spot_nodes() {
     let times: Vec<u128> = report.events.iter().map(|e| e.at_ms).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     // Batch closes after 1 s idle; the node is initialized 30 s + 15 s + 10 s after its claim.
-    let first = |kind: &str| report.events.iter().find(|e| e.kind == kind).map(|e| e.at.as_str());
+    let first = |kind: &str| {
+        report
+            .events
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| e.at.as_str())
+    };
     assert_eq!(first("provisioning"), Some("1s"));
     assert_eq!(first("node-initialized"), Some("56s"));
     assert_eq!(first("scale"), Some("10m0s"));
-    assert_eq!(report.ended_at, "40m56s", "30 quiet minutes after the last change");
+    assert_eq!(
+        report.ended_at, "40m56s",
+        "30 quiet minutes after the last change"
+    );
 }
 
 #[test]
@@ -59,7 +68,13 @@ fn until_cuts_the_run_short() {
     assert_eq!(report.nodes.len(), 1);
     assert!(!report.nodes[0].initialized);
     assert_eq!(report.pending.len(), 20);
-    assert!(report.pending[0].reason.starts_with("nominated to general-"), "{:?}", report.pending[0]);
+    assert!(
+        report.pending[0]
+            .reason
+            .starts_with("nominated to general-"),
+        "{:?}",
+        report.pending[0]
+    );
     // The node's price counts from its launch, bound pods or not.
     assert!(report.cost_per_hour > 0.0);
 }
@@ -76,8 +91,16 @@ fn scaling_down_deletes_the_surplus_pods() {
     let bound: usize = report.nodes.iter().map(|n| n.pods.len()).sum();
     assert_eq!(bound, 2);
     assert!(report.pending.is_empty());
-    let scale = report.events.iter().find(|e| e.kind == "scale").expect("scale event");
-    assert!(scale.detail.ends_with("0 pods created, 4 deleted"), "{}", scale.detail);
+    let scale = report
+        .events
+        .iter()
+        .find(|e| e.kind == "scale")
+        .expect("scale event");
+    assert!(
+        scale.detail.ends_with("0 pods created, 4 deleted"),
+        "{}",
+        scale.detail
+    );
     assert!(report.nodes.iter().all(|n| n.capacity_type == "on-demand"));
 }
 
@@ -89,7 +112,11 @@ fn unschedulable_pods_are_reported_with_the_solvers_reason() {
     assert_eq!(report.pending.len(), 1);
     let pending = &report.pending[0];
     assert_eq!(pending.pod, "default/wants-spot");
-    assert!(pending.reason.contains("capacity-type"), "{}", pending.reason);
+    assert!(
+        pending.reason.contains("capacity-type"),
+        "{}",
+        pending.reason
+    );
 }
 
 #[test]

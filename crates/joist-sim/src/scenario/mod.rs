@@ -174,8 +174,8 @@ pub enum LoadError {
         kind: String,
         /// Its name.
         name: String,
-        /// The conversion's error (names the field).
-        source: ConvertError,
+        /// The conversion's error (names the field); boxed to keep the error small.
+        source: Box<ConvertError>,
     },
     /// A field of the Scenario object with a value the simulator cannot use.
     #[error("{at}: Scenario/{name}: {field}: {reason}")]
@@ -506,7 +506,7 @@ impl Object {
             at: self.at,
             kind: self.kind.clone(),
             name: self.name.clone(),
-            source,
+            source: Box::new(source),
         })
     }
 }

@@ -130,7 +130,10 @@ fn an_invalid_nodepool_is_refused_with_validates_message() {
 
 #[test]
 fn kinds_outside_the_scenario_set_are_refused() {
-    let text = error_text(&[NODEPOOL, "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"]);
+    let text = error_text(&[
+        NODEPOOL,
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+    ]);
     assert!(
         text.starts_with("document 2 (line 14): Node/n1: v1 Node is not supported in scenarios"),
         "{text}"

@@ -317,12 +317,36 @@ impl Loader {
                 }
                 options::apply(document, &name, &mut self.scenario)
             }
+            _ => {
+                if self.add_workload(document, &object, &api_version)?
+                    || self.add_cluster_object(document, &object, &api_version)?
+                {
+                    return Ok(());
+                }
+                Err(LoadError::UnsupportedKind {
+                    at,
+                    api_version,
+                    kind,
+                    name,
+                })
+            }
+        }
+    }
+
+    /// Pods and the workloads that create them; `false` when the kind is none of these.
+    fn add_workload(
+        &mut self,
+        document: &Document<'_>,
+        object: &Object,
+        api_version: &str,
+    ) -> Result<bool, LoadError> {
+        match (api_version, object.kind.as_str()) {
             ("v1", "Pod") => {
                 let pod: core::Pod = document.decode()?;
                 let converted =
                     object.convert(convert::pod(&pod, &self.scenario.convert_options))?;
                 self.scenario.pods.push(converted);
-                Ok(())
+                Ok(true)
             }
             ("apps/v1", "Deployment") => {
                 let deployment: Deployment = document.decode()?;
@@ -330,16 +354,16 @@ impl Loader {
                     &deployment,
                     &self.scenario.convert_options,
                 ))?;
-                self.add_pods(&object, &pods)?;
+                self.add_pods(object, &pods)?;
                 self.scenario.deployments.push(deployment);
-                Ok(())
+                Ok(true)
             }
-            ("apps/v1", "StatefulSet") => self.add_statefulset(document, &object),
+            ("apps/v1", "StatefulSet") => self.add_statefulset(document, object).map(|()| true),
             ("batch/v1", "Job") => {
                 let job: Job = document.decode()?;
                 let pods =
                     object.convert(convert::expand_job(&job, &self.scenario.convert_options))?;
-                self.add_pods(&object, &pods)
+                self.add_pods(object, &pods).map(|()| true)
             }
             ("apps/v1", "DaemonSet") => {
                 let daemonset: DaemonSet = document.decode()?;
@@ -349,14 +373,26 @@ impl Loader {
                     &self.scenario.convert_options,
                 ))?;
                 self.scenario.daemonsets.push(converted);
-                Ok(())
+                Ok(true)
             }
+            _ => Ok(false),
+        }
+    }
+
+    /// Disruption budgets and storage objects; `false` when the kind is none of these.
+    fn add_cluster_object(
+        &mut self,
+        document: &Document<'_>,
+        object: &Object,
+        api_version: &str,
+    ) -> Result<bool, LoadError> {
+        match (api_version, object.kind.as_str()) {
             ("policy/v1", "PodDisruptionBudget") => {
                 let pdb: PodDisruptionBudget = document.decode()?;
                 let converted =
                     object.convert(convert::pdb(&pdb, &self.scenario.convert_options))?;
                 self.scenario.pdbs.push(converted);
-                Ok(())
+                Ok(true)
             }
             ("storage.k8s.io/v1", "StorageClass") => {
                 let class: StorageClass = document.decode()?;
@@ -365,7 +401,7 @@ impl Loader {
                     &self.scenario.convert_options,
                 ))?;
                 self.scenario.volumes.storage_classes.push(converted);
-                Ok(())
+                Ok(true)
             }
             ("v1", "PersistentVolumeClaim") => {
                 let claim: core::PersistentVolumeClaim = document.decode()?;
@@ -374,20 +410,15 @@ impl Loader {
                     &self.scenario.convert_options,
                 ))?;
                 self.scenario.volumes.claims.push(converted);
-                Ok(())
+                Ok(true)
             }
             ("v1", "PersistentVolume") => {
                 let volume: core::PersistentVolume = document.decode()?;
                 let converted = object.convert(convert::persistent_volume(&volume))?;
                 self.scenario.volumes.volumes.push(converted);
-                Ok(())
+                Ok(true)
             }
-            _ => Err(LoadError::UnsupportedKind {
-                at,
-                api_version,
-                kind,
-                name,
-            }),
+            _ => Ok(false),
         }
     }
 

@@ -7,7 +7,7 @@ use joist_core::duration::parse_go_duration;
 use joist_core::scheduling::{MinValuesPolicy, PreferencePolicy};
 use serde_json::Value;
 
-use super::wire::{Scale, ScenarioObject};
+use super::wire::{Scale, ScenarioObject, Settings, Timing};
 use super::{LoadError, Scenario, Step, StepAction};
 
 /// The region when the Scenario gives none.
@@ -61,16 +61,7 @@ pub(crate) fn apply(
         scenario.region = region;
     }
     if let Some(timing) = spec.timing {
-        let t = &mut scenario.timing;
-        t.launch = at
-            .optional_duration("spec.timing.launch", timing.launch.as_deref())?
-            .unwrap_or(t.launch);
-        t.register = at
-            .optional_duration("spec.timing.register", timing.register.as_deref())?
-            .unwrap_or(t.register);
-        t.initialize = at
-            .optional_duration("spec.timing.initialize", timing.initialize.as_deref())?
-            .unwrap_or(t.initialize);
+        apply_timing(&at, &timing, scenario)?;
     }
     if let Some(gates) = spec.feature_gates
         && let Some(gate) = gates.keys().next()
@@ -81,38 +72,7 @@ pub(crate) fn apply(
         ));
     }
     if let Some(settings) = spec.settings {
-        let b = &mut scenario.batching;
-        b.idle = at
-            .optional_duration(
-                "spec.settings.batchIdleDuration",
-                settings.batch_idle_duration.as_deref(),
-            )?
-            .unwrap_or(b.idle);
-        b.max = at
-            .optional_duration(
-                "spec.settings.batchMaxDuration",
-                settings.batch_max_duration.as_deref(),
-            )?
-            .unwrap_or(b.max);
-        if let Some(policy) = settings.preference_policy {
-            scenario.preference_policy = match policy.as_str() {
-                "Respect" => PreferencePolicy::Respect,
-                "Ignore" => PreferencePolicy::Ignore,
-                other => return Err(at.error(
-                    "spec.settings.preferencePolicy",
-                    format!(
-                        "Unsupported value: \"{other}\": supported values: \"Respect\", \"Ignore\""
-                    ),
-                )),
-            };
-        }
-        if let Some(policy) = settings.min_values_policy {
-            scenario.min_values_policy = match policy.as_str() {
-                "Strict" => MinValuesPolicy::Strict,
-                "BestEffort" => MinValuesPolicy::BestEffort,
-                other => return Err(at.error("spec.settings.minValuesPolicy", format!("Unsupported value: \"{other}\": supported values: \"Strict\", \"BestEffort\""))),
-            };
-        }
+        apply_settings(&at, &settings, scenario)?;
     }
     scenario.until = at.optional_duration("spec.until", spec.until.as_deref())?;
     for (index, step) in spec.steps.iter().enumerate() {
@@ -122,6 +82,68 @@ pub(crate) fn apply(
             step,
             &scenario.convert_options.default_namespace,
         )?);
+    }
+    Ok(())
+}
+
+/// `spec.timing` over the defaults.
+fn apply_timing(at: &At<'_>, timing: &Timing, scenario: &mut Scenario) -> Result<(), LoadError> {
+    let t = &mut scenario.timing;
+    t.launch = at
+        .optional_duration("spec.timing.launch", timing.launch.as_deref())?
+        .unwrap_or(t.launch);
+    t.register = at
+        .optional_duration("spec.timing.register", timing.register.as_deref())?
+        .unwrap_or(t.register);
+    t.initialize = at
+        .optional_duration("spec.timing.initialize", timing.initialize.as_deref())?
+        .unwrap_or(t.initialize);
+    Ok(())
+}
+
+/// `spec.settings` over the defaults.
+fn apply_settings(
+    at: &At<'_>,
+    settings: &Settings,
+    scenario: &mut Scenario,
+) -> Result<(), LoadError> {
+    let b = &mut scenario.batching;
+    b.idle = at
+        .optional_duration(
+            "spec.settings.batchIdleDuration",
+            settings.batch_idle_duration.as_deref(),
+        )?
+        .unwrap_or(b.idle);
+    b.max = at
+        .optional_duration(
+            "spec.settings.batchMaxDuration",
+            settings.batch_max_duration.as_deref(),
+        )?
+        .unwrap_or(b.max);
+    if let Some(policy) = &settings.preference_policy {
+        scenario.preference_policy =
+            match policy.as_str() {
+                "Respect" => PreferencePolicy::Respect,
+                "Ignore" => PreferencePolicy::Ignore,
+                other => return Err(at.error(
+                    "spec.settings.preferencePolicy",
+                    format!(
+                        "Unsupported value: \"{other}\": supported values: \"Respect\", \"Ignore\""
+                    ),
+                )),
+            };
+    }
+    if let Some(policy) = &settings.min_values_policy {
+        scenario.min_values_policy = match policy.as_str() {
+            "Strict" => MinValuesPolicy::Strict,
+            "BestEffort" => MinValuesPolicy::BestEffort,
+            other => return Err(at.error(
+                "spec.settings.minValuesPolicy",
+                format!(
+                    "Unsupported value: \"{other}\": supported values: \"Strict\", \"BestEffort\""
+                ),
+            )),
+        };
     }
     Ok(())
 }

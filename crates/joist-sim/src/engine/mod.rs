@@ -222,7 +222,7 @@ impl Simulation<'_> {
                     node.initialize();
                 }
                 self.record("node-initialized", name);
-                self.bind();
+                self.bind(true);
                 Ok(true)
             }
         }
@@ -284,6 +284,9 @@ impl Simulation<'_> {
             ),
         );
         self.apply(&plan);
+        // Pods the plan nominated to nodes that are already up bind at once; the ones that do
+        // not fit wait for the next change rather than re-solving in a loop.
+        self.bind(false);
     }
 
     fn apply(&mut self, plan: &Plan) {
@@ -321,8 +324,9 @@ impl Simulation<'_> {
         }
     }
 
-    /// Binds what kube-scheduler would bind now and records it per node.
-    fn bind(&mut self) {
+    /// Binds what kube-scheduler would bind now and records it per node. With `retry_stranded`,
+    /// pods whose nominated node is up but full go back to the provisioner.
+    fn bind(&mut self, retry_stranded: bool) {
         let nodes: Vec<_> = self.nodes.iter().map(SimNode::to_snapshot).collect();
         let bound = kube::bind_pending(&mut self.pods, &nodes, &self.nominated);
         let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
@@ -344,7 +348,7 @@ impl Simulation<'_> {
                         .any(|node| &node.name == n && node.initialized)
                 })
         });
-        if stranded {
+        if retry_stranded && stranded {
             self.pods_arrived();
         }
     }
@@ -430,7 +434,7 @@ impl Simulation<'_> {
             format!("{what} to {replicas} replicas: {created} pods created, {removed} deleted"),
         );
         if created > 0 {
-            self.bind();
+            self.bind(true);
             if self.pods.iter().any(|p| p.node_name.is_none()) {
                 self.pods_arrived();
             }

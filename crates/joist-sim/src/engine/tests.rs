@@ -126,3 +126,52 @@ fn a_nodepool_without_its_nodeclass_launches_nothing() {
     assert_eq!(report.pending.len(), 2);
     assert!(report.events.iter().any(|e| e.kind == "nodepool-skipped"));
 }
+
+#[test]
+fn a_batch_closes_at_its_maximum_while_pods_keep_arriving() {
+    // A pod every 500 ms for 12 s: the idle window (1 s) never elapses, so the first batch
+    // closes at batchMaxDuration (10 s) after it opened.
+    let steps: Vec<String> = (1..=24)
+        .map(|k| {
+            format!(
+                "    - {{at: {}ms, scale: {{deployment: web, replicas: {}}}}}\n",
+                k * 500,
+                k + 1
+            )
+        })
+        .collect();
+    let scenario = format!(
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: s}}\nspec:\n  steps:\n{}",
+        steps.concat()
+    );
+    let report = simulate(
+        &stream(&[NODEPOOL, NODECLASS, &deployment(1), &scenario]),
+        0,
+        None,
+    );
+    let solves: Vec<&str> = report
+        .events
+        .iter()
+        .filter(|e| e.kind == "provisioning")
+        .map(|e| e.at.as_str())
+        .collect();
+    assert_eq!(solves.first(), Some(&"10s"), "{solves:?}");
+    assert!(report.pending.is_empty());
+    let bound: usize = report.nodes.iter().map(|n| n.pods.len()).sum();
+    assert_eq!(bound, 25);
+}
+
+#[test]
+fn an_unknown_region_is_an_error() {
+    let text = stream(&[
+        NODEPOOL,
+        NODECLASS,
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec: {region: mars-north-1}\n",
+    ]);
+    let scenario = load(text.as_bytes(), &options()).expect("loads");
+    let error = run(&scenario, RunOptions::default()).expect_err("no catalog for the region");
+    assert!(
+        error.to_string().starts_with("region mars-north-1: "),
+        "{error}"
+    );
+}

@@ -306,6 +306,15 @@ impl Simulation<'_> {
             self.reasons
                 .insert(key, unschedulable.explanation.message.clone());
         }
+        if let Some(first) = plan.unschedulable.first() {
+            let detail = format!(
+                "{} pods cannot be scheduled; {}: {}",
+                plan.unschedulable.len(),
+                self.pods[first.pod].key(),
+                first.explanation.message
+            );
+            self.record("unschedulable", detail);
+        }
         for ignored in &plan.ignored {
             let key = self.pods[ignored.pod].key();
             self.reasons.insert(key, ignored.message.clone());

@@ -117,6 +117,18 @@ fn unschedulable_pods_are_reported_with_the_solvers_reason() {
         "{}",
         pending.reason
     );
+    let event = report
+        .events
+        .iter()
+        .find(|e| e.kind == "unschedulable")
+        .expect("event");
+    assert!(
+        event
+            .detail
+            .starts_with("1 pods cannot be scheduled; default/wants-spot: "),
+        "{}",
+        event.detail
+    );
 }
 
 #[test]

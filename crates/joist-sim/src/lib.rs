@@ -7,6 +7,13 @@
 //! The [`report::Report`] describes the end state and the timeline.
 //!
 //! Pure: no I/O, no wall clock; the same scenario and seed give the same report.
+//!
+//! Not simulated yet: disruption (consolidation, drift, expiry, emptiness), spot interruptions
+//! and insufficient-capacity errors, `apply`/`delete`/`interrupt` steps (refused by name),
+//! feature gates (refused), zones from the EC2NodeClass's subnets (the region's default zones are
+//! offered), EC2NodeClass settings (AMI family, kubelet) in instance-type overhead, Node objects in
+//! scenarios, and DaemonSet pods on nodes (the solver reserves their overhead; the report does not
+//! list them). Nodes are priced from launch; a node the solver no longer needs stays until the end.
 
 #![deny(missing_docs)]
 

@@ -3,6 +3,7 @@
 
 mod crds;
 mod policy;
+mod simulate;
 mod validate;
 
 use std::io::{self, Write};
@@ -30,6 +31,10 @@ enum Command {
     Validate(validate::Args),
     /// Print the CustomResourceDefinitions of the joist API (multi-document YAML).
     Crds(crds::Args),
+    /// Run a scenario (multi-document YAML) through the scheduler on a virtual clock and report
+    /// the nodes launched, their cost, pending pods with reasons and the timeline. Exit status 2
+    /// for a scenario that cannot be loaded.
+    Simulate(simulate::Args),
 }
 
 /// Exit status for input that cannot be processed at all (unreadable file, usage error).
@@ -41,6 +46,7 @@ pub fn run() -> ExitCode {
     let outcome = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Crds(args) => crds::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -187,6 +187,9 @@ fn best_packing(
         .chain(split::split_packing(
             template, candidates, &shortlist, pods, requests,
         ))
+        .chain(split::fit_split_packing(
+            template, candidates, pods, requests,
+        ))
         .min_by(|a, b| a.cost.total_cmp(&b.cost))
 }
 

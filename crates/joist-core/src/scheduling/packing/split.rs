@@ -14,6 +14,9 @@ use super::{Candidate, Packing, Template, pack_into, share, shortlist};
 /// The quantiles (in eighths of the pods) where the shape order is cut.
 const CUTS: std::ops::Range<usize> = 1..8;
 
+/// How many types that cannot hold every pod are tried by [`fit_split_packing`].
+const FIT_CANDIDATES: usize = 3;
+
 /// How many of each side's most promising candidates are packed.
 const SIDE_CANDIDATES: usize = 6;
 
@@ -49,6 +52,72 @@ pub(super) fn split_packing(
         }
     }
     best
+}
+
+/// The cheapest of the fit splits: for each of the [`FIT_CANDIDATES`] types with the cheapest
+/// fractional estimate of the whole pool that cannot hold every pod, the pods it holds packed
+/// first-fit decreasing on it and the others on their own best candidates.
+///
+/// The single-type packings only consider types that hold every pod, so one large pod keeps the
+/// whole pool off a type that is cheap for everything else; the covering bound restricted to the
+/// types each pod fits on buys most capacity from exactly such types.
+pub(super) fn fit_split_packing(
+    template: &Template<'_>,
+    candidates: &[Candidate],
+    pods: &[usize],
+    requests: &[&[i128]],
+) -> Option<Packing> {
+    let slots = requests.first()?.len();
+    let mut total = vec![0i128; slots];
+    let mut largest = vec![0i128; slots];
+    for r in requests {
+        super::dense::add(&mut total, r);
+        super::dense::max_into(&mut largest, r);
+    }
+    let mut ranked: Vec<(f64, usize)> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            !super::dense::fits(&largest, &template.options[c.option as usize].headroom)
+        })
+        .map(|(i, c)| {
+            let headroom = &template.options[c.option as usize].headroom;
+            (c.price * share(&total, headroom), i)
+        })
+        .filter(|(estimate, _)| estimate.is_finite())
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    ranked
+        .iter()
+        .take(FIT_CANDIDATES)
+        .filter_map(|&(_, bin)| {
+            let headroom = &template.options[candidates[bin].option as usize].headroom;
+            let (held, rest): (Vec<usize>, Vec<usize>) =
+                (0..requests.len()).partition(|&i| super::dense::fits(requests[i], headroom));
+            if held.is_empty() {
+                return None;
+            }
+            let mut packing = Packing {
+                bins: Vec::new(),
+                totals: Vec::new(),
+                cost: 0.0,
+            };
+            pack_into(
+                template,
+                candidates,
+                bin,
+                &held,
+                pods,
+                requests,
+                &mut packing,
+            );
+            let others = side_packing(template, candidates, &rest, pods, requests)?;
+            packing.bins.extend(others.bins);
+            packing.totals.extend(others.totals);
+            packing.cost += others.cost;
+            Some(packing)
+        })
+        .min_by(|a, b| a.cost.total_cmp(&b.cost))
 }
 
 /// The pods (indices into `requests`) ordered by the part of their dominant share of `headroom`

@@ -6,19 +6,20 @@
 //! where it is cheapest, so a pool whose pods differ in shape is packed closer to it when the
 //! pods that mostly need the other resources go to types rich in those. This orders the pods by
 //! how much of their dominant share falls on the binding resource of the pool's best single type,
-//! cuts that order at a few quantiles, and packs each side first-fit decreasing on its own best
+//! cuts that order at its quartiles, and packs each side first-fit decreasing on its own best
 //! candidates.
 
 use super::{Candidate, Packing, Template, pack_into, share, shortlist};
 
-/// The quantiles (in eighths of the pods) where the shape order is cut.
-const CUTS: std::ops::Range<usize> = 1..8;
+/// The quantiles (in quarters of the pods) where the shape order is cut; few, because each cut
+/// costs two side packings.
+const CUTS: std::ops::Range<usize> = 1..4;
 
 /// How many types that cannot hold every pod are tried by [`fit_split_packing`].
 const FIT_CANDIDATES: usize = 3;
 
 /// How many of each side's most promising candidates are packed.
-const SIDE_CANDIDATES: usize = 6;
+const SIDE_CANDIDATES: usize = 3;
 
 /// The cheapest of the shape splits (see the module docs), if the pool has two shapes to split.
 ///
@@ -36,8 +37,8 @@ pub(super) fn split_packing(
     let order = binding_order(headroom, requests)?;
     let mut best: Option<Packing> = None;
     let mut last_cut = 0;
-    for eighth in CUTS {
-        let cut = order.len() * eighth / 8;
+    for quarter in CUTS {
+        let cut = order.len() * quarter / 4;
         if cut == last_cut || cut == 0 || cut == order.len() {
             continue;
         }

@@ -7,7 +7,8 @@
 //! template, same requirements, and no pod whose placement topology counts, with volumes, host
 //! ports, reservations, minValues or NodePool limits in play — and re-packs each pool onto the
 //! cheapest set of NodeClaims a short list of candidate instance types gives (first-fit
-//! decreasing per candidate, each bin then launched on its cheapest fitting type). The pool's
+//! decreasing per candidate, a per-shape dominant-share mix, and the shape and fit splits of
+//! [`split`]; each bin then launched on its cheapest fitting type). The pool's
 //! NodeClaims are replaced only when that saves at least [`MIN_SAVING`] of their price, so near
 //! ties (e.g. the fake provider's linear prices) keep upstream's outcome.
 //!

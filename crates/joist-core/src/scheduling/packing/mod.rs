@@ -7,7 +7,8 @@
 //! template, same requirements, and no pod whose placement topology counts, with volumes, host
 //! ports, reservations, minValues or NodePool limits in play — and re-packs each pool onto the
 //! cheapest set of NodeClaims a short list of candidate instance types gives (first-fit
-//! decreasing per candidate, each bin then launched on its cheapest fitting type). The pool's
+//! decreasing per candidate, a per-shape dominant-share mix, and the shape and fit splits of
+//! [`split`]; each bin then launched on its cheapest fitting type). The pool's
 //! NodeClaims are replaced only when that saves at least [`MIN_SAVING`] of their price, so near
 //! ties (e.g. the fake provider's linear prices) keep upstream's outcome.
 //!
@@ -15,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod split;
 #[cfg(test)]
 mod tests;
 
@@ -168,14 +170,37 @@ fn cheapest_option(options: &[u32], candidates: &[Candidate]) -> f64 {
         .map_or(f64::MAX, |c| c.price)
 }
 
-/// The cheapest first-fit-decreasing packing over the most promising candidates, if any
-/// candidate holds every pod.
+/// The cheapest packing among first-fit decreasing over the most promising candidates, the
+/// dominant-share mix, and the shape splits of [`split::split_packing`], if any candidate holds
+/// every pod.
 fn best_packing(
     template: &Template<'_>,
     candidates: &[Candidate],
     pods: &[usize],
     requests: &[&[i128]],
 ) -> Option<Packing> {
+    let shortlist = shortlist(template, candidates, requests)?;
+    shortlist
+        .iter()
+        .take(CANDIDATES)
+        .map(|&(_, i)| first_fit_decreasing(template, candidates, i, pods, requests))
+        .chain(dominant_share_packing(template, candidates, pods, requests))
+        .chain(split::split_packing(
+            template, candidates, &shortlist, pods, requests,
+        ))
+        .chain(split::fit_split_packing(
+            template, candidates, pods, requests,
+        ))
+        .min_by(|a, b| a.cost.total_cmp(&b.cost))
+}
+
+/// The candidates that hold the largest request in every slot, cheapest fractional estimate (the
+/// price of just enough copies of the type to cover the total) first; `None` without requests.
+fn shortlist(
+    template: &Template<'_>,
+    candidates: &[Candidate],
+    requests: &[&[i128]],
+) -> Option<Vec<(f64, usize)>> {
     let slots = requests.first()?.len();
     let mut total = vec![0i128; slots];
     let mut largest = vec![0i128; slots];
@@ -183,29 +208,17 @@ fn best_packing(
         dense::add(&mut total, r);
         dense::max_into(&mut largest, r);
     }
-    // Fractional estimate: the price of just enough copies of the type to cover the total.
     let mut shortlist: Vec<(f64, usize)> = candidates
         .iter()
         .enumerate()
         .filter(|(_, c)| dense::fits(&largest, &template.options[c.option as usize].headroom))
         .map(|(i, c)| {
             let headroom = &template.options[c.option as usize].headroom;
-            let copies = total
-                .iter()
-                .zip(headroom.iter())
-                .filter(|(t, _)| **t > 0)
-                .map(|(&t, &h)| t as f64 / h as f64)
-                .fold(0.0, f64::max);
-            (c.price * copies, i)
+            (c.price * share(&total, headroom), i)
         })
         .collect();
     shortlist.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    shortlist
-        .iter()
-        .take(CANDIDATES)
-        .map(|&(_, i)| first_fit_decreasing(template, candidates, i, pods, requests))
-        .chain(dominant_share_packing(template, candidates, pods, requests))
-        .min_by(|a, b| a.cost.total_cmp(&b.cost))
+    Some(shortlist)
 }
 
 /// Packs the pods first-fit into bins of candidate `bin`'s headroom, largest share first, then

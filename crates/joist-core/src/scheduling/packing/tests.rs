@@ -158,3 +158,111 @@ fn re_packing_is_deterministic() {
     }
     assert!(cost(&first) < cost(&plan_with(&s, PackingPolicy::Upstream)));
 }
+
+/// A dear general-purpose type, a compute type and a memory type.
+fn general_compute_memory() -> Vec<crate::instancetype::InstanceType> {
+    let make = |name: &str, cpu: u32, memory: &str, price: f64| {
+        instance_type(name)
+            .cpu(cpu)
+            .memory(memory)
+            .pods(110)
+            .price(price)
+            .build()
+    };
+    vec![
+        make("general", 16, "128Gi", 1.00),
+        make("compute", 8, "8Gi", 0.45),
+        make("memory", 2, "64Gi", 0.30),
+    ]
+}
+
+#[test]
+fn complementary_pods_share_general_nodes_while_the_largest_go_to_memory_nodes() {
+    // 24 CPU pods, 16 memory pods (30Gi) and 24 large memory pods (60Gi). Alone, every pod is
+    // cheapest per share on compute or memory (13.20/h in all), and the whole pool on general
+    // costs 16.00/h. Splitting the pods that load memory least (the CPU pods) together with a
+    // few memory pods onto general nodes, which they share well, and the rest onto memory nodes
+    // costs 4 × 1.00 + 24 × 0.30 = 11.20/h.
+    let s = snapshot()
+        .nodepool(nodepool("default"))
+        .instance_types(general_compute_memory())
+        .pods(64, |i| match i {
+            0..24 => pod().cpu("2").memory("512Mi"),
+            24..40 => pod().cpu("500m").memory("30Gi"),
+            _ => pod().cpu("500m").memory("60Gi"),
+        })
+        .build();
+    let plan = plan_with(&s, PackingPolicy::CostAware);
+    let mut by_type: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for nc in &plan.new_nodeclaims {
+        by_type
+            .entry(&*nc.instance_types[0])
+            .or_default()
+            .push(nc.pods.len());
+    }
+    assert_eq!(by_type["general"].len(), 4, "{by_type:?}");
+    assert_eq!(by_type["memory"].len(), 24, "{by_type:?}");
+    assert_eq!(by_type.len(), 2, "{by_type:?}");
+    let cost: f64 = plan
+        .new_nodeclaims
+        .iter()
+        .map(|nc| {
+            if &*nc.instance_types[0] == "general" {
+                1.00
+            } else {
+                0.30
+            }
+        })
+        .sum();
+    assert!((cost - 11.20).abs() < 1e-9, "{cost}");
+    assert_eq!(placed(&plan), (0..64).collect::<Vec<_>>());
+    assert!(plan.unschedulable.is_empty());
+}
+
+/// Compute, memory and balanced types for small pods, and a dear big type for a large one.
+fn with_one_big_type() -> Vec<crate::instancetype::InstanceType> {
+    let make = |name: &str, cpu: u32, memory: &str, price: f64| {
+        instance_type(name)
+            .cpu(cpu)
+            .memory(memory)
+            .pods(110)
+            .price(price)
+            .build()
+    };
+    vec![
+        make("compute", 8, "8Gi", 0.20),
+        make("memory", 2, "32Gi", 0.20),
+        make("balanced", 8, "32Gi", 0.30),
+        make("big", 16, "128Gi", 2.00),
+    ]
+}
+
+#[test]
+fn one_large_pod_does_not_keep_the_others_off_a_type_that_cannot_hold_it() {
+    // A 12-CPU pod only "big" holds, 12 CPU pods and 12 memory pods. Per pod, compute and
+    // memory are cheapest (3.60/h with the big node), and every packing on types that hold
+    // all pods needs big nodes; three CPU and three memory pods fill a balanced node, so the
+    // small pods on four balanced nodes and the large one on a big node cost 3.20/h.
+    let s = snapshot()
+        .nodepool(nodepool("default"))
+        .instance_types(with_one_big_type())
+        .pods(25, |i| match i {
+            0 => pod().cpu("12").memory("4Gi"),
+            1..13 => pod().cpu("2").memory("1Gi"),
+            _ => pod().cpu("500m").memory("7Gi"),
+        })
+        .build();
+    let plan = plan_with(&s, PackingPolicy::CostAware);
+    let mut by_type: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for nc in &plan.new_nodeclaims {
+        by_type
+            .entry(&*nc.instance_types[0])
+            .or_default()
+            .push(nc.pods.len());
+    }
+    assert_eq!(by_type["balanced"], vec![6; 4], "{by_type:?}");
+    assert_eq!(by_type["big"], vec![1], "{by_type:?}");
+    assert_eq!(by_type.len(), 2, "{by_type:?}");
+    assert_eq!(placed(&plan), (0..25).collect::<Vec<_>>());
+    assert!(plan.unschedulable.is_empty());
+}

@@ -86,7 +86,7 @@ pub struct NodePoolRejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
-    /// The error upstream would report ("Failed to schedule pod, <message>").
+    /// The error upstream would report (`Failed to schedule pod, <message>`).
     pub message: String,
     /// Per NodePool tried (in weight order), why it refused the pod.
     pub nodepools: Vec<NodePoolRejection>,

@@ -4,8 +4,8 @@
 //! The solver calls [`TopologyHook::add_requirements`] before filtering instance types for a pod on
 //! a node or NodeClaim, and [`TopologyHook::record`] after placing it; it calls
 //! [`PreferencesHook::relax`] after a failed attempt, then [`TopologyHook::update`] with the relaxed
-//! constraints. [`build_topology`] and [`build_preferences`] choose the implementations:
-//! [`Topology`](super::topology::Topology) and [`Preferences`](super::preferences::Preferences).
+//! constraints. `build_topology` and `build_preferences` choose the implementations:
+//! [`super::topology::Topology`] and [`super::preferences::Preferences`].
 //! [`TopologyUnavailable`] (refuses every pod whose placement depends on topology) and
 //! [`NoRelaxation`] remain as explicit stand-ins for tests of the solver alone.
 

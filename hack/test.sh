@@ -15,5 +15,8 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "rustdoc (broken links and unclosed tags are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
+
 step "tests"
 cargo test --workspace --locked

@@ -33,6 +33,18 @@ impl SelectorOperator {
             SelectorOperator::DoesNotExist => "DoesNotExist",
         }
     }
+
+    /// Whether a label whose value is `value` (`None` = absent) satisfies this operator, where
+    /// `listed` says whether a value is among the expression's values. The one place the four
+    /// operators' Kubernetes semantics live; each selector form supplies its own value lookup.
+    pub fn admits(self, value: Option<&String>, listed: impl Fn(&String) -> bool) -> bool {
+        match self {
+            SelectorOperator::In => value.is_some_and(listed),
+            SelectorOperator::NotIn => !value.is_some_and(listed),
+            SelectorOperator::Exists => value.is_some(),
+            SelectorOperator::DoesNotExist => value.is_none(),
+        }
+    }
 }
 
 impl fmt::Display for SelectorOperator {
@@ -83,13 +95,8 @@ impl LabelSelectorRequirement {
 
     /// Whether `labels` satisfy the expression (assumes it is valid).
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let value = labels.get(&self.key);
-        match self.operator {
-            SelectorOperator::In => value.is_some_and(|v| self.values.iter().any(|x| x == v)),
-            SelectorOperator::NotIn => value.is_none_or(|v| self.values.iter().all(|x| x != v)),
-            SelectorOperator::Exists => value.is_some(),
-            SelectorOperator::DoesNotExist => value.is_none(),
-        }
+        self.operator
+            .admits(labels.get(&self.key), |v| self.values.contains(v))
     }
 }
 

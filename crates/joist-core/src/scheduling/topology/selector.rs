@@ -83,14 +83,10 @@ impl PodSelector {
 
 impl SelectorTerm {
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let value = labels.get(&self.key);
-        let listed = |v: &String| self.values.binary_search(v).is_ok();
-        match self.operator {
-            SelectorOperator::In => value.is_some_and(listed),
-            SelectorOperator::NotIn => !value.is_some_and(listed),
-            SelectorOperator::Exists => value.is_some(),
-            SelectorOperator::DoesNotExist => value.is_none(),
-        }
+        // Values are sorted at construction, so membership is a binary search.
+        self.operator.admits(labels.get(&self.key), |v| {
+            self.values.binary_search(v).is_ok()
+        })
     }
 }
 

@@ -250,6 +250,19 @@ pub struct ObjectHeader {
     pub name: Option<String>,
 }
 
+/// `value` if the object has it and it is not empty; otherwise the error that names `field` at
+/// `at`. Every reader of objects (validate, the simulator's loader) requires identity fields
+/// this way, so the rule and its message live here.
+pub fn required_field(
+    value: Option<String>,
+    field: &'static str,
+    at: Position,
+) -> Result<String, DocumentError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or(DocumentError::MissingField { at, field })
+}
+
 /// The validation outcome of one object that could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedObject {
@@ -303,15 +316,10 @@ pub fn check_document(
 ) -> Result<CheckedObject, DocumentError> {
     let header = document.header()?;
     let at = document.position();
-    let required = |value: Option<String>, field| {
-        value
-            .filter(|v| !v.is_empty())
-            .ok_or(DocumentError::MissingField { at, field })
-    };
-    let api_version = required(header.api_version, "apiVersion")?;
-    let kind = required(header.kind, "kind")?;
+    let api_version = required_field(header.api_version, "apiVersion", at)?;
+    let kind = required_field(header.kind, "kind", at)?;
     let entry = find_kind(kinds, &api_version, &kind, at)?;
-    let name = required(header.name, "metadata.name")?;
+    let name = required_field(header.name, "metadata.name", at)?;
     let errors = (entry.check)(document, options)?;
     Ok(CheckedObject {
         at,

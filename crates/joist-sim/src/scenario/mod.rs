@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use joist_api::common::ValidationOptions;
 use joist_api::convert::{self, ConvertError, ConvertOptions};
-use joist_api::document::{Document, DocumentError, KINDS, Position, check_document, split_bytes};
+use joist_api::document::{
+    Document, DocumentError, KINDS, Position, check_document, required_field, split_bytes,
+};
 use joist_api::ec2nodeclass;
 use joist_api::nodepool::{self, NodePool as ApiNodePool};
 use joist_api::validation::FieldError;
@@ -289,14 +291,9 @@ impl Loader {
     ) -> Result<(), LoadError> {
         let header = document.header()?;
         let at = document.position();
-        let required = |value: Option<String>, field| {
-            value
-                .filter(|v| !v.is_empty())
-                .ok_or(DocumentError::MissingField { at, field })
-        };
-        let api_version = required(header.api_version, "apiVersion")?;
-        let kind = required(header.kind, "kind")?;
-        let name = required(header.name, "metadata.name")?;
+        let api_version = required_field(header.api_version, "apiVersion", at)?;
+        let kind = required_field(header.kind, "kind", at)?;
+        let name = required_field(header.name, "metadata.name", at)?;
         let object = Object {
             at,
             kind: kind.clone(),

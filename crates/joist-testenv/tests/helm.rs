@@ -582,3 +582,45 @@ async fn an_existing_service_account_and_min_available_are_honoured() {
     assert_eq!(budget["spec"]["minAvailable"], 1);
     assert!(budget["spec"].get("maxUnavailable").is_none(), "{budget}");
 }
+
+// === upgrading a karpenter release in place ===
+
+#[tokio::test]
+async fn name_override_karpenter_keeps_upstreams_object_names_and_selector() {
+    // `helm upgrade karpenter charts/joist --set nameOverride=karpenter` must patch the objects
+    // upstream's chart created rather than add new ones, and the Deployment's selector (which
+    // Kubernetes never lets change) must be upstream's.
+    let helm = Helm::new().await;
+    let rendered = helm
+        .template(
+            "karpenter",
+            "kube-system",
+            &["--set", "nameOverride=karpenter"],
+        )
+        .await;
+    let deployment = rendered.named("Deployment", "karpenter");
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"],
+        json!({"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"})
+    );
+    for (kind, name) in [
+        ("ServiceAccount", "karpenter"),
+        ("Service", "karpenter"),
+        ("PodDisruptionBudget", "karpenter"),
+        ("ClusterRole", "karpenter-core"),
+        ("ClusterRole", "karpenter"),
+        ("ClusterRole", "karpenter-admin"),
+        ("ClusterRoleBinding", "karpenter-core"),
+        ("ClusterRoleBinding", "karpenter"),
+        ("Role", "karpenter"),
+        ("Role", "karpenter-dns"),
+        ("RoleBinding", "karpenter"),
+        ("RoleBinding", "karpenter-dns"),
+    ] {
+        rendered.named(kind, name);
+    }
+    assert_eq!(
+        rendered.env("KARPENTER_SERVICE").as_deref(),
+        Some("karpenter")
+    );
+}

@@ -19,7 +19,7 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Secret};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -229,6 +229,19 @@ async fn the_installed_chart_grants_the_controller_exactly_what_it_needs() {
         .get("joist")
         .await
         .unwrap_or_else(|err| panic!("PodDisruptionBudget joist: {err}"));
+    // The ReplicaSet controller's pods pass admission (priority class, ServiceAccount); they
+    // stay Pending, as nothing here runs them.
+    let pods = Api::<Pod>::namespaced(admin.clone(), NAMESPACE);
+    let selector = ListParams::default().labels("app.kubernetes.io/name=joist");
+    eventually("the controller's 2 pods", WAIT, || {
+        let (pods, selector) = (pods.clone(), selector.clone());
+        async move {
+            let list = pods.list(&selector).await.ok()?;
+            (list.items.len() == 2).then_some(list)
+        }
+    })
+    .await
+    .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
 
     // RBAC grants take effect once the authorizer's informers see them.
     let first = ALLOWED[0];

@@ -1,6 +1,6 @@
 //! Helpers of `tests/helm.rs` and `tests/helm_rbac.rs`: helm itself (the pinned binary from
 //! `hack/controlplane/build.sh`, run with its own empty home so the user's repositories and
-//! plugins play no part), the rendered chart as JSON objects, and RBAC rule matching.
+//! plugins play no part) and the rendered chart as JSON objects.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -182,91 +182,4 @@ impl Rendered {
             .filter_map(|entry| entry["name"].as_str().map(str::to_owned))
             .collect()
     }
-}
-
-// === RBAC ===
-
-/// One request as RBAC sees it: API group, resource (with subresource), verb, object name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Access<'a> {
-    /// API group ("" for the core group).
-    pub group: &'a str,
-    /// Resource, `pods/eviction` style for a subresource.
-    pub resource: &'a str,
-    /// Verb.
-    pub verb: &'a str,
-    /// The object's name, when the request names one.
-    pub name: Option<&'a str>,
-}
-
-/// An access without an object name (list, watch, create, or any verb on any object).
-pub fn access<'a>(group: &'a str, resource: &'a str, verb: &'a str) -> Access<'a> {
-    Access {
-        group,
-        resource,
-        verb,
-        name: None,
-    }
-}
-
-/// An access to one named object.
-pub fn access_named<'a>(
-    group: &'a str,
-    resource: &'a str,
-    verb: &'a str,
-    name: &'a str,
-) -> Access<'a> {
-    Access {
-        group,
-        resource,
-        verb,
-        name: Some(name),
-    }
-}
-
-/// Whether one of `rules` (a Role's or ClusterRole's `rules`) allows `access`, by RBAC's own
-/// matching: the group, resource and verb must each be listed (the chart uses no `*`, which
-/// the tests check separately), and a rule with `resourceNames` allows only requests naming
-/// one of them.
-pub fn allows(rules: &Value, access: Access<'_>) -> bool {
-    let listed = |rule: &Value, field: &str, value: &str| -> bool {
-        rule[field]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|item| item == value))
-    };
-    rules.as_array().into_iter().flatten().any(|rule| {
-        let names = rule["resourceNames"].as_array().filter(|n| !n.is_empty());
-        let name_ok = match (names, access.name) {
-            (None, _) => true,
-            (Some(names), Some(name)) => names.iter().any(|n| n == name),
-            (Some(_), None) => false,
-        };
-        listed(rule, "apiGroups", access.group)
-            && listed(rule, "resources", access.resource)
-            && listed(rule, "verbs", access.verb)
-            && name_ok
-    })
-}
-
-/// Every `*` in a rule's groups, resources, verbs or names, as `(role, field)` pairs.
-pub fn wildcards(role: &Value) -> Vec<(String, String)> {
-    let name = role["metadata"]["name"].as_str().unwrap_or("?").to_owned();
-    let mut found = Vec::new();
-    for rule in role["rules"].as_array().into_iter().flatten() {
-        for field in [
-            "apiGroups",
-            "resources",
-            "verbs",
-            "resourceNames",
-            "nonResourceURLs",
-        ] {
-            let items = rule[field].as_array().into_iter().flatten();
-            for item in items {
-                if item.as_str().is_some_and(|s| s.contains('*')) {
-                    found.push((name.clone(), format!("{field}: {item}")));
-                }
-            }
-        }
-    }
-    found
 }

@@ -12,6 +12,7 @@
 
 mod claims;
 mod classes;
+pub mod default_spread;
 mod dense;
 mod existing;
 mod failure;
@@ -37,6 +38,7 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 
+pub use default_spread::{DefaultSpreadError, DefaultTopologySpread};
 pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
 pub use settings::{
     MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
@@ -56,6 +58,11 @@ const NO_DYNAMIC_NODEPOOLS: &str = "no dynamic nodepools found";
 /// RNG only resolves label values of `Exists`/`NotIn`/`Gt`/`Lt` custom requirements.
 pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut SeededRng) -> Plan {
     let mut batch = provisionable::collect(snapshot, settings);
+    // Default topology spread (spec core §2.3 step 5) works on a copy of the snapshot whose
+    // batch pods carry the injected constraints; unconfigured solves keep the original.
+    let injected =
+        default_spread::inject::inject(snapshot, &settings.default_topology_spread, &batch.pods);
+    let snapshot = injected.as_ref().unwrap_or(snapshot);
     let mut plan = Plan {
         ignored: std::mem::take(&mut batch.ignored),
         ..Plan::default()

@@ -5,6 +5,7 @@ mod support;
 
 mod basics;
 mod daemonsets;
+mod default_spread;
 mod deleting;
 mod existing_nodes;
 mod instance_selection;

@@ -301,16 +301,18 @@ fn csi_attach_limits_force_new_nodes_and_shared_claims_count_once() {
 fn spread_min_domains_three(s: &mut crate::snapshot::Snapshot) {
     use crate::snapshot::{LabelSelector, TopologySpreadConstraint, WhenUnsatisfiable};
     for p in &mut s.pods {
-        p.constraints.topology_spread.push(TopologySpreadConstraint {
-            max_skew: 1,
-            topology_key: ZONE.into(),
-            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-            label_selector: Some(LabelSelector::from_labels([("app", "db")])),
-            min_domains: Some(3),
-            node_affinity_policy: None,
-            node_taints_policy: None,
-            match_label_keys: Vec::new(),
-        });
+        p.constraints
+            .topology_spread
+            .push(TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: ZONE.into(),
+                when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+                label_selector: Some(LabelSelector::from_labels([("app", "db")])),
+                min_domains: Some(3),
+                node_affinity_policy: None,
+                node_taints_policy: None,
+                match_label_keys: Vec::new(),
+            });
     }
 }
 
@@ -349,7 +351,9 @@ fn bound_volumes_in_each_zone_with_min_domains_three_all_schedule_in_their_zone(
     // Reverse order: the queue's first pod is pinned to zone 3 by its volume, so the spread
     // must accept the volume's zone rather than pick the lowest-named one.
     let mut s = builder
-        .pods(3, |i| pod().label("app", "db").pvc(&format!("data-{}", 2 - i)))
+        .pods(3, |i| {
+            pod().label("app", "db").pvc(&format!("data-{}", 2 - i))
+        })
         .build();
     spread_min_domains_three(&mut s);
     let plan = run(&s);

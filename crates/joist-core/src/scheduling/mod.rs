@@ -39,7 +39,10 @@ mod volumes;
 mod tests;
 
 pub use default_spread::{DefaultSpreadError, DefaultTopologySpread};
-pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
+pub use plan::{
+    Ignored, NO_COMPATIBLE_INSTANCE_TYPES, NewNodeClaim, NodePoolEvent, Nomination, Plan, PodIndex,
+    SkippedNodePool, Unschedulable,
+};
 pub use settings::{
     MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
     SchedulingSettings,
@@ -51,6 +54,10 @@ use crate::snapshot::Snapshot;
 
 /// Upstream's error for every pod when no NodePool is usable.
 const NO_DYNAMIC_NODEPOOLS: &str = "no dynamic nodepools found";
+
+/// Upstream's error for every pod when NodePools exist but none has an instance type left.
+pub(crate) const NO_INSTANCE_TYPES: &str =
+    "nodepool requirements filtered out all available instance types";
 
 /// Decides where the snapshot's provisionable pods go (spec core §2).
 ///

@@ -12,6 +12,7 @@ mod instance_selection;
 mod labels_taints;
 mod limits_weights;
 mod minvalues;
+mod nodepool_filtering;
 mod preferences;
 mod requirements;
 mod reservations;

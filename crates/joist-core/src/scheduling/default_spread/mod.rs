@@ -7,7 +7,7 @@
 //! [`SchedulerConfigDocument`] is the `--scheduler-config` document's shape for serde; drivers
 //! parse YAML or JSON into it and convert with [`DefaultTopologySpread::from_document`]. The
 //! injection itself (selector deduction from Services and the owning ReplicationController,
-//! ReplicaSet or StatefulSet) lives in [`inject`].
+//! ReplicaSet or StatefulSet) lives in the `inject` submodule.
 
 mod document;
 pub(crate) mod inject;

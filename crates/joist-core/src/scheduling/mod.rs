@@ -12,6 +12,7 @@
 
 mod claims;
 mod classes;
+pub mod default_spread;
 mod dense;
 mod existing;
 mod failure;
@@ -37,7 +38,11 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
+pub use default_spread::{DefaultSpreadError, DefaultTopologySpread};
+pub use plan::{
+    Ignored, NO_COMPATIBLE_INSTANCE_TYPES, NewNodeClaim, NodePoolEvent, Nomination, Plan, PodIndex,
+    SkippedNodePool, Unschedulable,
+};
 pub use settings::{
     MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
     SchedulingSettings,
@@ -50,12 +55,21 @@ use crate::snapshot::Snapshot;
 /// Upstream's error for every pod when no NodePool is usable.
 const NO_DYNAMIC_NODEPOOLS: &str = "no dynamic nodepools found";
 
+/// Upstream's error for every pod when NodePools exist but none has an instance type left.
+pub(crate) const NO_INSTANCE_TYPES: &str =
+    "nodepool requirements filtered out all available instance types";
+
 /// Decides where the snapshot's provisionable pods go (spec core §2).
 ///
 /// Pure and deterministic: the same snapshot, settings and RNG state give the same [`Plan`]. The
 /// RNG only resolves label values of `Exists`/`NotIn`/`Gt`/`Lt` custom requirements.
 pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut SeededRng) -> Plan {
     let mut batch = provisionable::collect(snapshot, settings);
+    // Default topology spread (spec core §2.3 step 5) works on a copy of the snapshot whose
+    // batch pods carry the injected constraints; unconfigured solves keep the original.
+    let injected =
+        default_spread::inject::inject(snapshot, &settings.default_topology_spread, &batch.pods);
+    let snapshot = injected.as_ref().unwrap_or(snapshot);
     let mut plan = Plan {
         ignored: std::mem::take(&mut batch.ignored),
         ..Plan::default()

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use super::template::SkippedNodePool;
+pub use super::template::{NO_COMPATIBLE_INSTANCE_TYPES, NodePoolEvent, SkippedNodePool};
 use crate::explain::Explanation;
 use crate::requirements::Requirements;
 use crate::resources::ResourceList;

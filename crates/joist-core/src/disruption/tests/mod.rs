@@ -3,6 +3,7 @@
 
 mod candidates;
 mod emptiness;
+mod simulate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

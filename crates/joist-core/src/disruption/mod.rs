@@ -8,8 +8,13 @@
 
 mod budgets;
 mod candidates;
+mod drift;
+mod drift_method;
 mod emptiness;
+mod expiration;
 mod simulate;
+mod static_capacity;
+mod static_drift;
 
 #[cfg(test)]
 mod tests;
@@ -24,11 +29,23 @@ pub use candidates::{
     BlockReason, Candidate, CandidateSet, DisruptionClass, disruption_cost, eviction_cost,
     lifetime_remaining,
 };
+pub use drift::{
+    DRIFT_RECHECK, DriftCheck, DriftLabels, DriftReason, DriftStatus, DriftedCondition,
+    DriftedNodes, INSTANCE_TYPE_CHECK_INTERVAL, INSTANCE_TYPE_CHECK_MIN_AGE, NoProviderDrift,
+    NodeClaimFacts, NodePoolFacts, ProviderDrift, detect_drift, requirements_drift, static_drift,
+};
+pub use drift_method::{DriftDecision, drift_command};
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
+pub use expiration::{ExpirationDecision, ExpirationFacts, expire, expires_at};
 pub use simulate::{
     InstanceTypeOption, PodFailure, PodPlacement, SimulatedNodeClaim, SimulationError,
     SimulationResult, Simulator, allowed_capacity_types, worst_launch_price,
 };
+pub use static_capacity::{
+    STATIC_LIMIT_REQUEUE, STATIC_REQUEUE, StaticPoolState, StaticProvisioning, UnlaunchedNodeClaim,
+    node_limit, static_scale_down, static_scale_up, template_nodeclaim,
+};
+pub use static_drift::{StaticDriftDecision, static_drift_commands};
 
 use crate::duration::NillableDuration;
 use crate::nodepool::budgets::{Budget, DisruptionReason};

@@ -1,6 +1,12 @@
 //! Disruption tests, named after the spec core §9.2 checklist item each covers, with the fixture
 //! they share.
 
+// Drift, expiration and static capacity.
+mod drift_detection;
+mod drift_method;
+mod expiration;
+mod static_capacity;
+
 mod candidates;
 mod emptiness;
 mod simulate;

@@ -11,6 +11,7 @@
 
 mod crd;
 mod defaults;
+pub mod drift;
 pub mod hash;
 pub mod kubelet;
 pub mod launch;

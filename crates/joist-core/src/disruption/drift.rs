@@ -288,3 +288,15 @@ fn instance_type_not_found(
         requirements.can_intersect(&offering_requirements)
     })
 }
+
+/// Orders candidates by their `Drifted` transition time, then node name.
+pub(crate) fn oldest_drift_first(
+    mut candidates: Vec<super::Candidate>,
+    drifted: &DriftedNodes,
+) -> Vec<super::Candidate> {
+    candidates.sort_by(|a, b| {
+        let since = |c: &super::Candidate| drifted.get(&c.node).map(|d| d.since);
+        since(a).cmp(&since(b)).then_with(|| a.node.cmp(&b.node))
+    });
+    candidates
+}

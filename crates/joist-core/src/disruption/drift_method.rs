@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::drift::DriftedNodes;
+use super::drift::{DriftedNodes, oldest_drift_first};
 use super::{
     BlockReason, Candidate, CandidateSet, Command, Decision, DisruptionClass, DisruptionInput,
     NodeDisruptionState, Replacement, SimulatedNodeClaim, SimulationError, Simulator,
@@ -47,16 +47,13 @@ pub fn drift_command(
     rng: &mut SeededRng,
 ) -> DriftDecision {
     let set = CandidateSet::build(input, DisruptionClass::Eventual);
-    let mut candidates: Vec<Candidate> = set
+    let drifted_candidates: Vec<Candidate> = set
         .candidates
         .into_iter()
         .filter(|c| drifted.contains_key(&c.node) && !is_static_pool(input, &c.nodepool))
         .collect();
-    // Oldest drift first; the node name makes equal transition times deterministic.
-    candidates.sort_by(|a, b| {
-        let since = |c: &Candidate| drifted.get(&c.node).map(|d| d.since);
-        since(a).cmp(&since(b)).then_with(|| a.node.cmp(&b.node))
-    });
+    // The node name makes equal transition times deterministic.
+    let candidates = oldest_drift_first(drifted_candidates, drifted);
     let mut decision = DriftDecision {
         command: None,
         blocked: set.blocked,
@@ -110,8 +107,19 @@ fn first_replaceable(
     rng: &mut SeededRng,
     decision: &mut DriftDecision,
 ) -> Option<Command> {
+    let with_budget: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| {
+            let allowed = remaining.get(&c.nodepool).is_some_and(|left| *left > 0);
+            decision.budget_limited |= !allowed;
+            allowed
+        })
+        .collect();
+    if with_budget.is_empty() {
+        return None;
+    }
     // Drift moves pods without consolidation's `consolidateAfter` destination rule: the
-    // simulator only restricts destinations that are not `Consolidatable`, so it sees every
+    // simulator only restricts destinations that are not `Consolidatable`, so it is shown every
     // node as consolidatable.
     let all_consolidatable: BTreeMap<String, NodeDisruptionState> = input
         .snapshot
@@ -127,16 +135,8 @@ fn first_replaceable(
         nodes: &all_consolidatable,
         ..*input
     };
-    let mut simulator: Option<Simulator<'_>> = None;
-    for candidate in candidates {
-        if remaining
-            .get(&candidate.nodepool)
-            .is_none_or(|left| *left == 0)
-        {
-            decision.budget_limited = true;
-            continue;
-        }
-        let simulator = simulator.get_or_insert_with(|| Simulator::new(simulation_input, settings));
+    let mut simulator = Simulator::new(simulation_input, settings);
+    for candidate in with_budget {
         let result = match simulator.simulate(&[candidate.node.as_str()], rng) {
             Ok(result) => result,
             // A candidate deleted meanwhile is retried on a later pass.
@@ -151,12 +151,12 @@ fn first_replaceable(
                 .push((candidate.node.clone(), message));
             continue;
         }
-        let replacements: Vec<Replacement> =
-            result.new_nodeclaims.into_iter().map(replacement).collect();
+        let destinations = result.destinations();
+        let replacements = result.new_nodeclaims.into_iter().map(replacement).collect();
         return Some(replace_command(
             candidate.clone(),
             replacements,
-            result.placements.iter().map(|p| p.node.clone()).collect(),
+            destinations,
         ));
     }
     None
@@ -216,10 +216,8 @@ fn empty_command(candidates: Vec<Candidate>) -> Command {
 fn replace_command(
     candidate: Candidate,
     replacements: Vec<Replacement>,
-    mut destinations: Vec<String>,
+    destinations: Vec<String>,
 ) -> Command {
-    destinations.sort();
-    destinations.dedup();
     if replacements.is_empty() {
         let explanation = format!(
             "deleting drifted node {}, its pods fit elsewhere",

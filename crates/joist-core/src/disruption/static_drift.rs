@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::drift::DriftedNodes;
+use super::drift::{DriftedNodes, oldest_drift_first};
 use super::static_capacity::{StaticPoolState, node_limit, template_nodeclaim};
 use super::{
     BlockReason, Candidate, CandidateSet, Command, Decision, DisruptionClass, DisruptionInput,
@@ -61,27 +61,18 @@ pub fn static_drift_commands(
     }
     let allowances = pool_allowances(input, DisruptionReason::Drifted);
     let mut commands = Vec::new();
-    for (name, mut candidates) in by_pool {
-        let budget = allowances.get(name).map_or(0, |a| a.remaining);
-        let (Some(pool), Some(replicas)) =
-            (pools.get(name), pools.get(name).and_then(|p| p.replicas))
-        else {
+    for (name, candidates) in by_pool {
+        let (Some(pool), Some(allowance)) = (pools.get(name), allowances.get(name)) else {
             continue;
         };
         let state = states.entry(name.to_owned()).or_default();
-        let in_flight = i64::try_from(state.active + state.pending_disruption).unwrap_or(i64::MAX);
-        if budget == 0 || in_flight > replicas {
-            continue;
-        }
-        candidates.sort_by(|a, b| {
-            let since = |c: &Candidate| drifted.get(&c.node).map(|d| d.since);
-            since(a).cmp(&since(b)).then_with(|| a.node.cmp(&b.node))
-        });
-        let wanted = budget.min(candidates.len());
-        let allowed = state.reserve(node_limit(pool), wanted);
-        for candidate in candidates.into_iter().take(allowed) {
-            state.pending_disruption += 1;
+        let allowed = allowed_drifts(pool, allowance.remaining, candidates.len(), state);
+        let oldest_first = oldest_drift_first(candidates, drifted);
+        for candidate in oldest_first.into_iter().take(allowed) {
+            // Upstream `MarkNodeClaimDrifting`: the NodeClaim moves from active to pending
+            // disruption, so static provisioning counts its replacement as in flight.
             state.active = state.active.saturating_sub(1);
+            state.pending_disruption += 1;
             commands.push(replace_one(pool, candidate, aliases));
         }
     }
@@ -90,6 +81,23 @@ pub fn static_drift_commands(
         blocked: set.blocked,
         eligible_nodes,
     }
+}
+
+/// How many of `candidates` drifted NodeClaims of `pool` may be replaced now: none without
+/// budget or while the pool is over-scaled (active + pending-disruption > replicas, scale-down
+/// goes first); else min(budget, candidates), reserved against `limits.nodes`.
+fn allowed_drifts(
+    pool: &NodePool,
+    budget: usize,
+    candidates: usize,
+    state: &mut StaticPoolState,
+) -> usize {
+    let replicas = pool.replicas.unwrap_or(0);
+    let in_flight = i64::try_from(state.active + state.pending_disruption).unwrap_or(i64::MAX);
+    if budget == 0 || in_flight > replicas {
+        return 0;
+    }
+    state.reserve(node_limit(pool), budget.min(candidates))
 }
 
 /// "Replace 1 with 1 fresh NodeClaim from the template".

@@ -2,6 +2,7 @@
 //! they share.
 
 mod candidates;
+mod consolidation;
 mod emptiness;
 mod simulate;
 

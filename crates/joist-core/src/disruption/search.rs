@@ -4,6 +4,7 @@
 //! candidate cannot join the first (say, its pods need another zone), every prefix fails and
 //! multi-node consolidation stops, even if the first and third could merge into one cheaper node.
 //! After upstream's search, joist also tries:
+//! 0. the largest batch directly (with N → M replacements, validity is not monotone in size);
 //! 1. the prefix binary search within each group of candidates sharing NodePool, zone and
 //!    capacity type — nodes that can share a replacement;
 //! 2. greedy growth: starting from the best move so far, add each remaining candidate (savings
@@ -34,6 +35,15 @@ pub(crate) fn improve(
 ) -> Option<Command> {
     debug_assert_eq!(settings.search, SearchMode::Joist);
     let budget_end = simulator.runs() + settings.joist_search_max_simulations;
+    // Validity is not monotone in the batch size once N → M replacements are allowed (three
+    // nodes may need an unaffordable odd replacement where four pair up), so the largest batch
+    // gets one direct try.
+    let largest = candidates.len().min(settings.multi_node_max_candidates + 1);
+    let covered = best.as_ref().is_some_and(|b| b.candidates.len() == largest);
+    if largest >= 2 && !covered && simulator.runs() < budget_end {
+        let found = valid_command(simulator, settings, &candidates[..largest], rng);
+        best = better(best, found);
+    }
     for group in groups(candidates) {
         let left = budget_end.saturating_sub(simulator.runs());
         if left == 0 {

@@ -12,7 +12,7 @@ use crate::testing::fake_settings;
 
 /// An instance type of `cpu` cores sold on-demand in test-zone-1/2 at `price`, and spot in
 /// test-zone-1 at `spot` (when given).
-fn priced(name: &str, cpu: u32, price: f64, spot: Option<f64>) -> InstanceType {
+pub(super) fn priced(name: &str, cpu: u32, price: f64, spot: Option<f64>) -> InstanceType {
     let mut builder = instance_type(name)
         .cpu(cpu)
         .memory("64Gi")
@@ -35,7 +35,7 @@ fn od_types() -> Vec<InstanceType> {
 }
 
 /// A node of pool `pool` running instance type `it` (`cpu` cores) with capacity type `ct`.
-fn machine(name: &str, pool: &str, it: &str, ct: &str, cpu: u32) -> NodeBuilder {
+pub(super) fn machine(name: &str, pool: &str, it: &str, ct: &str, cpu: u32) -> NodeBuilder {
     node(name)
         .nodepool(pool)
         .instance_type(it, ct)
@@ -46,7 +46,7 @@ fn machine(name: &str, pool: &str, it: &str, ct: &str, cpu: u32) -> NodeBuilder 
 }
 
 /// A running ReplicaSet pod of `cpu` cores on `node`.
-fn app(name: &str, node: &str, cpu: &str) -> PodBuilder {
+pub(super) fn app(name: &str, node: &str, cpu: &str) -> PodBuilder {
     bound(name, node)
         .cpu(cpu)
         .owner("apps/v1", "ReplicaSet", "app")
@@ -54,13 +54,13 @@ fn app(name: &str, node: &str, cpu: &str) -> PodBuilder {
 
 /// The fixture with unlimited budgets for pools `a` and `b` (the CRD default 10% of three
 /// nodes allows one).
-fn open(builder: SnapshotBuilder) -> Fixture {
+pub(super) fn open(builder: SnapshotBuilder) -> Fixture {
     Fixture::new(builder)
         .budgets("a", unlimited())
         .budgets("b", unlimited())
 }
 
-fn settings(search: SearchMode) -> ConsolidationSettings {
+pub(super) fn settings(search: SearchMode) -> ConsolidationSettings {
     ConsolidationSettings {
         scheduling: fake_settings(),
         search,
@@ -72,15 +72,15 @@ fn upstream() -> ConsolidationSettings {
     settings(SearchMode::Upstream)
 }
 
-fn multi(f: &Fixture, settings: &ConsolidationSettings) -> ConsolidationDecision {
+pub(super) fn multi(f: &Fixture, settings: &ConsolidationSettings) -> ConsolidationDecision {
     multi_node_consolidation(&f.input(), settings, &mut SeededRng::new(1))
 }
 
-fn single(f: &Fixture, settings: &ConsolidationSettings) -> ConsolidationDecision {
+pub(super) fn single(f: &Fixture, settings: &ConsolidationSettings) -> ConsolidationDecision {
     single_node_consolidation(&f.input(), settings, &[], &mut SeededRng::new(1))
 }
 
-fn nodes_of(command: &Command) -> Vec<&str> {
+pub(super) fn nodes_of(command: &Command) -> Vec<&str> {
     command.candidates.iter().map(|c| c.node.as_str()).collect()
 }
 
@@ -94,7 +94,7 @@ fn message_for<'d>(decision: &'d ConsolidationDecision, node: &str) -> Option<&'
 
 /// Three `medium` nodes each running a 2.5-CPU pod: no pod fits beside another, all three fit
 /// one `large`.
-fn three_mediums() -> SnapshotBuilder {
+pub(super) fn three_mediums() -> SnapshotBuilder {
     (0..3).fold(
         snapshot()
             .nodepool(nodepool("a"))

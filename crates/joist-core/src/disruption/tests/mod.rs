@@ -4,6 +4,7 @@
 mod candidates;
 mod consolidation;
 mod emptiness;
+mod search;
 mod simulate;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,15 +6,21 @@
 //! here stays a pure function of plain data. Methods return [`Command`]s; starting them (taints,
 //! the 15 s validation, deletion) is the driver's job.
 
+mod balanced;
 mod budgets;
 mod candidates;
+mod consolidation;
 mod drift;
 mod drift_method;
 mod emptiness;
 mod expiration;
+mod multi_node;
+mod search;
 mod simulate;
+mod single_node;
 mod static_capacity;
 mod static_drift;
+mod validation;
 
 #[cfg(test)]
 mod tests;
@@ -24,10 +30,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
+pub use balanced::{BALANCED_K, PoolScore, balanced_approves, balanced_scores};
 pub use budgets::{budget_node_counts, pool_allowances};
 pub use candidates::{
     BlockReason, Candidate, CandidateSet, DisruptionClass, disruption_cost, eviction_cost,
     lifetime_remaining,
+};
+pub use consolidation::{
+    Computed, ConsolidationDecision, ConsolidationSettings, Eligibility, MIN_SPOT_TO_SPOT_OPTIONS,
+    Method, SearchMode, compute_consolidation, consolidation_eligibility,
 };
 pub use drift::{
     DRIFT_RECHECK, DriftCheck, DriftLabels, DriftReason, DriftStatus, DriftedCondition,
@@ -37,15 +48,19 @@ pub use drift::{
 pub use drift_method::{DriftDecision, drift_command};
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
 pub use expiration::{ExpirationDecision, ExpirationFacts, expire, expires_at};
+pub use multi_node::multi_node_consolidation;
+pub use search::command_nodes;
 pub use simulate::{
     InstanceTypeOption, PodFailure, PodPlacement, SimulatedNodeClaim, SimulationError,
     SimulationResult, Simulator, allowed_capacity_types, worst_launch_price,
 };
+pub use single_node::{interleave_by_nodepool, single_node_consolidation};
 pub use static_capacity::{
     STATIC_LIMIT_REQUEUE, STATIC_REQUEUE, StaticPoolState, StaticProvisioning, UnlaunchedNodeClaim,
     node_limit, static_scale_down, static_scale_up, template_nodeclaim,
 };
 pub use static_drift::{StaticDriftDecision, static_drift_commands};
+pub use validation::{RejectionReason, ValidationError, validate_command};
 
 use crate::duration::NillableDuration;
 use crate::nodepool::budgets::{Budget, DisruptionReason};

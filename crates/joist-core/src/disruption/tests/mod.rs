@@ -8,7 +8,9 @@ mod expiration;
 mod static_capacity;
 
 mod candidates;
+mod consolidation;
 mod emptiness;
+mod search;
 mod simulate;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -307,6 +307,50 @@ mod tests {
     }
 
     #[test]
+    fn item_71_migration_from_upstream_restamps_instead_of_drifting() {
+        use joist_core::disruption::{DriftReason, static_drift};
+        // A NodeClaim stamped by Karpenter, and the NodePool as Karpenter left it.
+        let upstream_stamp = BTreeMap::from([
+            (NODEPOOL_HASH.to_owned(), "5813571389409873190".to_owned()),
+            (
+                NODEPOOL_HASH_VERSION.to_owned(),
+                UPSTREAM_HASH_VERSION.to_owned(),
+            ),
+        ]);
+        let mut pool = pool();
+        pool.metadata.annotations = Some(upstream_stamp.clone());
+        let mut nodeclaim = upstream_stamp;
+        // joist's hash controller: re-stamp (the pool's version is not joist's), then annotate.
+        assert!(pool.needs_nodeclaim_restamp());
+        restamp_nodeclaim(&mut nodeclaim, &pool.hash(), false);
+        let joist_stamp: BTreeMap<String, String> = pool
+            .hash_annotations()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(
+            static_drift(&joist_stamp, &nodeclaim),
+            None,
+            "no mass drift"
+        );
+        // A later template change does drift it.
+        metadata(&mut pool)
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("x".into(), "y".into());
+        let changed: BTreeMap<String, String> = pool
+            .hash_annotations()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(
+            static_drift(&changed, &nodeclaim),
+            Some(DriftReason::NodePoolDrifted)
+        );
+    }
+
+    #[test]
     fn hash_is_a_decimal_u64_and_deterministic() {
         let hash = pool().hash();
         assert!(hash.parse::<u64>().is_ok(), "{hash}");

@@ -31,6 +31,7 @@ mod queue;
 mod reservations;
 mod settings;
 mod solver;
+mod stats;
 mod template;
 pub mod topology;
 mod volumes;
@@ -47,6 +48,7 @@ pub use settings::{
     MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
     SchedulingSettings,
 };
+pub use stats::{FLEXIBLE_ZONE, NO_ZONE, SchedulingStats, ZoneDomains};
 
 use crate::explain::Explanation;
 use crate::rng::SeededRng;
@@ -75,6 +77,8 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
         ..Plan::default()
     };
     let mut solver = solver::Solver::new(snapshot, settings, &batch, &mut plan.skipped_nodepools);
+    // Upstream counts pending pods by zone before its queue runs, so placements do not move them.
+    let pending_by_zone = stats::pending_by_effective_zone(&solver);
     if solver.no_dynamic_nodepools {
         plan.unschedulable = batch
             .pods
@@ -84,6 +88,7 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
                 explanation: Explanation::general(NO_DYNAMIC_NODEPOOLS),
             })
             .collect();
+        stats::finish(&mut plan, batch.pods.len(), pending_by_zone);
         return plan;
     }
     let failures = solver.run();
@@ -91,6 +96,7 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
         packing::repack(&mut solver);
     }
     record(&mut plan, &solver, failures, rng);
+    stats::finish(&mut plan, batch.pods.len(), pending_by_zone);
     plan
 }
 

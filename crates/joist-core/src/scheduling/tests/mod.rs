@@ -1,6 +1,6 @@
-//! Behaviour tests from spec core §9.2 (items 1–47, 55, 59, 61; the other topology and preference
-//! items live in `topology::tests`), one file per area. Each asserts the outcome the checklist
-//! states.
+//! Behaviour tests from spec core §9.2 (items 1–47, 55, 59, 61, 62; the other topology and
+//! preference items live in `topology::tests`), one file per area. Each asserts the outcome the
+//! checklist states.
 
 mod support;
 
@@ -18,4 +18,5 @@ mod preferences;
 mod requirements;
 mod reservations;
 mod scale;
+mod stats;
 mod volumes;

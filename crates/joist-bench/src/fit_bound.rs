@@ -117,7 +117,10 @@ impl Problem {
         let resources = resource_names(&requests);
         let mut counts: BTreeMap<Vec<i128>, f64> = BTreeMap::new();
         for list in &requests {
-            let key = resources.iter().map(|r| list.get_or_zero(r).nanos()).collect();
+            let key = resources
+                .iter()
+                .map(|r| list.get_or_zero(r).nanos())
+                .collect();
             *counts.entry(key).or_default() += 1.0;
         }
         let shapes: Vec<(Vec<f64>, f64)> = counts
@@ -139,7 +142,12 @@ impl Problem {
             .iter()
             .map(|(request, _)| {
                 (0..types.len())
-                    .filter(|&t| request.iter().zip(&types[t].allocatable).all(|(q, a)| q <= a))
+                    .filter(|&t| {
+                        request
+                            .iter()
+                            .zip(&types[t].allocatable)
+                            .all(|(q, a)| q <= a)
+                    })
                     .collect()
             })
             .collect();
@@ -174,7 +182,11 @@ impl Problem {
             .iter()
             .map(|t| {
                 let capacity = dot(&t.allocatable);
-                if capacity > 0.0 { t.price / capacity } else { f64::MAX }
+                if capacity > 0.0 {
+                    t.price / capacity
+                } else {
+                    f64::MAX
+                }
             })
             .collect();
         self.shapes
@@ -273,7 +285,10 @@ mod tests {
         demand.insert(names::MEMORY, Quantity::from_mebibytes(32 * 1024));
         let lp = lower_bound(&types, &demand).expect("lp").cost_per_hour;
         assert!(lp < 1.7, "the LP buys its CPU on nanos: {lp}");
-        assert!(fit.cost_per_hour <= 2.0 + 1e-9, "never above the optimum: {fit:?}");
+        assert!(
+            fit.cost_per_hour <= 2.0 + 1e-9,
+            "never above the optimum: {fit:?}"
+        );
         assert!(fit.cost_per_hour > 1.99, "tight on this case: {fit:?}");
     }
 

@@ -132,7 +132,11 @@ fn upstream_greedy_cost(prepared: &Prepared) -> Result<Option<f64>, CaseError> {
         packing_policy: PackingPolicy::Upstream,
         ..prepared.settings.clone()
     };
-    let plan = solve(&prepared.snapshot, &settings, &mut SeededRng::new(SOLVE_SEED));
+    let plan = solve(
+        &prepared.snapshot,
+        &settings,
+        &mut SeededRng::new(SOLVE_SEED),
+    );
     cases::check_all_placed(&prepared.snapshot, &plan)?;
     cases::plan_cost(&prepared.snapshot, &plan).map(Some)
 }

@@ -1,0 +1,9 @@
+//! joist's Kubernetes runtime: watches into an index, the provisioner, the NodeClaim lifecycle,
+//! node termination and the kwok cloud provider (see `docs/controller.md`).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod index;
+pub mod objects;
+pub mod provider;
+pub mod settings;

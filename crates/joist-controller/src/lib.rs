@@ -7,3 +7,11 @@ pub mod index;
 pub mod objects;
 pub mod provider;
 pub mod settings;
+pub mod conditions;
+pub mod provisioner;
+pub mod lifecycle;
+pub mod controller;
+pub mod health;
+pub mod nodepool;
+
+pub use controller::{RunningController, StartError, start};

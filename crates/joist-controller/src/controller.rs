@@ -119,10 +119,9 @@ pub async fn start<P: CloudProvider>(
     tasks.push(tokio::spawn(health::serve(listener, Arc::clone(&ready))));
     let synced = index.clone();
     tasks.push(tokio::spawn(async move {
-        if synced.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
-            tracing::info!("informers synced");
-        }
+        synced.wait_until_ready().await;
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!("informers synced");
         // Stays up so that `wait` only returns when a real task ends.
         std::future::pending::<()>().await;
     }));

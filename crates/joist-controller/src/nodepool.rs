@@ -23,9 +23,7 @@ const RESYNC: Duration = Duration::from_secs(10);
 
 /// Keeps every NodePool's readiness conditions current; woken by `changed` (NodePool events).
 pub async fn run(client: Client, index: Index, changed: std::sync::Arc<Notify>) {
-    if index.wait_until_ready().await.is_err() {
-        return;
-    }
+    index.wait_until_ready().await;
     loop {
         for pool in index.nodepools.state() {
             if let Err(error) = reconcile(&client, &index, &pool.0).await {

@@ -232,7 +232,7 @@ async fn provisions_kwok_nodes_for_a_deployment_and_restarts_without_duplicates(
     let restarted = start(&client).await;
     eventually("restarted controller synced", WAIT, || {
         let index = restarted.index().clone();
-        async move { index.wait_until_ready().await.ok() }
+        async move { index.is_ready().then_some(()) }
     })
     .await
     .expect("synced");

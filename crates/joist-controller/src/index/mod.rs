@@ -25,6 +25,9 @@ use crate::objects::{EC2NodeClassObject, NodeClaimObject, NodePoolObject};
 
 pub use snapshot::SnapshotInput;
 
+/// How often readiness is checked while the watches list.
+const READY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Read access to every watched kind.
 #[derive(Clone)]
 pub struct Index {
@@ -142,15 +145,25 @@ pub fn own_watches(
 // === impl Index ===
 
 impl Index {
-    /// Waits until every store has had its initial list.
-    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.pods.wait_until_ready().await?;
-        self.nodes.wait_until_ready().await?;
-        self.nodepools.wait_until_ready().await?;
-        self.nodeclaims.wait_until_ready().await?;
-        self.daemonsets.wait_until_ready().await?;
-        self.pdbs.wait_until_ready().await?;
-        self.nodeclasses.wait_until_ready().await
+    /// Whether every store has had its initial list.
+    pub fn is_ready(&self) -> bool {
+        use futures::FutureExt;
+        // A store that listed answers at once; one that has not stays pending.
+        self.pods.wait_until_ready().now_or_never().is_some()
+            && self.nodes.wait_until_ready().now_or_never().is_some()
+            && self.nodepools.wait_until_ready().now_or_never().is_some()
+            && self.nodeclaims.wait_until_ready().now_or_never().is_some()
+            && self.daemonsets.wait_until_ready().now_or_never().is_some()
+            && self.pdbs.wait_until_ready().now_or_never().is_some()
+            && self.nodeclasses.wait_until_ready().now_or_never().is_some()
+    }
+
+    /// Waits until every store has had its initial list. Polls [`Index::is_ready`]: several
+    /// tasks wait at once, and a polled check cannot miss a wake-up.
+    pub async fn wait_until_ready(&self) {
+        while !self.is_ready() {
+            tokio::time::sleep(READY_POLL).await;
+        }
     }
 
     /// The NodeClaims whose `status.providerID` is `provider_id`.

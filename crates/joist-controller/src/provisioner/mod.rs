@@ -46,9 +46,6 @@ pub enum ProvisionError {
     /// The solve task panicked (a bug in the core).
     #[error("scheduling task failed: {0}")]
     Solve(#[from] tokio::task::JoinError),
-    /// The index's watches stopped.
-    #[error("the cluster index stopped")]
-    IndexStopped,
 }
 
 /// The provisioner's state: what it created that the watch has not delivered yet, and the RNG the
@@ -182,10 +179,7 @@ impl<P: CloudProvider> Provisioner<P> {
     /// Upstream's `Synced`: every watch has listed, and every NodeClaim (including the ones
     /// created but not yet watched) has a providerID, so the snapshot knows its capacity.
     async fn wait_synced(&self) -> Result<(), ProvisionError> {
-        self.index
-            .wait_until_ready()
-            .await
-            .map_err(|_| ProvisionError::IndexStopped)?;
+        self.index.wait_until_ready().await;
         let started = std::time::Instant::now();
         let mut warned = false;
         loop {

@@ -3,15 +3,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod index;
-pub mod objects;
-pub mod provider;
-pub mod settings;
 pub mod conditions;
-pub mod provisioner;
-pub mod lifecycle;
 pub mod controller;
 pub mod health;
+pub mod index;
+pub mod lifecycle;
 pub mod nodepool;
+pub mod objects;
+pub mod provider;
+pub mod provisioner;
+pub mod settings;
 
 pub use controller::{RunningController, StartError, start};
+pub mod client;
+
+pub use client::client;

@@ -65,7 +65,13 @@ pub type Hook<K> = Arc<dyn Fn(&K) + Send + Sync>;
 /// dropped (it retries with kube-runtime's default backoff on errors).
 pub fn watch<K>(api: Api<K>, hook: Option<Hook<K>>) -> (Store<K>, impl Future<Output = ()> + Send)
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
@@ -109,7 +115,9 @@ pub struct OwnWatches {
 
 impl std::fmt::Debug for OwnWatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnWatches").field("tasks", &self.tasks.len()).finish()
+        f.debug_struct("OwnWatches")
+            .field("tasks", &self.tasks.len())
+            .finish()
     }
 }
 
@@ -120,8 +128,10 @@ pub fn own_watches(
     on_nodepool: Hook<NodePoolObject>,
 ) -> OwnWatches {
     let (pods, pods_task) = watch(Api::<Pod>::all(client.clone()), Some(on_pod));
-    let (nodepools, nodepools_task) =
-        watch(Api::<NodePoolObject>::all(client.clone()), Some(on_nodepool));
+    let (nodepools, nodepools_task) = watch(
+        Api::<NodePoolObject>::all(client.clone()),
+        Some(on_nodepool),
+    );
     let (daemonsets, daemonsets_task) = watch(Api::<DaemonSet>::all(client.clone()), None);
     let (pdbs, pdbs_task) = watch(Api::<PodDisruptionBudget>::all(client.clone()), None);
     let (nodeclasses, nodeclasses_task) =
@@ -181,10 +191,7 @@ impl Index {
     /// The pods bound to the node `node_name`.
     pub fn pods_on_node(&self, node_name: &str) -> Vec<Arc<Pod>> {
         self.pods.state_filter(|pod| {
-            pod.spec
-                .as_ref()
-                .and_then(|s| s.node_name.as_deref())
-                == Some(node_name)
+            pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node_name)
         })
     }
 }

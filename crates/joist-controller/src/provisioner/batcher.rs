@@ -90,7 +90,11 @@ mod tests {
             let _ = tx.send(i.to_string());
         }
         let batch = handle.await.expect("joins").expect("a batch");
-        assert_eq!(started.elapsed(), Duration::from_secs(10), "max duration caps the batch");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(10),
+            "max duration caps the batch"
+        );
         assert_eq!(batch.len(), 25);
     }
 

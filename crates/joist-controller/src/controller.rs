@@ -1,24 +1,25 @@
-//! Wiring: the watches, the provisioner, the NodeClaim lifecycle, NodePool readiness and the
-//! health probes, each a task; dropping the [`RunningController`] stops them all.
+//! Wiring: the watches, the provisioner, the NodeClaim lifecycle, node termination, the
+//! disruption loop, NodePool readiness and the health probes, each a task; dropping the [`RunningController`] stops them all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::{Api, Client};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::index::{Hook, Index, own_watches, watch};
+use crate::disruption::{Disruption, PodEvents};
+use crate::index::{Hook, Index, own_watches};
 use crate::lifecycle::{self, Context};
 use crate::objects::NodePoolObject;
 use crate::provider::CloudProvider;
 use crate::provisioner::batcher::Window;
 use crate::provisioner::{self, Provisioner, is_provisionable};
 use crate::settings::Settings;
-use crate::{health, nodepool};
+use crate::{health, node_termination, nodepool};
 
 /// Why the controller could not start.
 #[derive(Debug, Error)]
@@ -75,7 +76,10 @@ pub async fn start<P: CloudProvider>(
 ) -> Result<RunningController, StartError> {
     let (triggers, trigger_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let pod_trigger = triggers.clone();
+    let pod_events = PodEvents::default();
+    let observed = pod_events.clone();
     let on_pod: Hook<Pod> = Arc::new(move |pod: &Pod| {
+        observed.observe(pod, chrono::Utc::now());
         if is_provisionable(pod)
             && let Some(uid) = pod.metadata.uid.clone()
         {
@@ -87,7 +91,7 @@ pub async fn start<P: CloudProvider>(
     let notify = Arc::clone(&nodepool_changed);
     let on_nodepool: Hook<NodePoolObject> = Arc::new(move |_| notify.notify_one());
     let watches = own_watches(&client, on_pod, on_nodepool);
-    let (nodes, nodes_task) = watch(Api::<Node>::all(client.clone()), None);
+    let (nodes, termination_controller) = node_termination::controller(&client);
     let (nodeclaims, lifecycle_controller) = lifecycle::controller(&client);
     let index = Index {
         pods: watches.pods,
@@ -113,13 +117,19 @@ pub async fn start<P: CloudProvider>(
     let ready = Arc::new(AtomicBool::new(false));
 
     let mut tasks: Vec<JoinHandle<()>> = watches.tasks.into_iter().map(tokio::spawn).collect();
-    tasks.push(tokio::spawn(nodes_task));
     let context = Arc::new(Context {
         client: client.clone(),
         index: index.clone(),
         provider: Arc::clone(&provider),
     });
-    tasks.push(tokio::spawn(lifecycle::run(lifecycle_controller, context)));
+    tasks.push(tokio::spawn(lifecycle::run(
+        lifecycle_controller,
+        Arc::clone(&context),
+    )));
+    tasks.push(tokio::spawn(node_termination::run(
+        termination_controller,
+        context,
+    )));
     let window = Window {
         idle: settings.batch_idle_duration,
         max: settings.batch_max_duration,
@@ -130,11 +140,19 @@ pub async fn start<P: CloudProvider>(
     let provisioner = Arc::new(Provisioner::new(
         client.clone(),
         index.clone(),
-        provider,
+        Arc::clone(&provider),
         window,
         seed,
     ));
     tasks.push(tokio::spawn(provisioner.run(trigger_rx)));
+    let disruption = Disruption::new(
+        client.clone(),
+        index.clone(),
+        Arc::clone(&provider),
+        pod_events,
+        settings.disruption_validation_delay,
+    );
+    tasks.push(tokio::spawn(disruption.run()));
     tasks.push(tokio::spawn(provisioner::retrigger(
         index.clone(),
         triggers,

@@ -5,9 +5,11 @@
 
 pub mod conditions;
 pub mod controller;
+pub mod disruption;
 pub mod health;
 pub mod index;
 pub mod lifecycle;
+pub mod node_termination;
 pub mod nodepool;
 pub mod objects;
 pub mod provider;

@@ -17,6 +17,9 @@ pub const DEFAULT_FEATURE_GATES: [(&str, bool); 6] = [
     ("CapacityBuffer", false),
 ];
 
+/// Upstream's `commandValidationDelay`.
+pub const DISRUPTION_VALIDATION_DELAY: Duration = Duration::from_secs(15);
+
 /// Command-line flags of `joist controller`, as written (see [`Settings::from_flags`] for the
 /// checked form). Every flag falls back to upstream's environment variable.
 #[derive(Debug, Clone, clap::Args)]
@@ -106,6 +109,10 @@ pub struct Settings {
     pub kube_client_qps: u32,
     /// `--kube-client-burst`.
     pub kube_client_burst: u32,
+    /// How long a disruption command waits between tainting its candidates and re-validating
+    /// them (upstream's `commandValidationDelay`, 15 s, not a flag upstream either); tests
+    /// shorten it.
+    pub disruption_validation_delay: Duration,
 }
 
 /// Why the flags do not make valid settings. Each names the flag and the value.
@@ -203,6 +210,7 @@ impl Settings {
             leader_election_namespace: flags.leader_election_namespace.clone(),
             kube_client_qps: rate_limit("kube-client-qps", flags.kube_client_qps)?,
             kube_client_burst: rate_limit("kube-client-burst", flags.kube_client_burst)?,
+            disruption_validation_delay: DISRUPTION_VALIDATION_DELAY,
         })
     }
 
@@ -232,6 +240,7 @@ impl Default for Settings {
             leader_election_namespace: String::new(),
             kube_client_qps: 200,
             kube_client_burst: 300,
+            disruption_validation_delay: DISRUPTION_VALIDATION_DELAY,
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use joist_core::labels::TERMINATION_FINALIZER;
+use joist_core::duration::parse_go_duration;
+use joist_core::labels::{NODECLAIM_TERMINATION_TIMESTAMP, TERMINATION_FINALIZER};
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -25,6 +26,10 @@ pub(super) async fn reconcile<P: CloudProvider>(
     context: &Context<P>,
 ) -> Result<Action, LifecycleError> {
     if !has_finalizer(&claim.metadata.finalizers) {
+        return Ok(Action::await_change());
+    }
+    if annotate_termination_timestamp(claim, context).await? {
+        // The annotation's write wakes this NodeClaim again; the Node's drain reads it from there.
         return Ok(Action::await_change());
     }
     let provider_id = claim
@@ -68,4 +73,66 @@ pub(super) async fn reconcile<P: CloudProvider>(
         .await?;
     tracing::info!(controller = "nodeclaim.lifecycle", NodeClaim = %claim.name(), "deleted nodeclaim");
     Ok(Action::await_change())
+}
+
+/// Stamps `karpenter.sh/nodeclaim-termination-timestamp` (deletionTimestamp + TGP, RFC 3339) on a
+/// deleting NodeClaim that has a `terminationGracePeriod` and no stamp yet; whether it wrote.
+async fn annotate_termination_timestamp<P: CloudProvider>(
+    claim: &NodeClaim,
+    context: &Context<P>,
+) -> Result<bool, LifecycleError> {
+    let stamped = claim
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(NODECLAIM_TERMINATION_TIMESTAMP));
+    let Some(deadline) = (!stamped).then(|| termination_timestamp(claim)).flatten() else {
+        return Ok(false);
+    };
+    let patch = json!({"metadata": {"annotations": {NODECLAIM_TERMINATION_TIMESTAMP: deadline}}});
+    Api::<NodeClaimObject>::all(context.client.clone())
+        .patch(claim.name(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    tracing::info!(controller = "nodeclaim.lifecycle", NodeClaim = %claim.name(), annotation = NODECLAIM_TERMINATION_TIMESTAMP, value = %deadline, "annotated nodeclaim");
+    Ok(true)
+}
+
+/// deletionTimestamp + `spec.terminationGracePeriod` in RFC 3339 (seconds, `Z`), or `None`
+/// without a TGP or a deletionTimestamp.
+fn termination_timestamp(claim: &NodeClaim) -> Option<String> {
+    let tgp = parse_go_duration(claim.spec.termination_grace_period.as_deref()?).ok()?;
+    let deleted = claim.metadata.deletion_timestamp.as_ref()?;
+    let deleted = chrono::DateTime::from_timestamp(deleted.0.as_second(), 0)?;
+    let deadline = deleted.checked_add_signed(chrono::TimeDelta::from_std(tgp).ok()?)?;
+    Some(deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn claim(tgp: Option<&str>, deleted: Option<&str>) -> NodeClaim {
+        let mut claim: NodeClaim = serde_json::from_value(json!({
+            "metadata": {"name": "default-a"},
+            "spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}},
+        }))
+        .expect("a NodeClaim");
+        claim.spec.termination_grace_period = tgp.map(str::to_owned);
+        claim.metadata.deletion_timestamp = deleted.map(|t| Time(t.parse().expect("a timestamp")));
+        claim
+    }
+
+    #[test]
+    fn the_termination_timestamp_is_deletion_plus_the_grace_period() {
+        assert_eq!(
+            termination_timestamp(&claim(Some("1h30m"), Some("2026-01-02T03:04:05Z"))).as_deref(),
+            Some("2026-01-02T04:34:05Z")
+        );
+        assert_eq!(
+            termination_timestamp(&claim(None, Some("2026-01-02T03:04:05Z"))),
+            None
+        );
+        assert_eq!(termination_timestamp(&claim(Some("1h"), None)), None);
+    }
 }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::disruption::{Disruption, PodEvents};
+use crate::disruption::{Disruption, PodEvents, consolidation_settings};
 use crate::index::{Hook, Index, own_watches};
 use crate::lifecycle::{self, Context};
 use crate::objects::NodePoolObject;
@@ -151,6 +151,8 @@ pub async fn start<P: CloudProvider>(
         Arc::clone(&provider),
         pod_events,
         settings.disruption_validation_delay,
+        consolidation_settings(settings.gate("SpotToSpotConsolidation")),
+        seed,
     );
     tasks.push(tokio::spawn(disruption.run()));
     tasks.push(tokio::spawn(provisioner::retrigger(

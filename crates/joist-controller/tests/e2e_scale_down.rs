@@ -1,7 +1,8 @@
 //! End to end on a real control plane: a Deployment scales 0 → 50 → 0 and emptiness removes
 //! every NodeClaim and Node it launched (disrupted taint, validation, NodeClaim deletion, Node
 //! termination, kwok instance deletion, both finalizers released), except the node annotated
-//! `karpenter.sh/do-not-disrupt: "true"`, which goes only once the annotation is removed.
+//! `karpenter.sh/do-not-disrupt: "true"`, which goes only once the annotation is removed; and
+//! 50 → 8 leaves one pod on each of 8 nodes, which consolidation packs onto two.
 
 mod support;
 
@@ -26,6 +27,9 @@ const REPLICAS: usize = 50;
 /// Scale-down must finish well within this (one 10 s polling period, the validation delay, and
 /// termination).
 const SCALE_DOWN_BOUND: Duration = Duration::from_secs(60);
+
+/// The tests run one after the other: each starts a control plane, and the machine is small.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn claim_names(admin: &Client) -> BTreeSet<String> {
     Api::<NodeClaimObject>::all(admin.clone())
@@ -145,6 +149,7 @@ async fn scale_up(admin: &Client) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_to_zero_empties_every_node_but_the_do_not_disrupt_one() {
+    let _serial = SERIAL.lock().await;
     let began = Instant::now();
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (_control_plane, admin, _controller) = setup().await;
@@ -215,6 +220,50 @@ async fn scale_to_zero_empties_every_node_but_the_do_not_disrupt_one() {
     eprintln!(
         "unprotected node removed in {:.1}s; e2e wall time: {:.1}s",
         unprotected.elapsed().as_secs_f64(),
+        began.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consolidation_packs_the_remaining_pods_onto_fewer_nodes() {
+    const REMAINING: usize = 8;
+    let _serial = SERIAL.lock().await;
+    let began = Instant::now();
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let (_control_plane, admin, _controller) = setup().await;
+    let nodes = scale_up(&admin).await;
+    assert!(nodes.len() > 2, "want more than two nodes, got {nodes:?}");
+
+    // The ReplicaSet removes pods from the most crowded nodes first, so every node keeps some:
+    // only consolidation (not emptiness) can remove most of them.
+    let scaled_down = Instant::now();
+    scale(&admin, REMAINING).await;
+    let pods_api: Api<Pod> = Api::namespaced(admin.clone(), "e2e");
+    let packed = eventually("pods packed onto two nodes", SCALE_DOWN_BOUND, || {
+        let (admin, pods_api) = (admin.clone(), pods_api.clone());
+        async move {
+            let pods = pods_api.list(&ListParams::default()).await.ok()?.items;
+            let nodes = managed_node_names(&admin).await;
+            let claims = claim_names(&admin).await;
+            let used: BTreeSet<String> = pods
+                .iter()
+                .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+                .collect();
+            (pods.len() == REMAINING
+                && running(&pods) == REMAINING
+                && nodes.len() <= 2
+                && claims.len() == nodes.len()
+                && used.is_subset(&nodes))
+            .then_some(nodes)
+        }
+    })
+    .await;
+    let packed = packed.unwrap_or_else(|err| panic!("{err}"));
+    eprintln!(
+        "consolidated {} nodes to {} in {:.1}s; e2e wall time: {:.1}s",
+        nodes.len(),
+        packed.len(),
+        scaled_down.elapsed().as_secs_f64(),
         began.elapsed().as_secs_f64()
     );
 }

@@ -42,18 +42,27 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Reads the index at `now`; objects that do not convert are left out and logged.
+    /// Reads the index at `now`; objects that do not convert are left out and logged. Nodes
+    /// (or NodeClaims) named in `nominated` are nominated: not disruption candidates.
     pub fn build(
         index: &Index,
         instance_types: &std::sync::Arc<[InstanceType]>,
         pod_events: &PodEvents,
+        nominated: &BTreeSet<String>,
         now: DateTime<Utc>,
     ) -> Self {
-        let (snapshot, errors) = index.snapshot(SnapshotInput {
+        let (mut snapshot, errors) = index.snapshot(SnapshotInput {
             now,
             created: &[],
             instance_types,
         });
+        for node in &mut snapshot.nodes {
+            node.nominated |= nominated.contains(&node.name)
+                || node
+                    .nodeclaim
+                    .as_ref()
+                    .is_some_and(|c| nominated.contains(c));
+        }
         for error in errors {
             tracing::debug!(controller = "disruption", error = %error, "object left out of the snapshot");
         }
@@ -223,13 +232,24 @@ fn node_state(
     NodeDisruptionState {
         annotations: node.metadata.annotations.clone().unwrap_or_default(),
         ready: is_node_ready(node),
-        instance_terminating: condition(INSTANCE_TERMINATING).is_some(),
+        instance_terminating: claim.is_some_and(|c| condition_true(c, INSTANCE_TERMINATING)),
         consolidatable,
         queued: false,
         created: claim
             .and_then(|c| c.metadata.creation_timestamp.as_ref())
             .and_then(to_chrono),
     }
+}
+
+/// Whether the NodeClaim's condition `type_` is `True`.
+pub fn condition_true(claim: &NodeClaim, type_: &str) -> bool {
+    claim
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
 }
 
 /// Whether the Node's `Ready` condition is `True`.

@@ -8,10 +8,14 @@
 //! takes it from there. Candidates dropped by validation are untainted. A pass that acted is
 //! followed at once by the next; otherwise the loop sleeps the polling period (10 s).
 //!
+//! When Emptiness finds nothing, multi-node (§4.7) and then single-node (§4.8) consolidation
+//! run; their commands are validated with `validate_command` and, for a replace, launch their
+//! replacements and wait until they are initialized before deleting (`consolidation.rs`).
+//!
 //! Commands run inline (upstream's orchestration queue runs them concurrently), so a pass never
-//! overlaps a command in flight. Drift and consolidation (which need replacements) are not run
-//! here yet.
+//! overlaps a command in flight. Drift and StaticDrift are not run here yet.
 
+mod consolidation;
 mod facts;
 mod pod_events;
 
@@ -21,17 +25,20 @@ use std::time::Duration;
 
 use chrono::Utc;
 use joist_core::disruption::{
-    Command, ExpirationFacts, empty_command, expire, validate_empty_command,
+    Command, ConsolidationSettings, ExpirationFacts, empty_command, expire,
+    multi_node_consolidation, single_node_consolidation, validate_empty_command,
 };
 use joist_core::duration::NillableDuration;
 use joist_core::labels::DISRUPTED_TAINT_KEY;
+use joist_core::rng::SeededRng;
 use k8s_openapi::api::core::v1::{Node, Taint};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 use thiserror::Error;
 
-pub use facts::{Facts, is_node_ready, pool_disruption};
+pub use consolidation::consolidation_settings;
+pub use facts::{Facts, condition_true, is_node_ready, pool_disruption};
 pub use pod_events::PodEvents;
 
 use crate::index::Index;
@@ -41,6 +48,10 @@ use crate::provider::CloudProvider;
 
 /// Upstream's polling period: how long an idle pass waits before the next.
 pub const POLL_PERIOD: Duration = Duration::from_secs(10);
+/// How long the replacements and destinations of a consolidation stay nominated (upstream's
+/// nomination window, `max(2 × BATCH_MAX_DURATION, 10 s)` = 20 s by default), so the moved pods
+/// can land before emptiness could take the still-empty replacement.
+const NOMINATION_WINDOW: Duration = Duration::from_secs(20);
 /// How long an unsynced pass waits before trying again (upstream: 1 s).
 const UNSYNCED_RETRY: Duration = Duration::from_secs(1);
 
@@ -70,6 +81,14 @@ pub struct Disruption<P> {
     provider: Arc<P>,
     pod_events: PodEvents,
     validation_delay: Duration,
+    consolidation: ConsolidationSettings,
+    /// NodePools single-node consolidation did not reach last pass (they go first next time).
+    unseen_nodepools: Vec<String>,
+    /// Seeds each pass's RNG (advanced every pass, so passes differ but runs are reproducible
+    /// from the starting seed).
+    seed: u64,
+    /// Nodes and NodeClaims nominated for the pods a consolidation moves, until when.
+    nominated: Vec<(String, std::time::Instant)>,
     /// Nodes whose NodeClaim a command deleted: their disrupted taint is termination's now, so
     /// the cleanup must not remove it while the watch has not yet shown the deletion.
     deleting: BTreeSet<String>,
@@ -86,13 +105,16 @@ impl<P> std::fmt::Debug for Disruption<P> {
 
 impl<P: CloudProvider> Disruption<P> {
     /// A loop over `index`, reading pod events from `pod_events`, waiting `validation_delay`
-    /// between tainting a command's candidates and re-validating it.
+    /// between tainting a command's candidates and re-validating it, consolidating with
+    /// `consolidation`; `seed` seeds the simulations' RNG.
     pub fn new(
         client: Client,
         index: Index,
         provider: Arc<P>,
         pod_events: PodEvents,
         validation_delay: Duration,
+        consolidation: ConsolidationSettings,
+        seed: u64,
     ) -> Self {
         Self {
             client,
@@ -100,6 +122,10 @@ impl<P: CloudProvider> Disruption<P> {
             provider,
             pod_events,
             validation_delay,
+            consolidation,
+            unseen_nodepools: Vec::new(),
+            seed,
+            nominated: Vec::new(),
             deleting: BTreeSet::new(),
         }
     }
@@ -137,10 +163,26 @@ impl<P: CloudProvider> Disruption<P> {
         for (node, reason) in &decision.unconsolidatable {
             tracing::debug!(controller = "disruption", Node = %node, reason = %reason, "unconsolidatable");
         }
-        let Some(command) = decision.command else {
-            return Ok(Pass::Idle);
-        };
-        self.execute_delete(command).await
+        if let Some(command) = decision.command {
+            return self.execute_delete(command).await;
+        }
+        self.seed = self.seed.wrapping_add(1);
+        let mut rng = SeededRng::new(self.seed);
+        let multi = multi_node_consolidation(&facts.input(), &self.consolidation, &mut rng);
+        if let Some(command) = multi.command {
+            return self.execute_consolidation(command, &mut rng).await;
+        }
+        let single = single_node_consolidation(
+            &facts.input(),
+            &self.consolidation,
+            &self.unseen_nodepools,
+            &mut rng,
+        );
+        self.unseen_nodepools = single.unseen_nodepools;
+        match single.command {
+            Some(command) => self.execute_consolidation(command, &mut rng).await,
+            None => Ok(Pass::Idle),
+        }
     }
 
     /// Every NodeClaim that is not deleting has a providerID (§4.16 `Synced`).
@@ -152,13 +194,28 @@ impl<P: CloudProvider> Disruption<P> {
             })
     }
 
-    fn facts(&self) -> Facts {
+    fn facts(&mut self) -> Facts {
+        let now = std::time::Instant::now();
+        self.nominated.retain(|(_, until)| *until > now);
+        let nominated = self
+            .nominated
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
         Facts::build(
             &self.index,
             self.provider.instance_types(),
             &self.pod_events,
+            &nominated,
             Utc::now(),
         )
+    }
+
+    /// Nominates `names` (nodes or NodeClaims) for [`NOMINATION_WINDOW`].
+    fn nominate(&mut self, names: impl IntoIterator<Item = String>) {
+        let until = std::time::Instant::now() + NOMINATION_WINDOW;
+        self.nominated
+            .extend(names.into_iter().map(|name| (name, until)));
     }
 
     /// Drops memory of pods, nodes and deletions that no longer exist.
@@ -239,13 +296,7 @@ impl<P: CloudProvider> Disruption<P> {
     /// Runs a delete command: taint, wait, re-validate, delete what is still valid, untaint the
     /// rest.
     async fn execute_delete(&mut self, command: Command) -> Result<Pass, DisruptionError> {
-        tracing::info!(
-            controller = "disruption",
-            command = %format!("{}: {}", command.reason, command.summary()),
-            decision = command.decision.as_str(),
-            disrupted_node_count = command.candidates.len(),
-            "disrupting node(s)"
-        );
+        self.log_command(&command);
         let mut tainted = Vec::new();
         for candidate in &command.candidates {
             let Some(node) = self
@@ -280,20 +331,26 @@ impl<P: CloudProvider> Disruption<P> {
                 delete_nodeclaim(&self.client, claim).await?;
             }
         }
-        for node in tainted.iter().filter(|n| !kept.contains(n)) {
-            if let Some(node) = self
-                .index
-                .nodes
-                .get(&kube::runtime::reflector::ObjectRef::new(node))
-            {
-                untaint(&self.client, &node).await?;
-            }
-        }
+        let dropped: Vec<String> = tainted.into_iter().filter(|n| !kept.contains(n)).collect();
+        self.untaint_nodes(&dropped).await?;
         Ok(if kept.is_empty() {
             Pass::Idle
         } else {
             Pass::Acted
         })
+    }
+
+    /// Upstream's INFO "disrupting node(s)".
+    fn log_command(&self, command: &Command) {
+        tracing::info!(
+            controller = "disruption",
+            command = %format!("{}: {}", command.reason, command.summary()),
+            decision = command.decision.as_str(),
+            disrupted_node_count = command.candidates.len(),
+            replacement_node_count = command.replacements.len(),
+            savings = command.savings,
+            "disrupting node(s)"
+        );
     }
 }
 

@@ -31,6 +31,10 @@ pub const RETRIGGER_INTERVAL: Duration = Duration::from_secs(10);
 const SYNC_POLL: Duration = Duration::from_millis(100);
 /// After this long unsynced, the wait is logged as an error (upstream: 30 s).
 const SYNC_WARN_AFTER: Duration = Duration::from_secs(30);
+/// A created NodeClaim the watch has not shown this long after its creation was deleted before
+/// the watch was looked at (disruption or liveness can delete it within seconds); waiting on it
+/// would block provisioning forever.
+const UNSEEN_FORGET_AFTER: Duration = Duration::from_secs(30);
 
 /// Why a provisioning round failed.
 #[derive(Debug, Error)]
@@ -215,11 +219,19 @@ impl<P: CloudProvider> Provisioner<P> {
             .created
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = k8s_openapi::jiff::Timestamp::now();
         created.retain(|claim| {
-            self.index
-                .nodeclaims
-                .find(|seen| seen.0.name() == claim.name())
-                .is_none()
+            let recent = claim
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .is_some_and(|t| now.duration_since(t.0).unsigned_abs() < UNSEEN_FORGET_AFTER);
+            recent
+                && self
+                    .index
+                    .nodeclaims
+                    .find(|seen| seen.0.name() == claim.name())
+                    .is_none()
         });
         created.clone()
     }

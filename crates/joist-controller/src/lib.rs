@@ -13,5 +13,9 @@ pub mod lifecycle;
 pub mod controller;
 pub mod health;
 pub mod nodepool;
+pub mod events;
+pub mod leader;
+pub mod metrics;
+pub mod termination;
 
 pub use controller::{RunningController, StartError, start};

@@ -128,7 +128,7 @@ pub async fn start<P: CloudProvider>(
     )));
     tasks.push(tokio::spawn(node_termination::run(
         termination_controller,
-        context,
+        Arc::new(node_termination::TerminationContext::new(context)),
     )));
     let window = Window {
         idle: settings.batch_idle_duration,

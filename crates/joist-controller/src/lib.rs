@@ -6,15 +6,19 @@
 pub mod conditions;
 pub mod controller;
 pub mod disruption;
+pub mod events;
 pub mod health;
 pub mod index;
+pub mod leader;
 pub mod lifecycle;
+pub mod metrics;
 pub mod node_termination;
 pub mod nodepool;
 pub mod objects;
 pub mod provider;
 pub mod provisioner;
 pub mod settings;
+pub mod termination;
 
 pub use controller::{RunningController, StartError, start};
 pub mod client;

@@ -1,6 +1,6 @@
 //! `node.termination` (spec core §3.3): a managed Node with a deletionTimestamp and the
 //! `karpenter.sh/termination` finalizer is tainted `karpenter.sh/disrupted:NoSchedule`,
-//! drained, waited on for its VolumeAttachments, its instance deleted through the
+//! drained (controller-ops' [`Drainer`]: tiers, Eviction API, TGP force-deletes), waited on for its VolumeAttachments, its instance deleted through the
 //! [`CloudProvider`], and only then released.
 //!
 //! The chain with the NodeClaim: deleting a Node deletes its NodeClaim (step 1 here), and
@@ -8,23 +8,23 @@
 //! teardown and neither waits on the other forever: the NodeClaim's finalizer waits until the
 //! Node is gone, the Node's finalizer waits only on its own drain and instance.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use joist_api::nodeclaim::{NodeClaim, NodeClaimSpec, NodeClaimStatus};
 use joist_core::labels::{
-    DISRUPTED_TAINT_KEY, DO_NOT_DISRUPT, EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS,
+    DISRUPTED_TAINT_KEY, EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS,
     EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS_VALUE, NODECLAIM_TERMINATION_TIMESTAMP, NODEPOOL,
     TERMINATION_FINALIZER,
 };
-use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Node, Taint};
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{
-    DeleteParams, EvictParams, ListParams, ObjectMeta, Patch, PatchParams, Preconditions,
-};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
@@ -36,6 +36,8 @@ use crate::index::{Index, provider_id_of_node};
 use crate::lifecycle::Context;
 use crate::objects::NodeClaimObject;
 use crate::provider::{CloudProvider, Deletion, ProviderError};
+use crate::termination::plan::MIN_DRAIN_TIME;
+use crate::termination::{DrainError, Drainer};
 
 /// How soon a draining node is looked at again (upstream: 1 s).
 const DRAIN_REQUEUE: Duration = Duration::from_secs(1);
@@ -48,9 +50,60 @@ pub enum TerminationError {
     /// The Kubernetes API failed.
     #[error("kubernetes API: {0}")]
     Api(#[from] kube::Error),
+    /// Draining failed.
+    #[error("draining: {0}")]
+    Drain(#[from] DrainError),
     /// The cloud provider failed.
     #[error("cloud provider: {0}")]
     Provider(#[from] ProviderError),
+}
+
+/// What the termination reconciler works with: the lifecycle's context, controller-ops' drain
+/// executor, and when each node's drain started (for `MIN_DRAIN_TIME`).
+pub struct TerminationContext<P> {
+    /// Client, index and provider, shared with the NodeClaim lifecycle.
+    pub shared: Arc<Context<P>>,
+    drainer: Drainer,
+    /// When the drain of each node started; a drain is complete only `MIN_DRAIN_TIME` after.
+    drain_started: Mutex<HashMap<String, Instant>>,
+}
+
+impl<P> TerminationContext<P> {
+    /// A termination context over `shared`.
+    pub fn new(shared: Arc<Context<P>>) -> Self {
+        let drainer = Drainer::new(shared.client.clone());
+        Self {
+            shared,
+            drainer,
+            drain_started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long `node` has been draining (starting its clock at the first call).
+    fn draining_for(&self, node: &str) -> Duration {
+        let mut started = self
+            .drain_started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        started
+            .entry(node.to_owned())
+            .or_insert_with(Instant::now)
+            .elapsed()
+    }
+
+    fn forget(&self, node: &str) {
+        let mut started = self
+            .drain_started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        started.remove(node);
+    }
+}
+
+impl<P> std::fmt::Debug for TerminationContext<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminationContext").finish_non_exhaustive()
+    }
 }
 
 /// Builds the termination controller over Nodes; returns its Node store (the index's) and the
@@ -61,7 +114,10 @@ pub fn controller(client: &Client) -> (Store<Node>, Controller<Node>) {
 }
 
 /// Runs `controller` with `context` until it is dropped.
-pub async fn run<P: CloudProvider>(controller: Controller<Node>, context: Arc<Context<P>>) {
+pub async fn run<P: CloudProvider>(
+    controller: Controller<Node>,
+    context: Arc<TerminationContext<P>>,
+) {
     controller
         .run(reconcile::<P>, error_policy::<P>, context)
         .for_each(|result| async move {
@@ -74,7 +130,11 @@ pub async fn run<P: CloudProvider>(controller: Controller<Node>, context: Arc<Co
 
 // The signature is kube-runtime's error policy callback.
 #[allow(clippy::needless_pass_by_value)]
-fn error_policy<P>(node: Arc<Node>, error: &TerminationError, _: Arc<Context<P>>) -> Action {
+fn error_policy<P>(
+    node: Arc<Node>,
+    error: &TerminationError,
+    _: Arc<TerminationContext<P>>,
+) -> Action {
     tracing::error!(
         controller = "node.termination",
         Node = node.metadata.name.as_deref().unwrap_or_default(),
@@ -104,8 +164,9 @@ pub fn is_terminating_managed(node: &Node) -> bool {
 /// One pass over a Node: the steps of §3.3 in order, each returning early while it waits.
 async fn reconcile<P: CloudProvider>(
     node: Arc<Node>,
-    context: Arc<Context<P>>,
+    termination: Arc<TerminationContext<P>>,
 ) -> Result<Action, TerminationError> {
+    let context = &termination.shared;
     if !is_terminating_managed(&node) {
         return Ok(Action::await_change());
     }
@@ -126,9 +187,15 @@ async fn reconcile<P: CloudProvider>(
     let deadline = claim.as_ref().and_then(termination_deadline);
     taint_disrupted(client, &node).await?;
     let now = Utc::now();
-    let waiting = drain_once(client, &context.index, &name, now, deadline).await?;
-    if waiting > 0 {
-        tracing::debug!(controller = "node.termination", Node = %name, waiting, "draining node");
+    let outcome = termination
+        .drainer
+        .drain_once(&name, to_jiff(now), deadline.map(to_jiff))
+        .await?;
+    // Started at the first pass, so a drain lasts at least MIN_DRAIN_TIME (upstream: since
+    // `Drained` went Unknown).
+    let draining_for = termination.draining_for(&name);
+    if !outcome.is_drained() || draining_for < MIN_DRAIN_TIME {
+        tracing::debug!(controller = "node.termination", Node = %name, waiting = outcome.waiting, blocked = outcome.blocked.len(), "draining node");
         return Ok(Action::requeue(DRAIN_REQUEUE));
     }
     if deadline.is_none_or(|d| now < d) {
@@ -145,6 +212,7 @@ async fn reconcile<P: CloudProvider>(
         Err(error) => return Err(error.into()),
     }
     remove_finalizer(client, &node).await?;
+    termination.forget(&name);
     tracing::info!(controller = "node.termination", Node = %name, "deleted node");
     Ok(Action::await_change())
 }
@@ -311,168 +379,13 @@ async fn remove_finalizer(client: &Client, node: &Node) -> Result<(), kube::Erro
     }
 }
 
-// === minimal drain ===
-//
-// controller-ops' `termination` module (all four eviction tiers, the eviction queue's backoff,
-// events) replaces this once it lands; until then this drain evicts in two tiers (non-DaemonSet
-// pods, then DaemonSet pods), retries on 429, and force-deletes what the TGP deadline requires.
-
-/// Upstream's `kubernetes.io/config.mirror` annotation of static (mirror) pods.
-const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
-/// A terminating pod stops counting as waiting this long after its deletionTimestamp.
-const STUCK_TERMINATING_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
-/// One drain pass over `node`'s pods at `now`: force-deletes what the TGP `deadline` requires,
-/// evicts the first non-empty tier, and returns how many pods are still waiting eviction.
-async fn drain_once(
-    client: &Client,
-    index: &Index,
-    node: &str,
-    now: DateTime<Utc>,
-    deadline: Option<DateTime<Utc>>,
-) -> Result<usize, kube::Error> {
-    let waiting: Vec<Arc<Pod>> = index
-        .pods_on_node(node)
-        .into_iter()
-        .filter(|pod| is_waiting_eviction(pod, now))
-        .collect();
-    let mut evictable = Vec::new();
-    for pod in &waiting {
-        if let Some(grace) = deadline.and_then(|d| forced_grace_seconds(pod, now, d)) {
-            force_delete(client, pod, grace).await?;
-        } else if pod.metadata.deletion_timestamp.is_none() && !has_do_not_disrupt(pod) {
-            evictable.push(pod);
-        }
-    }
-    let first_tier_is_daemonset = evictable.iter().all(|pod| is_daemonset_pod(pod));
-    for pod in evictable
-        .into_iter()
-        .filter(|pod| is_daemonset_pod(pod) == first_tier_is_daemonset)
-    {
-        evict(client, pod).await?;
-    }
-    Ok(waiting.len())
-}
-
-/// Whether the drain waits for `pod`: not terminal, not a mirror pod, not tolerating the
-/// disrupted taint, and not stuck terminating for more than a minute.
-fn is_waiting_eviction(pod: &Pod, now: DateTime<Utc>) -> bool {
-    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    if matches!(phase, Some("Succeeded" | "Failed")) {
-        return false;
-    }
-    let annotations = pod.metadata.annotations.as_ref();
-    if annotations.is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION)) {
-        return false;
-    }
-    let stuck = pod
-        .metadata
-        .deletion_timestamp
-        .as_ref()
-        .and_then(to_chrono)
-        .is_some_and(|deleted| now > deleted + STUCK_TERMINATING_AFTER);
-    !stuck && !tolerates_disrupted_taint(pod)
-}
-
-/// Whether one of the pod's tolerations matches `karpenter.sh/disrupted:NoSchedule`.
-fn tolerates_disrupted_taint(pod: &Pod) -> bool {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.tolerations.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|t| {
-            let exists = t.operator.as_deref() == Some("Exists");
-            let key = t.key.as_deref().unwrap_or_default();
-            let key_matches = (key.is_empty() && exists) || key == DISRUPTED_TAINT_KEY;
-            let value_matches = exists || t.value.as_deref().unwrap_or_default().is_empty();
-            let effect = t.effect.as_deref().unwrap_or_default();
-            key_matches && value_matches && (effect.is_empty() || effect == "NoSchedule")
-        })
-}
-
-/// The grace period to force-delete `pod` with when its own grace period would end after the
-/// TGP `deadline` (or it is terminating past it): `max(deadline − now, 1)` seconds.
-fn forced_grace_seconds(pod: &Pod, now: DateTime<Utc>, deadline: DateTime<Utc>) -> Option<i64> {
-    let grace = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.termination_grace_period_seconds)
-        .unwrap_or(30);
-    let ends_late = now > deadline - chrono::TimeDelta::seconds(grace);
-    let deleting_late = pod
-        .metadata
-        .deletion_timestamp
-        .as_ref()
-        .and_then(to_chrono)
-        .is_some_and(|deleted| deleted > deadline);
-    (ends_late || deleting_late).then(|| (deadline - now).num_seconds().max(1))
-}
-
-fn has_do_not_disrupt(pod: &Pod) -> bool {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(DO_NOT_DISRUPT))
-        .is_some_and(|v| v == "true")
-}
-
-fn is_daemonset_pod(pod: &Pod) -> bool {
-    pod.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "DaemonSet")
-}
-
-/// Evicts `pod` through the Eviction API with a UID precondition. 404/409 mean it is gone or
-/// replaced; 429 (a PDB) is retried on the next pass.
-async fn evict(client: &Client, pod: &Pod) -> Result<(), kube::Error> {
-    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let params = EvictParams {
-        delete_options: Some(DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: pod.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        }),
-        ..EvictParams::default()
-    };
-    match Api::<Pod>::namespaced(client.clone(), namespace)
-        .evict(name, &params)
-        .await
-    {
-        Ok(_) => {
-            tracing::debug!(controller = "node.termination", Pod = %format!("{namespace}/{name}"), "evicted pod");
-            Ok(())
-        }
-        Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 429 => {
-            tracing::debug!(controller = "node.termination", Pod = %format!("{namespace}/{name}"), message = %status.message, "eviction blocked, retrying");
-            Ok(())
-        }
-        Err(error) => Err(error),
-    }
-}
-
-/// Deletes `pod` with `grace` seconds (the TGP deadline bypasses PDBs and do-not-disrupt).
-async fn force_delete(client: &Client, pod: &Pod, grace: i64) -> Result<(), kube::Error> {
-    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let params = DeleteParams {
-        grace_period_seconds: u32::try_from(grace).ok(),
-        ..DeleteParams::default()
-    };
-    match Api::<Pod>::namespaced(client.clone(), namespace)
-        .delete(name, &params)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(error) => Err(error),
-    }
+/// A chrono time as jiff's (the drain executor's clock type).
+fn to_jiff(time: DateTime<Utc>) -> Timestamp {
+    Timestamp::new(
+        time.timestamp(),
+        i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
+    )
+    .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// A Kubernetes timestamp as chrono's.
@@ -486,7 +399,6 @@ pub(crate) fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn node(deleting: bool, finalizer: bool, managed: bool) -> Node {
         let mut node = Node::default();
@@ -503,65 +415,6 @@ mod tests {
             node.metadata.labels = Some([(NODEPOOL.to_owned(), "default".to_owned())].into());
         }
         node
-    }
-
-    fn pod_with(tolerations: &serde_json::Value, grace: Option<i64>) -> Pod {
-        serde_json::from_value(json!({
-            "metadata": {"name": "p", "namespace": "ns", "uid": "u"},
-            "spec": {
-                "containers": [],
-                "tolerations": tolerations,
-                "terminationGracePeriodSeconds": grace,
-            },
-        }))
-        .expect("a pod")
-    }
-
-    fn at(seconds: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(seconds, 0).expect("in range")
-    }
-
-    #[test]
-    fn pods_tolerating_the_disrupted_taint_are_not_waited_for() {
-        let now = at(1_000);
-        assert!(is_waiting_eviction(&pod_with(&json!([]), None), now));
-        let everything = pod_with(&json!([{"operator": "Exists"}]), None);
-        assert!(!is_waiting_eviction(&everything, now));
-        let the_key = pod_with(
-            &json!([{"key": DISRUPTED_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]),
-            None,
-        );
-        assert!(!is_waiting_eviction(&the_key, now));
-        let other_effect = pod_with(
-            &json!([{"key": DISRUPTED_TAINT_KEY, "operator": "Exists", "effect": "NoExecute"}]),
-            None,
-        );
-        assert!(is_waiting_eviction(&other_effect, now));
-    }
-
-    #[test]
-    fn terminal_and_long_stuck_pods_are_not_waited_for() {
-        let mut done = pod_with(&json!([]), None);
-        done.status = Some(k8s_openapi::api::core::v1::PodStatus {
-            phase: Some("Succeeded".to_owned()),
-            ..Default::default()
-        });
-        assert!(!is_waiting_eviction(&done, at(1_000)));
-        let mut stuck = pod_with(&json!([]), None);
-        stuck.metadata.deletion_timestamp = Some(Time(
-            k8s_openapi::jiff::Timestamp::from_second(900).expect("in range"),
-        ));
-        assert!(is_waiting_eviction(&stuck, at(950)));
-        assert!(!is_waiting_eviction(&stuck, at(961)));
-    }
-
-    #[test]
-    fn pods_whose_grace_period_would_outlast_the_deadline_are_force_deleted() {
-        let deadline = at(1_000);
-        let pod = pod_with(&json!([]), Some(60));
-        assert_eq!(forced_grace_seconds(&pod, at(900), deadline), None);
-        assert_eq!(forced_grace_seconds(&pod, at(950), deadline), Some(50));
-        assert_eq!(forced_grace_seconds(&pod, at(1_010), deadline), Some(1));
     }
 
     #[test]

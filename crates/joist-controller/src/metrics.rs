@@ -1,0 +1,594 @@
+//! The Prometheus metrics the controller emits first (spec core §6.1), under upstream's names,
+//! types and label names, rendered in the Prometheus text format (0.0.4) and served on the
+//! metrics port. The encoder is small enough to own: counters, gauges and histograms with
+//! label sets, nothing more. Labels print sorted by name, as client_golang prints them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use joist_core::scheduling::SchedulingStats;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Upstream's default duration buckets: controller-runtime's, then 120–600 s for singleton
+/// controllers without a timeout.
+pub const DURATION_BUCKETS: [f64; 45] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9,
+    1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0,
+    25.0, 30.0, 40.0, 50.0, 60.0, 120.0, 150.0, 300.0, 450.0, 600.0,
+];
+
+/// Values of one family, keyed by label values in declaration order.
+type Series<T> = Mutex<BTreeMap<Vec<String>, T>>;
+
+fn lock<T>(series: &Series<T>) -> MutexGuard<'_, BTreeMap<Vec<String>, T>> {
+    // A panic while holding the lock leaves a valid map (every update is one insert).
+    series.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+fn key(labels: &[&str]) -> Vec<String> {
+    labels.iter().map(|value| (*value).to_owned()).collect()
+}
+
+/// A family's name, help and label names.
+#[derive(Debug)]
+struct Descriptor {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+impl Descriptor {
+    fn header(&self, out: &mut String, kind: &str) {
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {kind}", self.name);
+    }
+
+    /// `{a="x",b="y"}` sorted by label name, with an optional trailing `le`.
+    fn label_set(&self, values: &[String], le: Option<f64>) -> String {
+        let mut pairs: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .copied()
+            .zip(values.iter().map(String::as_str))
+            .collect();
+        pairs.sort_unstable_by_key(|(name, _)| *name);
+        let mut text = String::new();
+        for (name, value) in pairs {
+            let _ = write!(
+                text,
+                "{}{name}=\"{}\"",
+                if text.is_empty() { "" } else { "," },
+                escape(value)
+            );
+        }
+        if let Some(le) = le {
+            let _ = write!(
+                text,
+                "{}le=\"{}\"",
+                if text.is_empty() { "" } else { "," },
+                number(le)
+            );
+        }
+        if text.is_empty() {
+            text
+        } else {
+            format!("{{{text}}}")
+        }
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(value: f64) -> String {
+    if value == f64::INFINITY {
+        "+Inf".to_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+// === impl CounterVec, GaugeVec ===
+
+/// A counter family (only goes up).
+#[derive(Debug)]
+pub struct CounterVec {
+    descriptor: Descriptor,
+    series: Series<f64>,
+}
+
+impl CounterVec {
+    fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
+        CounterVec {
+            descriptor: Descriptor { name, help, labels },
+            series: Mutex::default(),
+        }
+    }
+
+    /// Adds one to the series with these label values (in declaration order).
+    pub fn inc(&self, labels: &[&str]) {
+        *lock(&self.series).entry(key(labels)).or_default() += 1.0;
+    }
+
+    /// The current value of a series (0 when never incremented).
+    pub fn get(&self, labels: &[&str]) -> f64 {
+        lock(&self.series)
+            .get(&key(labels))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn encode(&self, out: &mut String) {
+        self.descriptor.header(out, "counter");
+        for (labels, value) in lock(&self.series).iter() {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.descriptor.name,
+                self.descriptor.label_set(labels, None),
+                number(*value)
+            );
+        }
+    }
+}
+
+/// A gauge family (set to the latest value).
+#[derive(Debug)]
+pub struct GaugeVec {
+    descriptor: Descriptor,
+    series: Series<f64>,
+}
+
+impl GaugeVec {
+    fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
+        GaugeVec {
+            descriptor: Descriptor { name, help, labels },
+            series: Mutex::default(),
+        }
+    }
+
+    /// Sets the series with these label values.
+    pub fn set(&self, labels: &[&str], value: f64) {
+        lock(&self.series).insert(key(labels), value);
+    }
+
+    /// The current value of a series, if set.
+    pub fn get(&self, labels: &[&str]) -> Option<f64> {
+        lock(&self.series).get(&key(labels)).copied()
+    }
+
+    /// Drops every series whose first label value is `first` (e.g. all zones of a controller
+    /// before a new round sets them), so stale label sets stop being exported.
+    pub fn clear_where_first(&self, first: &str) {
+        lock(&self.series).retain(|labels, _| labels.first().is_none_or(|value| value != first));
+    }
+
+    fn encode(&self, out: &mut String) {
+        self.descriptor.header(out, "gauge");
+        for (labels, value) in lock(&self.series).iter() {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.descriptor.name,
+                self.descriptor.label_set(labels, None),
+                number(*value)
+            );
+        }
+    }
+}
+
+// === impl HistogramVec ===
+
+/// One histogram series: cumulative bucket counts, sum and count.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    buckets: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+/// A histogram family with fixed buckets.
+#[derive(Debug)]
+pub struct HistogramVec {
+    descriptor: Descriptor,
+    bounds: &'static [f64],
+    series: Series<Histogram>,
+}
+
+impl HistogramVec {
+    fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+        bounds: &'static [f64],
+    ) -> Self {
+        HistogramVec {
+            descriptor: Descriptor { name, help, labels },
+            bounds,
+            series: Mutex::default(),
+        }
+    }
+
+    /// Records one observation (seconds for durations).
+    pub fn observe(&self, labels: &[&str], value: f64) {
+        let mut series = lock(&self.series);
+        let histogram = series.entry(key(labels)).or_insert_with(|| Histogram {
+            buckets: vec![0; self.bounds.len()],
+            ..Histogram::default()
+        });
+        for (bound, count) in self.bounds.iter().zip(histogram.buckets.iter_mut()) {
+            if value <= *bound {
+                *count += 1;
+            }
+        }
+        histogram.sum += value;
+        histogram.count += 1;
+    }
+
+    /// How many observations a series holds.
+    pub fn count(&self, labels: &[&str]) -> u64 {
+        lock(&self.series)
+            .get(&key(labels))
+            .map_or(0, |histogram| histogram.count)
+    }
+
+    fn encode(&self, out: &mut String) {
+        let name = self.descriptor.name;
+        self.descriptor.header(out, "histogram");
+        for (labels, histogram) in lock(&self.series).iter() {
+            for (bound, count) in self.bounds.iter().zip(&histogram.buckets) {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {count}",
+                    self.descriptor.label_set(labels, Some(*bound))
+                );
+            }
+            let all = self.descriptor.label_set(labels, Some(f64::INFINITY));
+            let plain = self.descriptor.label_set(labels, None);
+            let _ = writeln!(out, "{name}_bucket{all} {}", histogram.count);
+            let _ = writeln!(out, "{name}_sum{plain} {}", number(histogram.sum));
+            let _ = writeln!(out, "{name}_count{plain} {}", histogram.count);
+        }
+    }
+}
+
+// === impl Metrics ===
+
+/// Every metric the controller exports, shared (behind an `Arc`) by the controllers that
+/// update them and the `/metrics` server.
+#[derive(Debug)]
+pub struct Metrics {
+    /// `karpenter_nodeclaims_created_total{reason,nodepool,min_values_relaxed}`.
+    pub nodeclaims_created: CounterVec,
+    /// `karpenter_nodeclaims_terminated_total{nodepool,capacity_type,zone}`.
+    pub nodeclaims_terminated: CounterVec,
+    /// `karpenter_nodes_created_total{nodepool,zone}` (at registration).
+    pub nodes_created: CounterVec,
+    /// `karpenter_nodes_terminated_total{nodepool,zone}` (Node finalizer removed).
+    pub nodes_terminated: CounterVec,
+    /// `karpenter_nodes_drained_total{nodepool}`.
+    pub nodes_drained: CounterVec,
+    /// `karpenter_pods_eviction_requests_total{code}`.
+    pub pods_eviction_requests: CounterVec,
+    /// `karpenter_pods_drained_total{reason}`.
+    pub pods_drained: CounterVec,
+    /// `karpenter_scheduler_scheduling_duration_seconds{controller}`.
+    pub scheduling_duration: HistogramVec,
+    /// `karpenter_scheduler_queue_depth{controller,scheduling_id}`.
+    pub queue_depth: GaugeVec,
+    /// `karpenter_scheduler_unschedulable_pods_count{controller}`.
+    pub unschedulable_pods: GaugeVec,
+    /// `karpenter_scheduler_ignored_pods_count`.
+    pub ignored_pods: GaugeVec,
+    /// `karpenter_scheduler_pending_pods_by_effective_zone_count{controller,zone}`.
+    pub pending_pods_by_zone: GaugeVec,
+    /// `karpenter_nodepools_usage{resource_type,nodepool}`.
+    pub nodepools_usage: GaugeVec,
+    /// `karpenter_nodepools_limit{resource_type,nodepool}`.
+    pub nodepools_limit: GaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            nodeclaims_created: CounterVec::new(
+                "karpenter_nodeclaims_created_total",
+                "Number of nodeclaims created in total by Karpenter. Labeled by reason, nodepool and whether minValues was relaxed.",
+                &["reason", "nodepool", "min_values_relaxed"],
+            ),
+            nodeclaims_terminated: CounterVec::new(
+                "karpenter_nodeclaims_terminated_total",
+                "Number of nodeclaims terminated in total by Karpenter. Labeled by the owning nodepool.",
+                &["nodepool", "capacity_type", "zone"],
+            ),
+            nodes_created: CounterVec::new(
+                "karpenter_nodes_created_total",
+                "Number of nodes created in total by Karpenter. Labeled by owning nodepool.",
+                &["nodepool", "zone"],
+            ),
+            nodes_terminated: CounterVec::new(
+                "karpenter_nodes_terminated_total",
+                "Number of nodes terminated in total by Karpenter. Labeled by owning nodepool.",
+                &["nodepool", "zone"],
+            ),
+            nodes_drained: CounterVec::new(
+                "karpenter_nodes_drained_total",
+                "The total number of nodes drained by Karpenter",
+                &["nodepool"],
+            ),
+            pods_eviction_requests: CounterVec::new(
+                "karpenter_pods_eviction_requests_total",
+                "The total number of eviction requests made by Karpenter",
+                &["code"],
+            ),
+            pods_drained: CounterVec::new(
+                "karpenter_pods_drained_total",
+                "Number of pods drained during node termination",
+                &["reason"],
+            ),
+            scheduling_duration: HistogramVec::new(
+                "karpenter_scheduler_scheduling_duration_seconds",
+                "Duration of scheduling simulations used for deprovisioning and provisioning in seconds.",
+                &["controller"],
+                &DURATION_BUCKETS,
+            ),
+            queue_depth: GaugeVec::new(
+                "karpenter_scheduler_queue_depth",
+                "The number of pods currently waiting to be scheduled.",
+                &["controller", "scheduling_id"],
+            ),
+            unschedulable_pods: GaugeVec::new(
+                "karpenter_scheduler_unschedulable_pods_count",
+                "The number of unschedulable Pods.",
+                &["controller"],
+            ),
+            ignored_pods: GaugeVec::new(
+                "karpenter_scheduler_ignored_pods_count",
+                "Number of pods ignored during scheduling by Karpenter",
+                &[],
+            ),
+            pending_pods_by_zone: GaugeVec::new(
+                "karpenter_scheduler_pending_pods_by_effective_zone_count",
+                "The number of pending pods by their effective zone.",
+                &["controller", "zone"],
+            ),
+            nodepools_usage: GaugeVec::new(
+                "karpenter_nodepools_usage",
+                "The amount of resources that have been provisioned for a nodepool. Labeled by nodepool name and resource type.",
+                &["resource_type", "nodepool"],
+            ),
+            nodepools_limit: GaugeVec::new(
+                "karpenter_nodepools_limit",
+                "Limits specified on the nodepool that restrict the quantity of resources provisioned. Labeled by nodepool name and resource type.",
+                &["resource_type", "nodepool"],
+            ),
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one scheduling round of `controller` (`provisioner`, `disruption`): its
+    /// duration, queue depth, unschedulable and ignored counts, and pending pods per
+    /// effective zone (replacing the previous round's zones).
+    pub fn record_scheduling(
+        &self,
+        controller: &str,
+        scheduling_id: &str,
+        stats: &SchedulingStats,
+        took: Duration,
+    ) {
+        self.scheduling_duration
+            .observe(&[controller], took.as_secs_f64());
+        self.queue_depth
+            .set(&[controller, scheduling_id], stats.queue_depth as f64);
+        self.unschedulable_pods
+            .set(&[controller], stats.unschedulable as f64);
+        self.ignored_pods.set(&[], stats.ignored as f64);
+        self.pending_pods_by_zone.clear_where_first(controller);
+        for (zone, count) in &stats.pending_by_effective_zone {
+            self.pending_pods_by_zone
+                .set(&[controller, zone], *count as f64);
+        }
+    }
+
+    /// The exposition text of every family, in a fixed order.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for counter in [
+            &self.nodeclaims_created,
+            &self.nodeclaims_terminated,
+            &self.nodes_created,
+            &self.nodes_terminated,
+            &self.nodes_drained,
+            &self.pods_eviction_requests,
+            &self.pods_drained,
+        ] {
+            counter.encode(&mut out);
+        }
+        self.scheduling_duration.encode(&mut out);
+        for gauge in [
+            &self.queue_depth,
+            &self.unschedulable_pods,
+            &self.ignored_pods,
+            &self.pending_pods_by_zone,
+            &self.nodepools_usage,
+            &self.nodepools_limit,
+        ] {
+            gauge.encode(&mut out);
+        }
+        out
+    }
+}
+
+// === impl serve ===
+
+/// Serves `GET /metrics` on `listener` until the task is dropped: a minimal HTTP/1.1 responder
+/// (one path does not need an HTTP framework).
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            let mut buffer = [0_u8; 1024];
+            let Ok(read) = stream.read(&mut buffer).await else {
+                return;
+            };
+            let request = String::from_utf8_lossy(&buffer[..read]);
+            let path = request.split_whitespace().nth(1).unwrap_or_default();
+            let (status, body) = match path {
+                "/metrics" => ("200 OK", metrics.render()),
+                _ => ("404 Not Found", "not found\n".to_owned()),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            // A client that hung up needs no answer.
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats() -> SchedulingStats {
+        SchedulingStats {
+            queue_depth: 7,
+            unschedulable: 2,
+            ignored: 1,
+            pending_by_effective_zone: BTreeMap::from([
+                ("test-zone-a".to_owned(), 4),
+                ("flexible".to_owned(), 3),
+            ]),
+        }
+    }
+
+    #[test]
+    fn renders_upstream_names_types_and_sorted_labels() {
+        let metrics = Metrics::default();
+        metrics
+            .nodeclaims_created
+            .inc(&["provisioned", "default", "false"]);
+        metrics
+            .nodeclaims_created
+            .inc(&["provisioned", "default", "false"]);
+        metrics
+            .nodeclaims_terminated
+            .inc(&["default", "spot", "test-zone-a"]);
+        metrics.nodes_created.inc(&["default", "test-zone-a"]);
+        metrics.nodes_terminated.inc(&["default", "test-zone-b"]);
+        metrics.nodepools_usage.set(&["cpu", "default"], 12.5);
+        metrics.nodepools_limit.set(&["memory", "default"], 1024.0);
+        metrics.record_scheduling("provisioner", "abc", &stats(), Duration::from_millis(30));
+        let text = metrics.render();
+        for line in [
+            "# TYPE karpenter_nodeclaims_created_total counter",
+            "karpenter_nodeclaims_created_total{min_values_relaxed=\"false\",nodepool=\"default\",reason=\"provisioned\"} 2",
+            "# TYPE karpenter_nodeclaims_terminated_total counter",
+            "karpenter_nodeclaims_terminated_total{capacity_type=\"spot\",nodepool=\"default\",zone=\"test-zone-a\"} 1",
+            "karpenter_nodes_created_total{nodepool=\"default\",zone=\"test-zone-a\"} 1",
+            "karpenter_nodes_terminated_total{nodepool=\"default\",zone=\"test-zone-b\"} 1",
+            "# TYPE karpenter_scheduler_scheduling_duration_seconds histogram",
+            "karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"0.025\"} 0",
+            "karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"0.05\"} 1",
+            "karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"600\"} 1",
+            "karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"+Inf\"} 1",
+            "karpenter_scheduler_scheduling_duration_seconds_sum{controller=\"provisioner\"} 0.03",
+            "karpenter_scheduler_scheduling_duration_seconds_count{controller=\"provisioner\"} 1",
+            "# TYPE karpenter_scheduler_queue_depth gauge",
+            "karpenter_scheduler_queue_depth{controller=\"provisioner\",scheduling_id=\"abc\"} 7",
+            "karpenter_scheduler_unschedulable_pods_count{controller=\"provisioner\"} 2",
+            "karpenter_scheduler_ignored_pods_count 1",
+            "karpenter_scheduler_pending_pods_by_effective_zone_count{controller=\"provisioner\",zone=\"flexible\"} 3",
+            "karpenter_scheduler_pending_pods_by_effective_zone_count{controller=\"provisioner\",zone=\"test-zone-a\"} 4",
+            "# TYPE karpenter_nodepools_usage gauge",
+            "karpenter_nodepools_usage{nodepool=\"default\",resource_type=\"cpu\"} 12.5",
+            "karpenter_nodepools_limit{nodepool=\"default\",resource_type=\"memory\"} 1024",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_round_replaces_the_previous_rounds_zones() {
+        let metrics = Metrics::default();
+        metrics.record_scheduling("provisioner", "a", &stats(), Duration::from_secs(1));
+        let next = SchedulingStats {
+            pending_by_effective_zone: BTreeMap::from([("test-zone-b".to_owned(), 1)]),
+            ..stats()
+        };
+        metrics.record_scheduling("provisioner", "b", &next, Duration::from_secs(700));
+        assert_eq!(
+            metrics
+                .pending_pods_by_zone
+                .get(&["provisioner", "test-zone-a"]),
+            None
+        );
+        assert_eq!(
+            metrics
+                .pending_pods_by_zone
+                .get(&["provisioner", "test-zone-b"]),
+            Some(1.0)
+        );
+        assert_eq!(metrics.scheduling_duration.count(&["provisioner"]), 2);
+        let text = metrics.render();
+        // 700 s is above every bucket: only +Inf counts it.
+        assert!(text.contains("karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"600\"} 1\n"), "{text}");
+        assert!(text.contains("karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"+Inf\"} 2\n"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let metrics = Metrics::default();
+        metrics.pods_drained.inc(&["a\"b\\c\nd"]);
+        assert!(
+            metrics
+                .render()
+                .contains("karpenter_pods_drained_total{reason=\"a\\\"b\\\\c\\nd\"} 1")
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_metrics_over_http() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let metrics = Arc::new(Metrics::default());
+        metrics.nodes_created.inc(&["default", "test-zone-a"]);
+        let server = tokio::spawn(serve(listener, Arc::clone(&metrics)));
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        server.abort();
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(
+            response.contains("content-type: text/plain; version=0.0.4"),
+            "{response}"
+        );
+        assert!(
+            response.contains(
+                "karpenter_nodes_created_total{nodepool=\"default\",zone=\"test-zone-a\"} 1\n"
+            ),
+            "{response}"
+        );
+    }
+}

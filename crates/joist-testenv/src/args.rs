@@ -175,6 +175,15 @@ pub(crate) fn scheduler(layout: &Layout, ports: Ports, pki: &Pki) -> Vec<String>
     args
 }
 
+/// A client rate for kube-controller-manager or kube-scheduler: `qps` requests a second
+/// sustained, bursts of twice that.
+pub(crate) fn client_rate(qps: u32) -> Vec<String> {
+    vec![
+        flag("kube-api-qps", qps),
+        flag("kube-api-burst", u64::from(qps) * 2),
+    ]
+}
+
 /// The health/metrics endpoint of the controller-manager and scheduler, served with the
 /// run's serving certificate so a client trusting the run's CA can probe it.
 fn secure_serving(layout: &Layout, name: &str, port: u16, pki: &Pki) -> Vec<String> {
@@ -185,4 +194,17 @@ fn secure_serving(layout: &Layout, name: &str, port: u16, pki: &Pki) -> Vec<Stri
         path_flag("tls-cert-file", &pki.serving.cert),
         path_flag("tls-private-key-file", &pki.serving.key),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_rate_sets_qps_and_twice_the_burst() {
+        assert_eq!(
+            client_rate(200),
+            ["--kube-api-qps=200", "--kube-api-burst=400"]
+        );
+    }
 }

@@ -31,6 +31,11 @@ pub struct ControlPlaneOptions {
     /// with [`TestEnvError::NotReady`]. Generous by default: on a busy two-core machine
     /// the apiserver alone can take tens of seconds.
     pub startup_timeout: Duration,
+    /// Client QPS of kube-controller-manager and kube-scheduler (`--kube-api-qps`, with
+    /// twice that as `--kube-api-burst`). `None` keeps their defaults (20/30 and 50/100),
+    /// under which the ReplicaSet controller creates at most ~20 pods a second: enough for
+    /// tests, the bottleneck of a benchmark that creates thousands.
+    pub kube_api_qps: Option<u32>,
 }
 
 impl Default for ControlPlaneOptions {
@@ -38,6 +43,7 @@ impl Default for ControlPlaneOptions {
         Self {
             kwok: true,
             startup_timeout: Duration::from_secs(180),
+            kube_api_qps: None,
         }
     }
 }
@@ -107,6 +113,7 @@ impl ControlPlane {
             admin_config: &admin_config,
             started,
             deadline: started + options.startup_timeout,
+            kube_api_qps: options.kube_api_qps,
         };
         startup.apiserver(&mut run).await?;
         startup.controllers(&mut run).await?;
@@ -284,6 +291,7 @@ struct Startup<'a> {
     admin_config: &'a kube::Config,
     started: Instant,
     deadline: Instant,
+    kube_api_qps: Option<u32>,
 }
 
 impl Startup<'_> {
@@ -335,17 +343,17 @@ impl Startup<'_> {
     /// The controller-manager and the scheduler, started together, then their `/healthz`.
     async fn controllers(&self, run: &mut Run) -> Result<(), TestEnvError> {
         let (layout, ports, pki) = (self.layout, self.ports, self.pki);
-        let controller_manager_args = args::controller_manager(layout, ports, pki);
+        let rate = self.kube_api_qps.map(args::client_rate).unwrap_or_default();
+        let mut controller_manager_args = args::controller_manager(layout, ports, pki);
+        controller_manager_args.extend(rate.iter().cloned());
         self.spawn(
             run,
             Component::KubeControllerManager,
             &controller_manager_args,
         )?;
-        self.spawn(
-            run,
-            Component::KubeScheduler,
-            &args::scheduler(layout, ports, pki),
-        )?;
+        let mut scheduler_args = args::scheduler(layout, ports, pki);
+        scheduler_args.extend(rate);
+        self.spawn(run, Component::KubeScheduler, &scheduler_args)?;
         for (component, port) in [
             (Component::KubeControllerManager, ports.controller_manager),
             (Component::KubeScheduler, ports.scheduler),

@@ -76,16 +76,25 @@ impl Conditions {
             .iter()
             .find(|type_| !self.is_true(type_))
             .map(|type_| {
-                self.get(type_).map_or((UNKNOWN.to_owned(), "AwaitingReconciliation".to_owned()), |c| {
-                    (
-                        if c.status == FALSE { FALSE } else { UNKNOWN }.to_owned(),
-                        format!("{}{}", c.type_, c.reason.trim_start_matches(&c.type_ as &str)),
-                    )
-                })
+                self.get(type_).map_or(
+                    (UNKNOWN.to_owned(), "AwaitingReconciliation".to_owned()),
+                    |c| {
+                        (
+                            if c.status == FALSE { FALSE } else { UNKNOWN }.to_owned(),
+                            format!(
+                                "{}{}",
+                                c.type_,
+                                c.reason.trim_start_matches(&c.type_ as &str)
+                            ),
+                        )
+                    },
+                )
             });
         match blocking {
             None => self.set_true("Ready", now),
-            Some((status, reason)) => self.set("Ready", &status, "UnhealthyDependents", &reason, now),
+            Some((status, reason)) => {
+                self.set("Ready", &status, "UnhealthyDependents", &reason, now)
+            }
         }
     }
 
@@ -106,12 +115,36 @@ mod tests {
     #[test]
     fn the_transition_time_moves_only_on_status_changes() {
         let mut conditions = Conditions::new(None, Some(1));
-        conditions.set("Registered", UNKNOWN, "NodeNotFound", "Node not registered with cluster", at(0));
-        conditions.set("Registered", UNKNOWN, "NodeNotFound", "Node not registered with cluster", at(5));
-        assert_eq!(conditions.get("Registered").expect("set").last_transition_time, Time(at(0)));
+        conditions.set(
+            "Registered",
+            UNKNOWN,
+            "NodeNotFound",
+            "Node not registered with cluster",
+            at(0),
+        );
+        conditions.set(
+            "Registered",
+            UNKNOWN,
+            "NodeNotFound",
+            "Node not registered with cluster",
+            at(5),
+        );
+        assert_eq!(
+            conditions
+                .get("Registered")
+                .expect("set")
+                .last_transition_time,
+            Time(at(0))
+        );
         conditions.set_true("Registered", at(9));
         let registered = conditions.get("Registered").expect("set");
-        assert_eq!((registered.status.as_str(), registered.last_transition_time.clone()), (TRUE, Time(at(9))));
+        assert_eq!(
+            (
+                registered.status.as_str(),
+                registered.last_transition_time.clone()
+            ),
+            (TRUE, Time(at(9)))
+        );
         assert_eq!(registered.observed_generation, Some(1));
     }
 

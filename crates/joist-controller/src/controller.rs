@@ -100,31 +100,62 @@ pub async fn start<P: CloudProvider>(
     };
     let listener = TcpListener::bind(("0.0.0.0", settings.health_probe_port))
         .await
-        .map_err(|source| StartError::HealthPort { port: settings.health_probe_port, source })?;
-    let health_address = listener.local_addr().map_err(|source| StartError::HealthPort { port: settings.health_probe_port, source })?;
+        .map_err(|source| StartError::HealthPort {
+            port: settings.health_probe_port,
+            source,
+        })?;
+    let health_address = listener
+        .local_addr()
+        .map_err(|source| StartError::HealthPort {
+            port: settings.health_probe_port,
+            source,
+        })?;
     let ready = Arc::new(AtomicBool::new(false));
 
     let mut tasks: Vec<JoinHandle<()>> = watches.tasks.into_iter().map(tokio::spawn).collect();
     tasks.push(tokio::spawn(nodes_task));
-    let context = Arc::new(Context { client: client.clone(), index: index.clone(), provider: Arc::clone(&provider) });
+    let context = Arc::new(Context {
+        client: client.clone(),
+        index: index.clone(),
+        provider: Arc::clone(&provider),
+    });
     tasks.push(tokio::spawn(lifecycle::run(lifecycle_controller, context)));
-    let window = Window { idle: settings.batch_idle_duration, max: settings.batch_max_duration };
+    let window = Window {
+        idle: settings.batch_idle_duration,
+        max: settings.batch_max_duration,
+    };
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let provisioner = Arc::new(Provisioner::new(client.clone(), index.clone(), provider, window, seed));
+    let provisioner = Arc::new(Provisioner::new(
+        client.clone(),
+        index.clone(),
+        provider,
+        window,
+        seed,
+    ));
     tasks.push(tokio::spawn(provisioner.run(trigger_rx)));
-    tasks.push(tokio::spawn(provisioner::retrigger(index.clone(), triggers)));
-    tasks.push(tokio::spawn(nodepool::run(client, index.clone(), nodepool_changed)));
+    tasks.push(tokio::spawn(provisioner::retrigger(
+        index.clone(),
+        triggers,
+    )));
+    tasks.push(tokio::spawn(nodepool::run(
+        client,
+        index.clone(),
+        nodepool_changed,
+    )));
     tasks.push(tokio::spawn(health::serve(listener, Arc::clone(&ready))));
     let synced = index.clone();
     tasks.push(tokio::spawn(async move {
-        if synced.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
-            tracing::info!("informers synced");
-        }
+        synced.wait_until_ready().await;
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!("informers synced");
         // Stays up so that `wait` only returns when a real task ends.
         std::future::pending::<()>().await;
     }));
-    Ok(RunningController { tasks, index, health_address })
+    Ok(RunningController {
+        tasks,
+        index,
+        health_address,
+    })
 }

@@ -49,9 +49,15 @@ mod tests {
     #[test]
     fn probes_answer_by_path_and_readiness() {
         assert_eq!(respond("GET /healthz HTTP/1.1\r\n", false).0, "200 OK");
-        assert_eq!(respond("GET /readyz HTTP/1.1\r\n", false).0, "503 Service Unavailable");
+        assert_eq!(
+            respond("GET /readyz HTTP/1.1\r\n", false).0,
+            "503 Service Unavailable"
+        );
         assert_eq!(respond("GET /readyz HTTP/1.1\r\n", true).0, "200 OK");
-        assert_eq!(respond("GET /metrics HTTP/1.1\r\n", true).0, "404 Not Found");
+        assert_eq!(
+            respond("GET /metrics HTTP/1.1\r\n", true).0,
+            "404 Not Found"
+        );
     }
 
     #[tokio::test]
@@ -59,8 +65,13 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let server = tokio::spawn(serve(listener, Arc::new(AtomicBool::new(true))));
-        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-        stream.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");
         assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");

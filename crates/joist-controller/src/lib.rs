@@ -3,19 +3,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod conditions;
+pub mod controller;
+pub mod events;
+pub mod health;
 pub mod index;
+pub mod leader;
+pub mod lifecycle;
+pub mod metrics;
+pub mod nodepool;
 pub mod objects;
 pub mod provider;
-pub mod settings;
-pub mod conditions;
 pub mod provisioner;
-pub mod lifecycle;
-pub mod controller;
-pub mod health;
-pub mod nodepool;
-pub mod events;
-pub mod leader;
-pub mod metrics;
+pub mod settings;
 pub mod termination;
 
 pub use controller::{RunningController, StartError, start};
+pub mod client;
+
+pub use client::client;

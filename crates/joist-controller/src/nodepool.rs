@@ -23,9 +23,7 @@ const RESYNC: Duration = Duration::from_secs(10);
 
 /// Keeps every NodePool's readiness conditions current; woken by `changed` (NodePool events).
 pub async fn run(client: Client, index: Index, changed: std::sync::Arc<Notify>) {
-    if index.wait_until_ready().await.is_err() {
-        return;
-    }
+    index.wait_until_ready().await;
     loop {
         for pool in index.nodepools.state() {
             if let Err(error) = reconcile(&client, &index, &pool.0).await {
@@ -46,22 +44,54 @@ async fn reconcile(client: &Client, index: &Index, pool: &NodePool) -> Result<()
     let errors = joist_api::nodepool::validate(pool);
     match errors.first() {
         None => conditions.set_true("ValidationSucceeded", now),
-        Some(error) => conditions.set("ValidationSucceeded", FALSE, "NodePoolValidationFailed", &error.to_string(), now),
+        Some(error) => conditions.set(
+            "ValidationSucceeded",
+            FALSE,
+            "NodePoolValidationFailed",
+            &error.to_string(),
+            now,
+        ),
     }
     let class = pool.template_spec().and_then(|s| s.node_class_ref.as_ref());
     let class_name = class.and_then(|c| c.name.clone()).unwrap_or_default();
     let supported = class.is_some_and(|c| {
         c.group.as_deref() == Some("karpenter.k8s.aws") && c.kind.as_deref() == Some("EC2NodeClass")
     });
-    let found = index.nodeclasses.find(|nc| nc.0.metadata.name.as_deref() == Some(class_name.as_str()));
+    let found = index
+        .nodeclasses
+        .find(|nc| nc.0.metadata.name.as_deref() == Some(class_name.as_str()));
     match found {
-        _ if !supported => conditions.set("NodeClassReady", FALSE, "NodeClassNotSupported", "NodeClassRef is not an EC2NodeClass", now),
-        None => conditions.set("NodeClassReady", FALSE, "NodeClassNotFound", "NodeClass not found on cluster", now),
+        _ if !supported => conditions.set(
+            "NodeClassReady",
+            FALSE,
+            "NodeClassNotSupported",
+            "NodeClassRef is not an EC2NodeClass",
+            now,
+        ),
+        None => conditions.set(
+            "NodeClassReady",
+            FALSE,
+            "NodeClassNotFound",
+            "NodeClass not found on cluster",
+            now,
+        ),
         Some(nodeclass) => {
-            let not_ready = nodeclass.0.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten()
+            let not_ready = nodeclass
+                .0
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
                 .any(|c| c.type_ == "Ready" && c.status == FALSE);
             if not_ready {
-                conditions.set("NodeClassReady", FALSE, "NodeClassNotReady", "NodeClass is not ready", now);
+                conditions.set(
+                    "NodeClassReady",
+                    FALSE,
+                    "NodeClassNotReady",
+                    "NodeClass is not ready",
+                    now,
+                );
             } else {
                 conditions.set_true("NodeClassReady", now);
             }

@@ -63,8 +63,20 @@ pub struct NodeClaimObject(pub NodeClaim);
 #[serde(transparent)]
 pub struct EC2NodeClassObject(pub EC2NodeClass);
 
-cluster_resource!(NodePoolObject, NodePool, "karpenter.sh", "NodePool", "nodepools");
-cluster_resource!(NodeClaimObject, NodeClaim, "karpenter.sh", "NodeClaim", "nodeclaims");
+cluster_resource!(
+    NodePoolObject,
+    NodePool,
+    "karpenter.sh",
+    "NodePool",
+    "nodepools"
+);
+cluster_resource!(
+    NodeClaimObject,
+    NodeClaim,
+    "karpenter.sh",
+    "NodeClaim",
+    "nodeclaims"
+);
 cluster_resource!(
     EC2NodeClassObject,
     EC2NodeClass,

@@ -49,7 +49,11 @@ pub struct Flags {
     #[arg(long, env = "DISABLE_LEADER_ELECTION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub disable_leader_election: bool,
     /// Name of the leader-election Lease.
-    #[arg(long, env = "LEADER_ELECTION_NAME", default_value = "karpenter-leader-election")]
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_NAME",
+        default_value = "karpenter-leader-election"
+    )]
     pub leader_election_name: String,
     /// Namespace of the leader-election Lease (empty: the pod's namespace).
     #[arg(long, env = "LEADER_ELECTION_NAMESPACE", default_value = "")]
@@ -170,7 +174,8 @@ pub enum SettingsError {
 impl Settings {
     /// Checks `flags` and turns them into settings.
     pub fn from_flags(flags: &Flags) -> Result<Self, SettingsError> {
-        let batch_max_duration = positive_duration("batch-max-duration", &flags.batch_max_duration)?;
+        let batch_max_duration =
+            positive_duration("batch-max-duration", &flags.batch_max_duration)?;
         let batch_idle_duration =
             positive_duration("batch-idle-duration", &flags.batch_idle_duration)?;
         if batch_idle_duration > batch_max_duration {
@@ -232,13 +237,12 @@ impl Default for Settings {
 }
 
 fn positive_duration(flag: &'static str, value: &str) -> Result<Duration, SettingsError> {
-    let parsed = joist_core::duration::parse_go_duration(value).map_err(|e| {
-        SettingsError::Duration {
+    let parsed =
+        joist_core::duration::parse_go_duration(value).map_err(|e| SettingsError::Duration {
             flag,
             value: value.to_owned(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     if parsed.is_zero() {
         return Err(SettingsError::NotPositive {
             flag,
@@ -336,7 +340,10 @@ mod tests {
         assert_eq!(settings.batch_idle_duration, Duration::from_millis(500));
         assert!(settings.gate("SpotToSpotConsolidation"));
         assert!(!settings.gate("ReservedCapacity"));
-        assert!(!settings.gate("StaticCapacity"), "unnamed gates keep defaults");
+        assert!(
+            !settings.gate("StaticCapacity"),
+            "unnamed gates keep defaults"
+        );
         assert_eq!(settings.log_level, LogLevel::Debug);
         assert!(settings.disable_leader_election);
         assert_eq!(settings.kube_client_qps, 50);
@@ -345,19 +352,38 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let err = parse(&["--batch-max-duration=ten"]).unwrap_err();
-        assert!(err.to_string().starts_with("--batch-max-duration: invalid duration \"ten\""), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("--batch-max-duration: invalid duration \"ten\""),
+            "{err}"
+        );
         let err = parse(&["--batch-idle-duration=0s"]).unwrap_err();
-        assert_eq!(err.to_string(), "--batch-idle-duration: \"0s\" must be greater than zero");
+        assert_eq!(
+            err.to_string(),
+            "--batch-idle-duration: \"0s\" must be greater than zero"
+        );
         let err = parse(&["--batch-idle-duration=20s"]).unwrap_err();
-        assert!(matches!(err, SettingsError::IdleLongerThanMax { .. }), "{err}");
+        assert!(
+            matches!(err, SettingsError::IdleLongerThanMax { .. }),
+            "{err}"
+        );
         let err = parse(&["--feature-gates=Teleport=true"]).unwrap_err();
-        assert_eq!(err.to_string(), "--feature-gates: \"Teleport=true\": unrecognized feature gate");
+        assert_eq!(
+            err.to_string(),
+            "--feature-gates: \"Teleport=true\": unrecognized feature gate"
+        );
         let err = parse(&["--feature-gates=NodeRepair=yes"]).unwrap_err();
         assert!(err.to_string().contains("must be true or false"), "{err}");
         let err = parse(&["--log-level=verbose"]).unwrap_err();
         assert!(matches!(err, SettingsError::LogLevel { .. }));
         let err = parse(&["--kube-client-burst=0"]).unwrap_err();
-        assert!(matches!(err, SettingsError::RateLimit { flag: "kube-client-burst", .. }));
+        assert!(matches!(
+            err,
+            SettingsError::RateLimit {
+                flag: "kube-client-burst",
+                ..
+            }
+        ));
         let err = parse(&["--metrics-port=9000", "--health-probe-port=9000"]).unwrap_err();
         assert_eq!(err, SettingsError::SamePort { port: 9000 });
     }

@@ -25,6 +25,9 @@ use crate::objects::{EC2NodeClassObject, NodeClaimObject, NodePoolObject};
 
 pub use snapshot::SnapshotInput;
 
+/// How often readiness is checked while the watches list.
+const READY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Read access to every watched kind.
 #[derive(Clone)]
 pub struct Index {
@@ -62,7 +65,13 @@ pub type Hook<K> = Arc<dyn Fn(&K) + Send + Sync>;
 /// dropped (it retries with kube-runtime's default backoff on errors).
 pub fn watch<K>(api: Api<K>, hook: Option<Hook<K>>) -> (Store<K>, impl Future<Output = ()> + Send)
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
@@ -106,7 +115,9 @@ pub struct OwnWatches {
 
 impl std::fmt::Debug for OwnWatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnWatches").field("tasks", &self.tasks.len()).finish()
+        f.debug_struct("OwnWatches")
+            .field("tasks", &self.tasks.len())
+            .finish()
     }
 }
 
@@ -117,8 +128,10 @@ pub fn own_watches(
     on_nodepool: Hook<NodePoolObject>,
 ) -> OwnWatches {
     let (pods, pods_task) = watch(Api::<Pod>::all(client.clone()), Some(on_pod));
-    let (nodepools, nodepools_task) =
-        watch(Api::<NodePoolObject>::all(client.clone()), Some(on_nodepool));
+    let (nodepools, nodepools_task) = watch(
+        Api::<NodePoolObject>::all(client.clone()),
+        Some(on_nodepool),
+    );
     let (daemonsets, daemonsets_task) = watch(Api::<DaemonSet>::all(client.clone()), None);
     let (pdbs, pdbs_task) = watch(Api::<PodDisruptionBudget>::all(client.clone()), None);
     let (nodeclasses, nodeclasses_task) =
@@ -142,15 +155,25 @@ pub fn own_watches(
 // === impl Index ===
 
 impl Index {
-    /// Waits until every store has had its initial list.
-    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.pods.wait_until_ready().await?;
-        self.nodes.wait_until_ready().await?;
-        self.nodepools.wait_until_ready().await?;
-        self.nodeclaims.wait_until_ready().await?;
-        self.daemonsets.wait_until_ready().await?;
-        self.pdbs.wait_until_ready().await?;
-        self.nodeclasses.wait_until_ready().await
+    /// Whether every store has had its initial list.
+    pub fn is_ready(&self) -> bool {
+        use futures::FutureExt;
+        // A store that listed answers at once; one that has not stays pending.
+        self.pods.wait_until_ready().now_or_never().is_some()
+            && self.nodes.wait_until_ready().now_or_never().is_some()
+            && self.nodepools.wait_until_ready().now_or_never().is_some()
+            && self.nodeclaims.wait_until_ready().now_or_never().is_some()
+            && self.daemonsets.wait_until_ready().now_or_never().is_some()
+            && self.pdbs.wait_until_ready().now_or_never().is_some()
+            && self.nodeclasses.wait_until_ready().now_or_never().is_some()
+    }
+
+    /// Waits until every store has had its initial list. Polls [`Index::is_ready`]: several
+    /// tasks wait at once, and a polled check cannot miss a wake-up.
+    pub async fn wait_until_ready(&self) {
+        while !self.is_ready() {
+            tokio::time::sleep(READY_POLL).await;
+        }
     }
 
     /// The NodeClaims whose `status.providerID` is `provider_id`.
@@ -168,10 +191,7 @@ impl Index {
     /// The pods bound to the node `node_name`.
     pub fn pods_on_node(&self, node_name: &str) -> Vec<Arc<Pod>> {
         self.pods.state_filter(|pod| {
-            pod.spec
-                .as_ref()
-                .and_then(|s| s.node_name.as_deref())
-                == Some(node_name)
+            pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node_name)
         })
     }
 }

@@ -33,7 +33,10 @@ impl Index {
         let options = ConvertOptions::cluster();
         let mut errors = Vec::new();
         let mut pods = converted(
-            self.pods.state().iter().map(|pod| convert::pod(pod, &options)),
+            self.pods
+                .state()
+                .iter()
+                .map(|pod| convert::pod(pod, &options)),
             &mut errors,
         );
         // The store's order is a hash map's; the solve must not depend on it.
@@ -56,7 +59,10 @@ impl Index {
         );
         daemonsets.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let mut pdbs = converted(
-            self.pdbs.state().iter().map(|pdb| convert::pdb(pdb, &options)),
+            self.pdbs
+                .state()
+                .iter()
+                .map(|pdb| convert::pdb(pdb, &options)),
             &mut errors,
         );
         pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -79,7 +85,11 @@ impl Index {
 
     /// Nodes (with the NodeClaim that launched each, matched by providerID) and in-flight
     /// NodeClaims whose Node has not appeared, sorted by name.
-    fn snapshot_nodes(&self, created: &[NodeClaim], errors: &mut Vec<String>) -> Vec<snapshot::Node> {
+    fn snapshot_nodes(
+        &self,
+        created: &[NodeClaim],
+        errors: &mut Vec<String>,
+    ) -> Vec<snapshot::Node> {
         let claims = self.nodeclaims.state();
         let by_provider_id: BTreeMap<&str, &NodeClaim> = claims
             .iter()
@@ -93,7 +103,10 @@ impl Index {
             if let Some(claim) = claim {
                 with_node.insert(claim.name());
             }
-            out.extend(converted(std::iter::once(convert::node(node, claim)), errors));
+            out.extend(converted(
+                std::iter::once(convert::node(node, claim)),
+                errors,
+            ));
         }
         let known: BTreeSet<&str> = claims.iter().map(|c| c.0.name()).collect();
         let in_flight = claims
@@ -102,7 +115,10 @@ impl Index {
             .chain(created.iter().filter(|c| !known.contains(c.name())))
             .filter(|claim| !with_node.contains(claim.name()));
         for claim in in_flight {
-            out.extend(converted(std::iter::once(convert::nodeclaim(claim)), errors));
+            out.extend(converted(
+                std::iter::once(convert::nodeclaim(claim)),
+                errors,
+            ));
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out

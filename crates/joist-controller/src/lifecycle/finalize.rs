@@ -27,12 +27,19 @@ pub(super) async fn reconcile<P: CloudProvider>(
     if !has_finalizer(&claim.metadata.finalizers) {
         return Ok(Action::await_change());
     }
-    let provider_id = claim.status.as_ref().and_then(|s| s.provider_id.as_deref()).filter(|id| !id.is_empty());
+    let provider_id = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.provider_id.as_deref())
+        .filter(|id| !id.is_empty());
     if let Some(provider_id) = provider_id {
         let nodes = context.index.nodes_with_provider_id(provider_id);
         if !nodes.is_empty() {
             let api: Api<Node> = Api::all(context.client.clone());
-            for node in nodes.iter().filter(|n| n.metadata.deletion_timestamp.is_none()) {
+            for node in nodes
+                .iter()
+                .filter(|n| n.metadata.deletion_timestamp.is_none())
+            {
                 let name = node.metadata.name.as_deref().unwrap_or_default();
                 match api.delete(name, &DeleteParams::default()).await {
                     Ok(_) => {}

@@ -24,11 +24,19 @@ pub(super) async fn reconcile<P: CloudProvider>(
         return Ok(());
     }
     let NodeLookup::Found(node) = node_of(&state.claim, &context.index) else {
-        state.conditions.set(INITIALIZED, UNKNOWN, "NodeNotFound", "Node not registered with cluster", state.now);
+        state.conditions.set(
+            INITIALIZED,
+            UNKNOWN,
+            "NodeNotFound",
+            "Node not registered with cluster",
+            state.now,
+        );
         return Ok(());
     };
     if let Some((reason, message)) = not_initialized(state, &node) {
-        state.conditions.set(INITIALIZED, UNKNOWN, reason, &message, state.now);
+        state
+            .conditions
+            .set(INITIALIZED, UNKNOWN, reason, &message, state.now);
         return Ok(());
     }
     let patch = json!({"metadata": {"labels": {INITIALIZED_LABEL: "true"}}});
@@ -37,8 +45,15 @@ pub(super) async fn reconcile<P: CloudProvider>(
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     state.conditions.set_true(INITIALIZED, state.now);
-    let allocatable = node.status.as_ref().and_then(|s| s.allocatable.clone()).unwrap_or_default();
-    let allocatable: Vec<String> = allocatable.iter().map(|(k, v)| format!("{k}={}", v.0)).collect();
+    let allocatable = node
+        .status
+        .as_ref()
+        .and_then(|s| s.allocatable.clone())
+        .unwrap_or_default();
+    let allocatable: Vec<String> = allocatable
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.0))
+        .collect();
     tracing::info!(controller = "nodeclaim.lifecycle", NodeClaim = %state.claim.name(), allocatable = %allocatable.join(","), "initialized nodeclaim");
     Ok(())
 }
@@ -63,18 +78,33 @@ fn not_initialized(state: &State, node: &Node) -> Option<(&'static str, String)>
         .flatten()
         .filter_map(|t| {
             let effect = Effect::from_str(&t.effect).ok()?;
-            Some(Taint::new(t.key.clone(), t.value.clone().unwrap_or_default(), effect))
+            Some(Taint::new(
+                t.key.clone(),
+                t.value.clone().unwrap_or_default(),
+                effect,
+            ))
         })
         .collect();
     let startup = state.claim.startup_taints().unwrap_or_default();
     if let Some(taint) = taints.iter().find(|t| startup.iter().any(|s| s.matches(t))) {
-        return Some(("StartupTaintsExist", format!("StartupTaint \"{taint}\" still exists")));
+        return Some((
+            "StartupTaintsExist",
+            format!("StartupTaint \"{taint}\" still exists"),
+        ));
     }
     if let Some(taint) = taints.iter().find(|t| is_known_ephemeral(t)) {
-        return Some(("KnownEphemeralTaintsExist", format!("KnownEphemeralTaint \"{taint}\" still exists")));
+        return Some((
+            "KnownEphemeralTaintsExist",
+            format!("KnownEphemeralTaint \"{taint}\" still exists"),
+        ));
     }
     let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
-    let requests = state.claim.spec.resources.as_ref().and_then(|r| r.requests.as_ref());
+    let requests = state
+        .claim
+        .spec
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref());
     for (name, value) in requests.into_iter().flatten() {
         let requested = value.text().and_then(|t| Quantity::parse(&t).ok());
         if requested.is_none_or(|q| q.is_zero()) {
@@ -85,7 +115,10 @@ fn not_initialized(state: &State, node: &Node) -> Option<(&'static str, String)>
             .and_then(|q| Quantity::parse(&q.0).ok())
             .is_some_and(|q| !q.is_zero());
         if !present {
-            return Some(("ResourceNotRegistered", format!("Resource \"{name}\" was requested but not registered")));
+            return Some((
+                "ResourceNotRegistered",
+                format!("Resource \"{name}\" was requested but not registered"),
+            ));
         }
     }
     None

@@ -18,7 +18,12 @@ pub(super) async fn reconcile<P: CloudProvider>(
     state: &mut State,
     context: &Context<P>,
 ) -> Result<(), LifecycleError> {
-    let launched = state.claim.status.as_ref().and_then(|s| s.provider_id.as_deref()).is_some_and(|id| !id.is_empty());
+    let launched = state
+        .claim
+        .status
+        .as_ref()
+        .and_then(|s| s.provider_id.as_deref())
+        .is_some_and(|id| !id.is_empty());
     if launched {
         return Ok(());
     }
@@ -28,12 +33,22 @@ pub(super) async fn reconcile<P: CloudProvider>(
             let own = state.claim.metadata.labels.clone().unwrap_or_default();
             for (key, value) in &instance.labels {
                 if !own.contains_key(key) {
-                    state.labels.insert(key.clone(), Value::String(value.clone()));
+                    state
+                        .labels
+                        .insert(key.clone(), Value::String(value.clone()));
                 }
             }
-            state.status.insert("providerID".to_owned(), json!(instance.provider_id));
-            state.status.insert("capacity".to_owned(), json!(kube_resources(&instance.capacity)));
-            state.status.insert("allocatable".to_owned(), json!(kube_resources(&instance.allocatable)));
+            state
+                .status
+                .insert("providerID".to_owned(), json!(instance.provider_id));
+            state.status.insert(
+                "capacity".to_owned(),
+                json!(kube_resources(&instance.capacity)),
+            );
+            state.status.insert(
+                "allocatable".to_owned(),
+                json!(kube_resources(&instance.allocatable)),
+            );
             state.conditions.set_true(LAUNCHED, state.now);
             tracing::info!(
                 controller = "nodeclaim.lifecycle",
@@ -50,7 +65,10 @@ pub(super) async fn reconcile<P: CloudProvider>(
             status.provider_id = Some(instance.provider_id);
             Ok(())
         }
-        Err(error @ (ProviderError::InsufficientCapacity { .. } | ProviderError::NodeClassNotReady { .. })) => {
+        Err(
+            error @ (ProviderError::InsufficientCapacity { .. }
+            | ProviderError::NodeClassNotReady { .. }),
+        ) => {
             // The pods go back to the provisioner, which plans again without this NodeClaim.
             tracing::error!(controller = "nodeclaim.lifecycle", NodeClaim = %state.claim.name(), error = %error, "failed launching nodeclaim");
             delete_unlaunched(state, context).await
@@ -61,7 +79,9 @@ pub(super) async fn reconcile<P: CloudProvider>(
                 _ => "LaunchFailed".to_owned(),
             };
             let message: String = error.to_string().chars().take(MAX_MESSAGE).collect();
-            state.conditions.set(LAUNCHED, UNKNOWN, &reason, &message, state.now);
+            state
+                .conditions
+                .set(LAUNCHED, UNKNOWN, &reason, &message, state.now);
             Err(error.into())
         }
     }
@@ -69,7 +89,10 @@ pub(super) async fn reconcile<P: CloudProvider>(
 
 /// Deletes a NodeClaim that never launched; with no instance there is nothing to finalize, so
 /// the finalizer is removed at once.
-async fn delete_unlaunched<P>(state: &mut State, context: &Context<P>) -> Result<(), LifecycleError> {
+async fn delete_unlaunched<P>(
+    state: &mut State,
+    context: &Context<P>,
+) -> Result<(), LifecycleError> {
     let api: Api<NodeClaimObject> = Api::all(context.client.clone());
     let name = state.claim.name().to_owned();
     api.delete(&name, &DeleteParams::default()).await?;
@@ -83,8 +106,12 @@ async fn delete_unlaunched<P>(state: &mut State, context: &Context<P>) -> Result
         .cloned()
         .collect();
     let patch = json!({"metadata": {"finalizers": finalizers}});
-    api.patch(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
-        .await?;
+    api.patch(
+        &name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await?;
     state.deleted = true;
     Ok(())
 }

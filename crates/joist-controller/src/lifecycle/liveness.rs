@@ -14,7 +14,10 @@ pub const LAUNCH_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Upstream's registration TTL.
 pub const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub(super) async fn reconcile<P>(state: &mut State, context: &Context<P>) -> Result<(), LifecycleError> {
+pub(super) async fn reconcile<P>(
+    state: &mut State,
+    context: &Context<P>,
+) -> Result<(), LifecycleError> {
     if state.conditions.is_true(REGISTERED) {
         return Ok(());
     }

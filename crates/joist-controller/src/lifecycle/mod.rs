@@ -66,7 +66,9 @@ pub struct Context<P> {
 
 impl<P> std::fmt::Debug for Context<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("index", &self.index).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +109,10 @@ pub fn controller(client: &Client) -> (Store<NodeClaimObject>, Controller<NodeCl
 }
 
 /// Runs `controller` with `context` until it is dropped.
-pub async fn run<P: CloudProvider>(controller: Controller<NodeClaimObject>, context: Arc<Context<P>>) {
+pub async fn run<P: CloudProvider>(
+    controller: Controller<NodeClaimObject>,
+    context: Arc<Context<P>>,
+) {
     controller
         .run(reconcile::<P>, error_policy::<P>, context)
         .for_each(|result| async move {
@@ -118,7 +123,13 @@ pub async fn run<P: CloudProvider>(controller: Controller<NodeClaimObject>, cont
         .await;
 }
 
-fn error_policy<P>(object: Arc<NodeClaimObject>, error: &LifecycleError, _: Arc<Context<P>>) -> Action {
+// The signature is kube-runtime's error policy callback.
+#[allow(clippy::needless_pass_by_value)]
+fn error_policy<P>(
+    object: Arc<NodeClaimObject>,
+    error: &LifecycleError,
+    _: Arc<Context<P>>,
+) -> Action {
     tracing::error!(
         controller = "nodeclaim.lifecycle",
         NodeClaim = %object.0.name(),

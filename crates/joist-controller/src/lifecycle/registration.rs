@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use joist_core::labels::{DO_NOT_SYNC_TAINTS, REGISTERED as REGISTERED_LABEL, TERMINATION_FINALIZER, UNREGISTERED_TAINT_KEY};
+use joist_core::labels::{
+    DO_NOT_SYNC_TAINTS, REGISTERED as REGISTERED_LABEL, TERMINATION_FINALIZER,
+    UNREGISTERED_TAINT_KEY,
+};
 use k8s_openapi::api::core::v1::{Node, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Api;
@@ -26,11 +29,23 @@ pub(super) async fn reconcile<P: CloudProvider>(
     let node = match node_of(&state.claim, &context.index) {
         NodeLookup::NotLaunched => return Ok(()),
         NodeLookup::NotFound => {
-            state.conditions.set(REGISTERED, UNKNOWN, "NodeNotFound", "Node not registered with cluster", state.now);
+            state.conditions.set(
+                REGISTERED,
+                UNKNOWN,
+                "NodeNotFound",
+                "Node not registered with cluster",
+                state.now,
+            );
             return Ok(());
         }
         NodeLookup::Multiple => {
-            state.conditions.set(REGISTERED, FALSE, "MultipleNodesFound", "Invariant violated, matched multiple nodes", state.now);
+            state.conditions.set(
+                REGISTERED,
+                FALSE,
+                "MultipleNodesFound",
+                "Invariant violated, matched multiple nodes",
+                state.now,
+            );
             return Ok(());
         }
         NodeLookup::Found(node) => node,
@@ -48,7 +63,11 @@ pub(super) async fn reconcile<P: CloudProvider>(
 /// One patch of the Node: finalizer, owner reference to the NodeClaim, NodeClaim labels and
 /// annotations (the NodeClaim wins), its taints and startup taints (unless the node opts out),
 /// the unregistered taint removed and `karpenter.sh/registered=true`.
-async fn sync_node(client: &kube::Client, state: &State, node: &Node) -> Result<(), LifecycleError> {
+async fn sync_node(
+    client: &kube::Client,
+    state: &State,
+    node: &Node,
+) -> Result<(), LifecycleError> {
     let claim = &state.claim;
     let meta = &node.metadata;
     let mut finalizers = meta.finalizers.clone().unwrap_or_default();
@@ -82,7 +101,11 @@ async fn sync_node(client: &kube::Client, state: &State, node: &Node) -> Result<
         "spec": {"taints": taints},
     });
     Api::<Node>::all(client.clone())
-        .patch(meta.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(
+            meta.name.as_deref().unwrap_or_default(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
         .await?;
     Ok(())
 }
@@ -114,13 +137,18 @@ fn synced_taints(state: &State, node: &Node) -> Result<Vec<Taint>, LifecycleErro
             t.extend(claim.startup_taints()?);
             Ok(t)
         })
-        .map_err(|e| LifecycleError::Provider(crate::provider::ProviderError::Create {
-            reason: "InvalidTaints".to_owned(),
-            message: e.to_string(),
-        }))?;
+        .map_err(|e| {
+            LifecycleError::Provider(crate::provider::ProviderError::Create {
+                reason: "InvalidTaints".to_owned(),
+                message: e.to_string(),
+            })
+        })?;
     for taint in wanted {
         let kube = kube_taint(&taint);
-        if !taints.iter().any(|t| t.key == kube.key && t.effect == kube.effect) {
+        if !taints
+            .iter()
+            .any(|t| t.key == kube.key && t.effect == kube.effect)
+        {
             taints.push(kube);
         }
     }

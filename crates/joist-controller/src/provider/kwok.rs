@@ -134,7 +134,12 @@ impl KwokProvider {
     }
 
     /// The Node that plays the instance of `claim` (named `name`) launched as `choice`.
-    pub fn node_for(claim: &NodeClaim, requirements: &Requirements, choice: Choice<'_>, name: &str) -> Node {
+    pub fn node_for(
+        claim: &NodeClaim,
+        requirements: &Requirements,
+        choice: Choice<'_>,
+        name: &str,
+    ) -> Node {
         let labels = launch_labels(claim, requirements, choice, name);
         let mut taints = vec![Taint::unregistered_no_execute()];
         // kwok starts the node with the NodeClaim's taints; registration adds the rest.
@@ -256,12 +261,13 @@ impl CloudProvider for KwokProvider {
     }
 
     async fn create(&self, claim: &NodeClaim) -> Result<Launched, ProviderError> {
-        let requirements = claim
-            .requirements(&self.aliases)
-            .map_err(|e| ProviderError::Create {
-                reason: "InvalidRequirements".to_owned(),
-                message: e.to_string(),
-            })?;
+        let requirements =
+            claim
+                .requirements(&self.aliases)
+                .map_err(|e| ProviderError::Create {
+                    reason: "InvalidRequirements".to_owned(),
+                    message: e.to_string(),
+                })?;
         let choice = self
             .choose(&requirements)
             .ok_or_else(|| ProviderError::InsufficientCapacity {
@@ -273,12 +279,16 @@ impl CloudProvider for KwokProvider {
         let name = claim.name();
         let node = Self::node_for(claim, &requirements, choice, name);
         let created = self.create_node(&node, name).await?;
-        let labels = created.metadata.labels.clone().unwrap_or_default();
+        let labels = created.metadata.labels.unwrap_or_default();
         Ok(Launched {
             provider_id: format!("{PROVIDER_ID_PREFIX}{name}"),
             instance_type: choice.instance_type.name.clone(),
             zone: choice.offering.zone().unwrap_or_default().to_owned(),
-            capacity_type: choice.offering.capacity_type().unwrap_or_default().to_owned(),
+            capacity_type: choice
+                .offering
+                .capacity_type()
+                .unwrap_or_default()
+                .to_owned(),
             price: choice.offering.price,
             labels,
             capacity: choice.instance_type.capacity().clone(),

@@ -72,26 +72,39 @@ mod tests {
         let (tx, mut rx) = unbounded_channel();
         tx.send("a".to_owned()).expect("open");
         let started = Instant::now();
-        let handle = tokio::spawn(async move { next_batch(&mut rx, WINDOW).await });
-        // The same UID every 0.5 s: the idle window still closes 1 s after the first.
+        let handle = tokio::spawn(async move {
+            let batch = next_batch(&mut rx, WINDOW).await;
+            (batch, started.elapsed())
+        });
+        // The same UID every 0.4 s: the idle window still closes 1 s after the first.
         for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
             let _ = tx.send("a".to_owned());
         }
-        handle.await.expect("joins").expect("a batch");
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        let (batch, closed_after) = handle.await.expect("joins");
+        assert_eq!(batch.expect("a batch").len(), 1);
+        assert_eq!(closed_after, Duration::from_secs(1));
 
         let (tx, mut rx) = unbounded_channel();
         tx.send("0".to_owned()).expect("open");
         let started = Instant::now();
-        let handle = tokio::spawn(async move { next_batch(&mut rx, WINDOW).await });
-        for i in 1..40 {
-            tokio::time::sleep(Duration::from_millis(400)).await;
+        let handle = tokio::spawn(async move {
+            let batch = next_batch(&mut rx, WINDOW).await;
+            (batch, started.elapsed())
+        });
+        // A new UID every 0.3 s would keep the idle window open forever.
+        for i in 1..50 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
             let _ = tx.send(i.to_string());
         }
-        let batch = handle.await.expect("joins").expect("a batch");
-        assert_eq!(started.elapsed(), Duration::from_secs(10), "max duration caps the batch");
-        assert_eq!(batch.len(), 25);
+        let (batch, closed_after) = handle.await.expect("joins");
+        assert_eq!(
+            closed_after,
+            Duration::from_secs(10),
+            "max duration caps the batch"
+        );
+        // UIDs 0..=33 arrived before 10 s.
+        assert_eq!(batch.expect("a batch").len(), 34);
     }
 
     #[tokio::test]

@@ -46,9 +46,6 @@ pub enum ProvisionError {
     /// The solve task panicked (a bug in the core).
     #[error("scheduling task failed: {0}")]
     Solve(#[from] tokio::task::JoinError),
-    /// The index's watches stopped.
-    #[error("the cluster index stopped")]
-    IndexStopped,
 }
 
 /// The provisioner's state: what it created that the watch has not delivered yet, and the RNG the
@@ -67,7 +64,9 @@ pub struct Provisioner<P> {
 
 impl<P> std::fmt::Debug for Provisioner<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Provisioner").field("window", &self.window).finish_non_exhaustive()
+        f.debug_struct("Provisioner")
+            .field("window", &self.window)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,10 +181,7 @@ impl<P: CloudProvider> Provisioner<P> {
     /// Upstream's `Synced`: every watch has listed, and every NodeClaim (including the ones
     /// created but not yet watched) has a providerID, so the snapshot knows its capacity.
     async fn wait_synced(&self) -> Result<(), ProvisionError> {
-        self.index
-            .wait_until_ready()
-            .await
-            .map_err(|_| ProvisionError::IndexStopped)?;
+        self.index.wait_until_ready().await;
         let started = std::time::Instant::now();
         let mut warned = false;
         loop {
@@ -203,7 +199,11 @@ impl<P: CloudProvider> Provisioner<P> {
             }
             if !warned && started.elapsed() > SYNC_WARN_AFTER {
                 warned = true;
-                tracing::error!(controller = "provisioner", launching, "cluster is waiting on sync for extended duration");
+                tracing::error!(
+                    controller = "provisioner",
+                    launching,
+                    "cluster is waiting on sync for extended duration"
+                );
             }
             tokio::time::sleep(SYNC_POLL).await;
         }
@@ -211,7 +211,10 @@ impl<P: CloudProvider> Provisioner<P> {
 
     /// The created NodeClaims the watch has not delivered yet (the others are dropped).
     fn unseen_created(&self) -> Vec<NodeClaim> {
-        let mut created = self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut created = self
+            .created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         created.retain(|claim| {
             self.index
                 .nodeclaims
@@ -276,9 +279,18 @@ impl<P: CloudProvider> Provisioner<P> {
                 .flat_map(|c| c.pods.iter().map(|&i| pods[i].key()))
                 .collect();
             tracing::info!(controller = "provisioner", Pods = %first_five(&names), duration = ?took, triggers, "found provisionable pod(s)");
-            tracing::info!(controller = "provisioner", nodeclaims = plan.new_nodeclaims.len(), pods = placed, "computed new nodeclaim(s) to fit pod(s)");
+            tracing::info!(
+                controller = "provisioner",
+                nodeclaims = plan.new_nodeclaims.len(),
+                pods = placed,
+                "computed new nodeclaim(s) to fit pod(s)"
+            );
             if !plan.nominations.is_empty() {
-                tracing::info!(controller = "provisioner", pods = plan.nominations.len(), "computed unready node(s) will fit pod(s)");
+                tracing::info!(
+                    controller = "provisioner",
+                    pods = plan.nominations.len(),
+                    "computed unready node(s) will fit pod(s)"
+                );
             }
         }
         for failed in &plan.unschedulable {

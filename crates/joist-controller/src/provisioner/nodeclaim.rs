@@ -1,6 +1,8 @@
 //! A solver [`NewNodeClaim`] as the NodeClaim object to create (spec core §2.16).
 
-use joist_api::common::{NodeClassReference, NodeSelectorRequirementWithMinValues, QuantityValue, Taint};
+use joist_api::common::{
+    NodeClassReference, NodeSelectorRequirementWithMinValues, QuantityValue, Taint,
+};
 use joist_api::nodeclaim::{NodeClaim, NodeClaimSpec, ResourceRequirements};
 use joist_core::labels::HOSTNAME;
 use joist_core::scheduling::NewNodeClaim;
@@ -45,7 +47,11 @@ pub fn nodeclaim_object(planned: &NewNodeClaim, nodepool_uid: &str) -> NodeClaim
             requests: Some(requests),
             ..ResourceRequirements::default()
         }),
-        node_class_ref: Some(NodeClassReference::new(&class.group, &class.kind, &class.name)),
+        node_class_ref: Some(NodeClassReference::new(
+            &class.group,
+            &class.kind,
+            &class.name,
+        )),
         termination_grace_period: planned.termination_grace_period.clone(),
         expire_after: Some(
             planned
@@ -87,9 +93,15 @@ mod tests {
 
     fn planned() -> NewNodeClaim {
         let mut requirements = Requirements::new();
-        requirements.add(Requirement::in_values(INSTANCE_TYPE, ["m5.large", "c5.large"]));
+        requirements.add(Requirement::in_values(
+            INSTANCE_TYPE,
+            ["m5.large", "c5.large"],
+        ));
         requirements.add(Requirement::in_values(NODEPOOL, ["default"]));
-        requirements.add(Requirement::in_values(HOSTNAME, ["hostname-placeholder-0001"]));
+        requirements.add(Requirement::in_values(
+            HOSTNAME,
+            ["hostname-placeholder-0001"],
+        ));
         let requests: ResourceList = [
             ("cpu", Quantity::parse("1500m").expect("cpu")),
             ("pods", Quantity::parse("3").expect("pods")),
@@ -118,22 +130,42 @@ mod tests {
     fn the_object_carries_the_plan() {
         let claim = nodeclaim_object(&planned(), "uid-1");
         assert_eq!(claim.metadata.generate_name.as_deref(), Some("default-"));
-        assert_eq!(claim.metadata.annotations.as_ref().expect("annotations")[NODEPOOL_HASH], "123");
+        assert_eq!(
+            claim.metadata.annotations.as_ref().expect("annotations")[NODEPOOL_HASH],
+            "123"
+        );
         let owner = &claim.metadata.owner_references.as_ref().expect("owner")[0];
-        assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("NodePool", "default", "uid-1"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("NodePool", "default", "uid-1")
+        );
         assert_eq!(owner.block_owner_deletion, Some(true));
         let requirements = claim.spec.requirements.as_ref().expect("requirements");
-        assert!(requirements.iter().all(|r| r.key.as_deref() != Some(HOSTNAME)));
+        assert!(
+            requirements
+                .iter()
+                .all(|r| r.key.as_deref() != Some(HOSTNAME))
+        );
         let types = requirements
             .iter()
             .find(|r| r.key.as_deref() == Some(INSTANCE_TYPE))
             .expect("instance types");
         assert_eq!(types.values(), ["c5.large", "m5.large"]);
-        let requests = claim.spec.resources.as_ref().and_then(|r| r.requests.as_ref()).expect("requests");
+        let requests = claim
+            .spec
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .expect("requests");
         assert_eq!(requests["cpu"].text().as_deref(), Some("1500m"));
         assert_eq!(claim.spec.expire_after.as_deref(), Some("Never"));
         assert_eq!(claim.spec.termination_grace_period.as_deref(), Some("1h"));
-        assert_eq!(claim.spec.taints.as_ref().expect("taints")[0].key.as_deref(), Some("team"));
+        assert_eq!(
+            claim.spec.taints.as_ref().expect("taints")[0]
+                .key
+                .as_deref(),
+            Some("team")
+        );
         assert!(claim.spec.startup_taints.is_none());
         // What joist creates, joist's own validation accepts.
         let errors = joist_api::nodeclaim::validate(&{

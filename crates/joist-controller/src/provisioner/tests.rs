@@ -30,7 +30,11 @@ fn only_unschedulable_unbound_pods_are_provisionable() {
     bound.spec.as_mut().expect("spec").node_name = Some("n1".to_owned());
     assert!(!is_provisionable(&bound));
     let mut preempting = pending("Unschedulable");
-    preempting.status.as_mut().expect("status").nominated_node_name = Some("n1".to_owned());
+    preempting
+        .status
+        .as_mut()
+        .expect("status")
+        .nominated_node_name = Some("n1".to_owned());
     assert!(!is_provisionable(&preempting));
     let mut daemon = pending("Unschedulable");
     daemon.metadata.owner_references = Some(vec![OwnerReference {

@@ -18,7 +18,10 @@ fn claim(requirements: Vec<Wire>) -> NodeClaim {
             ..NodeClaimSpec::default()
         },
     );
-    claim.metadata.labels = Some(BTreeMap::from([(NODEPOOL.to_owned(), "default".to_owned())]));
+    claim.metadata.labels = Some(BTreeMap::from([(
+        NODEPOOL.to_owned(),
+        "default".to_owned(),
+    )]));
     claim
 }
 
@@ -37,7 +40,9 @@ async fn the_cheapest_compatible_offering_wins() {
     assert_eq!(choice.offering.capacity_type(), Some("on-demand"));
     let cheapest_listed = ["m5.xlarge", "m5.large", "c5.large"]
         .iter()
-        .map(|name| provider.types[provider.by_name[*name]].cheapest_compatible_price(&requirements))
+        .map(|name| {
+            provider.types[provider.by_name[*name]].cheapest_compatible_price(&requirements)
+        })
         .fold(f64::INFINITY, f64::min);
     assert_eq!(choice.offering.price, cheapest_listed);
 }
@@ -72,13 +77,23 @@ async fn the_node_is_one_kwok_manages_and_karpenter_must_register() {
     assert_eq!(labels[NODEPOOL], "default");
     assert_eq!(labels[HOSTNAME], "default-abcde");
     assert!(labels[ZONE].starts_with("us-east-1"), "{labels:?}");
-    assert_eq!(node.metadata.annotations.as_ref().expect("annotations")[KWOK_NODE.0], "fake");
+    assert_eq!(
+        node.metadata.annotations.as_ref().expect("annotations")[KWOK_NODE.0],
+        "fake"
+    );
     let spec = node.spec.as_ref().expect("spec");
     assert_eq!(spec.provider_id.as_deref(), Some("kwok://default-abcde"));
     let taints = spec.taints.as_ref().expect("taints");
-    assert!(taints.iter().any(|t| t.key == "karpenter.sh/unregistered" && t.effect == "NoExecute"));
+    assert!(
+        taints
+            .iter()
+            .any(|t| t.key == "karpenter.sh/unregistered" && t.effect == "NoExecute")
+    );
     let status = node.status.as_ref().expect("status");
-    assert_eq!(status.capacity.as_ref().expect("capacity")["cpu"], Quantity("2".to_owned()));
+    assert_eq!(
+        status.capacity.as_ref().expect("capacity")["cpu"],
+        Quantity("2".to_owned())
+    );
     let allocatable = status.allocatable.as_ref().expect("allocatable");
     assert!(allocatable.contains_key("memory") && allocatable.contains_key("pods"));
 }

@@ -61,7 +61,12 @@ pub struct Event {
 }
 
 impl Event {
-    fn new(involved: &ObjectReference, event_type: EventType, reason: &'static str, message: String) -> Self {
+    fn new(
+        involved: &ObjectReference,
+        event_type: EventType,
+        reason: &'static str,
+        message: String,
+    ) -> Self {
         Event {
             involved: involved.clone(),
             event_type,
@@ -107,7 +112,9 @@ fn name(object: &ObjectReference) -> &str {
 /// First letter upper-cased, as upstream capitalises rejection reasons.
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// `Nominated` on a pod: "Pod should schedule on: nodeclaim/X[, node/Y]" (per pod UID, rate
@@ -125,28 +132,41 @@ pub fn nominated(pod: &ObjectReference, nodeclaim: &str, node: Option<&str>) -> 
 /// Warning `FailedScheduling` on a pod: "Failed to schedule pod, <error>" (per pod UID, 5 min).
 pub fn failed_scheduling(pod: &ObjectReference, error: &str) -> Event {
     let message = format!("Failed to schedule pod, {error}");
-    Event::new(pod, EventType::Warning, "FailedScheduling", message).window(Duration::from_secs(300))
+    Event::new(pod, EventType::Warning, "FailedScheduling", message)
+        .window(Duration::from_secs(300))
 }
 
 /// Warning `NoCompatibleInstanceTypes` on a NodePool (1 min).
 pub fn no_compatible_instance_types(nodepool: &ObjectReference, min_values: bool) -> Event {
-    let mut message = "NodePool requirements filtered out all compatible available instance types".to_owned();
+    let mut message =
+        "NodePool requirements filtered out all compatible available instance types".to_owned();
     if min_values {
         message.push_str(" due to minValues incompatibility");
     }
-    Event::new(nodepool, EventType::Warning, "NoCompatibleInstanceTypes", message)
-        .window(Duration::from_secs(60))
+    Event::new(
+        nodepool,
+        EventType::Warning,
+        "NoCompatibleInstanceTypes",
+        message,
+    )
+    .window(Duration::from_secs(60))
 }
 
 /// `DisruptionBlocked` on a Node or NodeClaim: the candidate's rejection reason, capitalised
 /// (per UID, 2 min).
 pub fn disruption_blocked(object: &ObjectReference, reason: &str) -> Event {
-    Event::new(object, EventType::Normal, "DisruptionBlocked", capitalise(reason))
+    Event::new(
+        object,
+        EventType::Normal,
+        "DisruptionBlocked",
+        capitalise(reason),
+    )
 }
 
 /// `DisruptionBlocked` on a NodePool: no budget allows disruption for `reason` (1 min).
 pub fn nodepool_disruption_blocked(nodepool: &ObjectReference, reason: &str) -> Event {
-    let message = format!("No allowed disruptions for disruption reason {reason} due to blocking budget");
+    let message =
+        format!("No allowed disruptions for disruption reason {reason} due to blocking budget");
     Event::new(nodepool, EventType::Normal, "DisruptionBlocked", message)
         .window(Duration::from_secs(60))
         .dedupe(vec![uid(nodepool), reason.to_owned()])
@@ -154,8 +174,13 @@ pub fn nodepool_disruption_blocked(nodepool: &ObjectReference, reason: &str) -> 
 
 /// `Unconsolidatable` on a Node or NodeClaim with the reason consolidation gave (15 min).
 pub fn unconsolidatable(object: &ObjectReference, message: &str) -> Event {
-    Event::new(object, EventType::Normal, "Unconsolidatable", message.to_owned())
-        .window(Duration::from_secs(900))
+    Event::new(
+        object,
+        EventType::Normal,
+        "Unconsolidatable",
+        message.to_owned(),
+    )
+    .window(Duration::from_secs(900))
 }
 
 /// `DisruptionLaunching` on a replacement NodeClaim: "Launching NodeClaim: <Reason>".
@@ -168,7 +193,12 @@ pub fn disruption_launching(nodeclaim: &ObjectReference, reason: &str) -> Event 
 /// `DisruptionWaitingReadiness` on a replacement NodeClaim.
 pub fn disruption_waiting_readiness(nodeclaim: &ObjectReference) -> Event {
     let message = "Waiting on readiness to continue disruption".to_owned();
-    Event::new(nodeclaim, EventType::Normal, "DisruptionWaitingReadiness", message)
+    Event::new(
+        nodeclaim,
+        EventType::Normal,
+        "DisruptionWaitingReadiness",
+        message,
+    )
 }
 
 /// `DisruptionTerminating` on a Node or NodeClaim: "Disrupting Node: <Reason>" /
@@ -183,21 +213,32 @@ pub fn disruption_terminating(object: &ObjectReference, reason: &str) -> Event {
 /// Warning `InsufficientCapacityError` on a NodeClaim: "NodeClaim X event: <err>".
 pub fn insufficient_capacity_error(nodeclaim: &ObjectReference, error: &str) -> Event {
     let message = format!("NodeClaim {} event: {error}", name(nodeclaim));
-    Event::new(nodeclaim, EventType::Warning, "InsufficientCapacityError", message)
+    Event::new(
+        nodeclaim,
+        EventType::Warning,
+        "InsufficientCapacityError",
+        message,
+    )
 }
 
 /// Warning `TerminationGracePeriodExpiring` on a Node or NodeClaim: "All pods will be deleted
 /// by <RFC3339>" (per object name).
 pub fn termination_grace_period_expiring(object: &ObjectReference, deadline: Timestamp) -> Event {
     let message = format!("All pods will be deleted by {deadline}");
-    Event::new(object, EventType::Warning, "TerminationGracePeriodExpiring", message)
-        .dedupe(vec![name(object).to_owned()])
+    Event::new(
+        object,
+        EventType::Warning,
+        "TerminationGracePeriodExpiring",
+        message,
+    )
+    .dedupe(vec![name(object).to_owned()])
 }
 
 /// Warning `FailedDraining` on a Node: "Failed to drain node, <err>" (per node name).
 pub fn failed_draining(node: &ObjectReference, error: &str) -> Event {
     let message = format!("Failed to drain node, {error}");
-    Event::new(node, EventType::Warning, "FailedDraining", message).dedupe(vec![name(node).to_owned()])
+    Event::new(node, EventType::Warning, "FailedDraining", message)
+        .dedupe(vec![name(node).to_owned()])
 }
 
 // === impl Deduper ===
@@ -216,7 +257,11 @@ pub struct Deduper {
 
 impl Default for Deduper {
     fn default() -> Self {
-        Deduper { suppressed_until: HashMap::new(), tokens: Self::BURST, refilled_at: None }
+        Deduper {
+            suppressed_until: HashMap::new(),
+            tokens: Self::BURST,
+            refilled_at: None,
+        }
     }
 }
 
@@ -229,13 +274,19 @@ impl Deduper {
     /// Whether `event` should be published at `now`; records it when so.
     pub fn admit(&mut self, event: &Event, now: Timestamp) -> bool {
         let key = event.dedupe_key();
-        if self.suppressed_until.get(&key).is_some_and(|until| now < *until) {
+        if self
+            .suppressed_until
+            .get(&key)
+            .is_some_and(|until| now < *until)
+        {
             return false;
         }
         if self.suppressed_until.len() >= SWEEP_THRESHOLD {
             self.suppressed_until.retain(|_, until| now < *until);
         }
-        let until = now.checked_add(event.dedupe_window).unwrap_or(Timestamp::MAX);
+        let until = now
+            .checked_add(event.dedupe_window)
+            .unwrap_or(Timestamp::MAX);
         self.suppressed_until.insert(key, until);
         !event.rate_limited || self.take_token(now)
     }
@@ -284,14 +335,21 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("Recorder").field("host", &self.host).finish_non_exhaustive()
+        formatter
+            .debug_struct("Recorder")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
     }
 }
 
 impl Recorder {
     /// A recorder writing through `client`, reporting as instance `host`.
     pub fn new(client: kube::Client, host: impl Into<String>) -> Self {
-        Recorder { client, host: host.into(), deduper: Mutex::new(Deduper::default()) }
+        Recorder {
+            client,
+            host: host.into(),
+            deduper: Mutex::new(Deduper::default()),
+        }
     }
 
     /// Publishes `event` at the current time; see [`Recorder::publish_at`].
@@ -310,19 +368,25 @@ impl Recorder {
     pub async fn publish_at(&self, event: &Event, now: Timestamp) -> Result<bool, EventError> {
         // A poisoned lock only means another publisher panicked mid-update; the cache is
         // still a valid map, so keep using it.
-        let admitted = self.deduper.lock().unwrap_or_else(|poison| poison.into_inner()).admit(event, now);
+        let admitted = self
+            .deduper
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .admit(event, now);
         if !admitted {
             return Ok(false);
         }
         let core = core_event(event, &self.host, now);
         let namespace = core.metadata.namespace.clone().unwrap_or_default();
         let api = Api::<CoreEvent>::namespaced(self.client.clone(), &namespace);
-        api.create(&PostParams::default(), &core).await.map_err(|source| EventError::Create {
-            reason: event.reason,
-            kind: event.involved.kind.clone().unwrap_or_default(),
-            name: name(&event.involved).to_owned(),
-            source,
-        })?;
+        api.create(&PostParams::default(), &core)
+            .await
+            .map_err(|source| EventError::Create {
+                reason: event.reason,
+                kind: event.involved.kind.clone().unwrap_or_default(),
+                name: name(&event.involved).to_owned(),
+                source,
+            })?;
         Ok(true)
     }
 }
@@ -342,7 +406,10 @@ pub fn core_event(event: &Event, host: &str, now: Timestamp) -> CoreEvent {
         reason: Some(event.reason.to_owned()),
         message: Some(event.message.clone()),
         type_: Some(event.event_type.as_str().to_owned()),
-        source: Some(EventSource { component: Some(COMPONENT.to_owned()), host: Some(host.to_owned()) }),
+        source: Some(EventSource {
+            component: Some(COMPONENT.to_owned()),
+            host: Some(host.to_owned()),
+        }),
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
         count: Some(1),
@@ -375,23 +442,100 @@ mod tests {
         let node = object("Node", "n1", "u1");
         let claim = object("NodeClaim", "default-abc", "c1");
         let cases = [
-            (nominated(&pod, "default-abc", Some("n1")), "Normal", "Nominated", "Pod should schedule on: nodeclaim/default-abc, node/n1"),
-            (nominated(&pod, "default-abc", None), "Normal", "Nominated", "Pod should schedule on: nodeclaim/default-abc"),
-            (failed_scheduling(&pod, "no instance type satisfied resources"), "Warning", "FailedScheduling", "Failed to schedule pod, no instance type satisfied resources"),
-            (no_compatible_instance_types(&object("NodePool", "np", "n"), true), "Warning", "NoCompatibleInstanceTypes", "NodePool requirements filtered out all compatible available instance types due to minValues incompatibility"),
-            (disruption_blocked(&node, "node is nominated for a pending pod"), "Normal", "DisruptionBlocked", "Node is nominated for a pending pod"),
-            (nodepool_disruption_blocked(&object("NodePool", "np", "n"), "Drifted"), "Normal", "DisruptionBlocked", "No allowed disruptions for disruption reason Drifted due to blocking budget"),
-            (unconsolidatable(&node, "Can't replace with a cheaper node"), "Normal", "Unconsolidatable", "Can't replace with a cheaper node"),
-            (disruption_launching(&claim, "underutilized"), "Normal", "DisruptionLaunching", "Launching NodeClaim: Underutilized"),
-            (disruption_waiting_readiness(&claim), "Normal", "DisruptionWaitingReadiness", "Waiting on readiness to continue disruption"),
-            (disruption_terminating(&node, "drifted"), "Normal", "DisruptionTerminating", "Disrupting Node: Drifted"),
-            (disruption_terminating(&claim, "empty"), "Normal", "DisruptionTerminating", "Disrupting NodeClaim: Empty"),
-            (insufficient_capacity_error(&claim, "all offerings are unavailable"), "Warning", "InsufficientCapacityError", "NodeClaim default-abc event: all offerings are unavailable"),
-            (termination_grace_period_expiring(&node, at(0)), "Warning", "TerminationGracePeriodExpiring", "All pods will be deleted by 2023-11-14T22:13:20Z"),
-            (failed_draining(&node, "3 pods are waiting to be evicted"), "Warning", "FailedDraining", "Failed to drain node, 3 pods are waiting to be evicted"),
+            (
+                nominated(&pod, "default-abc", Some("n1")),
+                "Normal",
+                "Nominated",
+                "Pod should schedule on: nodeclaim/default-abc, node/n1",
+            ),
+            (
+                nominated(&pod, "default-abc", None),
+                "Normal",
+                "Nominated",
+                "Pod should schedule on: nodeclaim/default-abc",
+            ),
+            (
+                failed_scheduling(&pod, "no instance type satisfied resources"),
+                "Warning",
+                "FailedScheduling",
+                "Failed to schedule pod, no instance type satisfied resources",
+            ),
+            (
+                no_compatible_instance_types(&object("NodePool", "np", "n"), true),
+                "Warning",
+                "NoCompatibleInstanceTypes",
+                "NodePool requirements filtered out all compatible available instance types due to minValues incompatibility",
+            ),
+            (
+                disruption_blocked(&node, "node is nominated for a pending pod"),
+                "Normal",
+                "DisruptionBlocked",
+                "Node is nominated for a pending pod",
+            ),
+            (
+                nodepool_disruption_blocked(&object("NodePool", "np", "n"), "Drifted"),
+                "Normal",
+                "DisruptionBlocked",
+                "No allowed disruptions for disruption reason Drifted due to blocking budget",
+            ),
+            (
+                unconsolidatable(&node, "Can't replace with a cheaper node"),
+                "Normal",
+                "Unconsolidatable",
+                "Can't replace with a cheaper node",
+            ),
+            (
+                disruption_launching(&claim, "underutilized"),
+                "Normal",
+                "DisruptionLaunching",
+                "Launching NodeClaim: Underutilized",
+            ),
+            (
+                disruption_waiting_readiness(&claim),
+                "Normal",
+                "DisruptionWaitingReadiness",
+                "Waiting on readiness to continue disruption",
+            ),
+            (
+                disruption_terminating(&node, "drifted"),
+                "Normal",
+                "DisruptionTerminating",
+                "Disrupting Node: Drifted",
+            ),
+            (
+                disruption_terminating(&claim, "empty"),
+                "Normal",
+                "DisruptionTerminating",
+                "Disrupting NodeClaim: Empty",
+            ),
+            (
+                insufficient_capacity_error(&claim, "all offerings are unavailable"),
+                "Warning",
+                "InsufficientCapacityError",
+                "NodeClaim default-abc event: all offerings are unavailable",
+            ),
+            (
+                termination_grace_period_expiring(&node, at(0)),
+                "Warning",
+                "TerminationGracePeriodExpiring",
+                "All pods will be deleted by 2023-11-14T22:13:20Z",
+            ),
+            (
+                failed_draining(&node, "3 pods are waiting to be evicted"),
+                "Warning",
+                "FailedDraining",
+                "Failed to drain node, 3 pods are waiting to be evicted",
+            ),
         ];
         for (event, event_type, reason, message) in cases {
-            assert_eq!((event.event_type.as_str(), event.reason, event.message.as_str()), (event_type, reason, message));
+            assert_eq!(
+                (
+                    event.event_type.as_str(),
+                    event.reason,
+                    event.message.as_str()
+                ),
+                (event_type, reason, message)
+            );
         }
     }
 
@@ -423,23 +567,43 @@ mod tests {
     fn nominations_are_rate_limited_to_five_per_second_with_a_burst_of_ten() {
         let mut deduper = Deduper::default();
         let admitted = (0..20)
-            .filter(|i| deduper.admit(&nominated(&object("Pod", "p", &format!("u{i}")), "c", None), at(0)))
+            .filter(|i| {
+                deduper.admit(
+                    &nominated(&object("Pod", "p", &format!("u{i}")), "c", None),
+                    at(0),
+                )
+            })
             .count();
         assert_eq!(admitted, 10);
         // 1 s later the bucket holds 5 tokens.
         let later = (20..40)
-            .filter(|i| deduper.admit(&nominated(&object("Pod", "p", &format!("u{i}")), "c", None), at(1000)))
+            .filter(|i| {
+                deduper.admit(
+                    &nominated(&object("Pod", "p", &format!("u{i}")), "c", None),
+                    at(1000),
+                )
+            })
             .count();
         assert_eq!(later, 5);
     }
 
     #[test]
     fn core_events_name_the_component_and_default_namespace() {
-        let node_event = core_event(&failed_draining(&object("Node", "n1", "u1"), "x"), "host-a", at(0));
+        let node_event = core_event(
+            &failed_draining(&object("Node", "n1", "u1"), "x"),
+            "host-a",
+            at(0),
+        );
         assert_eq!(node_event.metadata.namespace.as_deref(), Some("default"));
-        assert_eq!(node_event.metadata.name.as_deref(), Some("n1.17979cfe362a0000"));
+        assert_eq!(
+            node_event.metadata.name.as_deref(),
+            Some("n1.17979cfe362a0000")
+        );
         let source = node_event.source.expect("source");
-        assert_eq!((source.component.as_deref(), source.host.as_deref()), (Some("karpenter"), Some("host-a")));
+        assert_eq!(
+            (source.component.as_deref(), source.host.as_deref()),
+            (Some("karpenter"), Some("host-a"))
+        );
         assert_eq!(node_event.type_.as_deref(), Some("Warning"));
         let mut pod = object("Pod", "web", "p1");
         pod.namespace = Some("team".to_owned());

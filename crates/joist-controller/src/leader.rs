@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::PostParams;
 use thiserror::Error;
@@ -113,13 +113,19 @@ impl LeaderElectionConfig {
     /// [`LeaderError::Timing`].
     pub fn validate(&self) -> Result<(), LeaderError> {
         if self.lease_duration <= self.renew_deadline {
-            return Err(LeaderError::Timing("lease duration must be greater than renew deadline"));
+            return Err(LeaderError::Timing(
+                "lease duration must be greater than renew deadline",
+            ));
         }
         if self.renew_deadline.as_secs_f64() <= JITTER_FACTOR * self.retry_period.as_secs_f64() {
-            return Err(LeaderError::Timing("renew deadline must be greater than retry period × 1.2"));
+            return Err(LeaderError::Timing(
+                "renew deadline must be greater than retry period × 1.2",
+            ));
         }
         if self.retry_period.is_zero() {
-            return Err(LeaderError::Timing("retry period must be greater than zero"));
+            return Err(LeaderError::Timing(
+                "retry period must be greater than zero",
+            ));
         }
         Ok(())
     }
@@ -203,7 +209,9 @@ impl LeaderHandle {
     pub async fn release(self) -> Result<(), LeaderError> {
         // The task may already have ended (lost lease); its result says so below.
         let _ = self.shutdown.send(true);
-        self.task.await.map_err(|err| LeaderError::Task(err.to_string()))?
+        self.task
+            .await
+            .map_err(|err| LeaderError::Task(err.to_string()))?
     }
 
     /// Stops the election without releasing, as a crash would: the Lease expires on its own.
@@ -220,7 +228,11 @@ impl LeaderElector {
     pub fn new(client: kube::Client, config: LeaderElectionConfig) -> Result<Self, LeaderError> {
         config.validate()?;
         let api = Api::namespaced(client, &config.namespace);
-        Ok(LeaderElector { api, config, observed: None })
+        Ok(LeaderElector {
+            api,
+            config,
+            observed: None,
+        })
     }
 
     /// Starts the election in a background task.
@@ -228,10 +240,18 @@ impl LeaderElector {
         let (leader_tx, is_leader) = watch::channel(false);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(self.run(leader_tx, shutdown_rx));
-        LeaderHandle { is_leader, shutdown, task }
+        LeaderHandle {
+            is_leader,
+            shutdown,
+            task,
+        }
     }
 
-    async fn run(mut self, leader: watch::Sender<bool>, mut shutdown: watch::Receiver<bool>) -> Result<(), LeaderError> {
+    async fn run(
+        mut self,
+        leader: watch::Sender<bool>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), LeaderError> {
         tracing::info!(lease = %self.config.lease_name, identity = %self.config.identity, "attempting to acquire leader lease");
         loop {
             if self.attempt().await {
@@ -251,7 +271,10 @@ impl LeaderElector {
 
     /// Renews every retry period until shutdown (then releases) or until the renew deadline
     /// passes without a successful renewal.
-    async fn renew_until_shutdown(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), LeaderError> {
+    async fn renew_until_shutdown(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), LeaderError> {
         let mut renewed_at = Instant::now();
         loop {
             tokio::select! {
@@ -260,7 +283,9 @@ impl LeaderElector {
             }
             if self.attempt().await {
                 renewed_at = Instant::now();
-            } else if self.someone_else_holds() || renewed_at.elapsed() >= self.config.renew_deadline {
+            } else if self.someone_else_holds()
+                || renewed_at.elapsed() >= self.config.renew_deadline
+            {
                 tracing::info!(lease = %self.config.lease_name, "leader election lost");
                 return Err(LeaderError::Lost {
                     namespace: self.config.namespace.clone(),
@@ -275,9 +300,13 @@ impl LeaderElector {
     /// when the observed Lease expires sooner (so takeover does not wait for the jitter).
     fn acquire_wait(&self) -> Duration {
         let fraction = (random_u64() >> 11) as f64 / (1_u64 << 53) as f64;
-        let jittered = self.config.retry_period.mul_f64(1.0 + fraction * JITTER_FACTOR);
+        let jittered = self
+            .config
+            .retry_period
+            .mul_f64(1.0 + fraction * JITTER_FACTOR);
         let until_expiry = self.observed.as_ref().map(|observed| {
-            (observed.changed_at + self.config.lease_duration).saturating_duration_since(Instant::now())
+            (observed.changed_at + self.config.lease_duration)
+                .saturating_duration_since(Instant::now())
                 + Duration::from_millis(10)
         });
         until_expiry.map_or(jittered, |until| until.min(jittered))
@@ -309,7 +338,10 @@ impl LeaderElector {
         let now = MicroTime(Timestamp::now());
         let Some(lease) = self.api.get_opt(&self.config.lease_name).await? else {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(self.config.lease_name.clone()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(self.config.lease_name.clone()),
+                    ..ObjectMeta::default()
+                },
                 spec: Some(self.record(now.clone(), now, 0)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
@@ -330,12 +362,23 @@ impl LeaderElector {
         }
         let transitions = spec.lease_transitions.unwrap_or_default();
         let record = if held_by_me {
-            self.record(spec.acquire_time.unwrap_or_else(|| now.clone()), now, transitions)
+            self.record(
+                spec.acquire_time.unwrap_or_else(|| now.clone()),
+                now,
+                transitions,
+            )
         } else {
             self.record(now.clone(), now, transitions + 1)
         };
-        let updated = Lease { metadata: lease.metadata, spec: Some(record) };
-        match self.api.replace(&self.config.lease_name, &PostParams::default(), &updated).await {
+        let updated = Lease {
+            metadata: lease.metadata,
+            spec: Some(record),
+        };
+        match self
+            .api
+            .replace(&self.config.lease_name, &PostParams::default(), &updated)
+            .await
+        {
             Ok(written) => {
                 self.observe(written.spec.unwrap_or_default());
                 Ok(true)
@@ -347,8 +390,16 @@ impl LeaderElector {
 
     /// Client-go's release: empty holder, 1 s duration, so the others take over at once.
     async fn release(&mut self) -> Result<(), LeaderError> {
-        let release_error = |source| LeaderError::Release { name: self.config.lease_name.clone(), source };
-        let Some(lease) = self.api.get_opt(&self.config.lease_name).await.map_err(release_error)? else {
+        let release_error = |source| LeaderError::Release {
+            name: self.config.lease_name.clone(),
+            source,
+        };
+        let Some(lease) = self
+            .api
+            .get_opt(&self.config.lease_name)
+            .await
+            .map_err(release_error)?
+        else {
             return Ok(());
         };
         let spec = lease.spec.clone().unwrap_or_default();
@@ -363,17 +414,35 @@ impl LeaderElector {
             renew_time: Some(now),
             ..spec
         };
-        let updated = Lease { metadata: lease.metadata, spec: Some(released) };
-        let release_error = |source| LeaderError::Release { name: self.config.lease_name.clone(), source };
-        self.api.replace(&self.config.lease_name, &PostParams::default(), &updated).await.map_err(release_error)?;
+        let updated = Lease {
+            metadata: lease.metadata,
+            spec: Some(released),
+        };
+        let release_error = |source| LeaderError::Release {
+            name: self.config.lease_name.clone(),
+            source,
+        };
+        self.api
+            .replace(&self.config.lease_name, &PostParams::default(), &updated)
+            .await
+            .map_err(release_error)?;
         tracing::info!(lease = %self.config.lease_name, identity = %self.config.identity, "released leader lease");
         Ok(())
     }
 
-    fn record(&self, acquire_time: MicroTime, renew_time: MicroTime, transitions: i32) -> LeaseSpec {
+    fn record(
+        &self,
+        acquire_time: MicroTime,
+        renew_time: MicroTime,
+        transitions: i32,
+    ) -> LeaseSpec {
         LeaseSpec {
             holder_identity: Some(self.config.identity.clone()),
-            lease_duration_seconds: Some(i32::try_from(self.config.lease_duration.as_secs()).unwrap_or(i32::MAX).max(1)),
+            lease_duration_seconds: Some(
+                i32::try_from(self.config.lease_duration.as_secs())
+                    .unwrap_or(i32::MAX)
+                    .max(1),
+            ),
             acquire_time: Some(acquire_time),
             renew_time: Some(renew_time),
             lease_transitions: Some(transitions),
@@ -383,13 +452,22 @@ impl LeaderElector {
 
     /// Remembers the record; the expiry clock restarts only when it changed.
     fn observe(&mut self, spec: LeaseSpec) {
-        if self.observed.as_ref().is_none_or(|observed| observed.spec != spec) {
-            self.observed = Some(Observed { spec, changed_at: Instant::now() });
+        if self
+            .observed
+            .as_ref()
+            .is_none_or(|observed| observed.spec != spec)
+        {
+            self.observed = Some(Observed {
+                spec,
+                changed_at: Instant::now(),
+            });
         }
     }
 
     fn observed_expired(&self) -> bool {
-        self.observed.as_ref().is_none_or(|observed| observed.changed_at.elapsed() >= self.config.lease_duration)
+        self.observed
+            .as_ref()
+            .is_none_or(|observed| observed.changed_at.elapsed() >= self.config.lease_duration)
     }
 }
 
@@ -399,10 +477,22 @@ mod tests {
 
     #[test]
     fn namespace_comes_from_the_flag_then_system_namespace_then_the_pod() {
-        assert_eq!(resolve_namespace("kube-system", Some("karpenter"), Some("pod")).ok(), Some("kube-system".to_owned()));
-        assert_eq!(resolve_namespace("", Some("karpenter"), Some("pod")).ok(), Some("karpenter".to_owned()));
-        assert_eq!(resolve_namespace("", Some(""), Some("pod-ns\n")).ok(), Some("pod-ns".to_owned()));
-        assert!(matches!(resolve_namespace("", None, None), Err(LeaderError::NoNamespace)));
+        assert_eq!(
+            resolve_namespace("kube-system", Some("karpenter"), Some("pod")).ok(),
+            Some("kube-system".to_owned())
+        );
+        assert_eq!(
+            resolve_namespace("", Some("karpenter"), Some("pod")).ok(),
+            Some("karpenter".to_owned())
+        );
+        assert_eq!(
+            resolve_namespace("", Some(""), Some("pod-ns\n")).ok(),
+            Some("pod-ns".to_owned())
+        );
+        assert!(matches!(
+            resolve_namespace("", None, None),
+            Err(LeaderError::NoNamespace)
+        ));
     }
 
     #[test]
@@ -418,13 +508,30 @@ mod tests {
     fn defaults_are_client_gos_and_timing_is_validated() {
         let config = LeaderElectionConfig::new("karpenter-leader-election", "kube-system");
         assert_eq!(
-            (config.lease_duration, config.renew_deadline, config.retry_period),
-            (Duration::from_secs(15), Duration::from_secs(10), Duration::from_secs(2))
+            (
+                config.lease_duration,
+                config.renew_deadline,
+                config.retry_period
+            ),
+            (
+                Duration::from_secs(15),
+                Duration::from_secs(10),
+                Duration::from_secs(2)
+            )
         );
         assert!(config.validate().is_ok());
-        let short_lease = LeaderElectionConfig { lease_duration: Duration::from_secs(10), ..config.clone() };
-        assert!(matches!(short_lease.validate(), Err(LeaderError::Timing(_))));
-        let slow_retry = LeaderElectionConfig { retry_period: Duration::from_secs(9), ..config };
+        let short_lease = LeaderElectionConfig {
+            lease_duration: Duration::from_secs(10),
+            ..config.clone()
+        };
+        assert!(matches!(
+            short_lease.validate(),
+            Err(LeaderError::Timing(_))
+        ));
+        let slow_retry = LeaderElectionConfig {
+            retry_period: Duration::from_secs(9),
+            ..config
+        };
         assert!(matches!(slow_retry.validate(), Err(LeaderError::Timing(_))));
     }
 }

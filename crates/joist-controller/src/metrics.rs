@@ -48,25 +48,51 @@ impl Descriptor {
 
     /// `{a="x",b="y"}` sorted by label name, with an optional trailing `le`.
     fn label_set(&self, values: &[String], le: Option<f64>) -> String {
-        let mut pairs: Vec<(&str, &str)> = self.labels.iter().copied().zip(values.iter().map(String::as_str)).collect();
+        let mut pairs: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .copied()
+            .zip(values.iter().map(String::as_str))
+            .collect();
         pairs.sort_unstable_by_key(|(name, _)| *name);
         let mut text = String::new();
         for (name, value) in pairs {
-            let _ = write!(text, "{}{name}=\"{}\"", if text.is_empty() { "" } else { "," }, escape(value));
+            let _ = write!(
+                text,
+                "{}{name}=\"{}\"",
+                if text.is_empty() { "" } else { "," },
+                escape(value)
+            );
         }
         if let Some(le) = le {
-            let _ = write!(text, "{}le=\"{}\"", if text.is_empty() { "" } else { "," }, number(le));
+            let _ = write!(
+                text,
+                "{}le=\"{}\"",
+                if text.is_empty() { "" } else { "," },
+                number(le)
+            );
         }
-        if text.is_empty() { text } else { format!("{{{text}}}") }
+        if text.is_empty() {
+            text
+        } else {
+            format!("{{{text}}}")
+        }
     }
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn number(value: f64) -> String {
-    if value == f64::INFINITY { "+Inf".to_owned() } else { value.to_string() }
+    if value == f64::INFINITY {
+        "+Inf".to_owned()
+    } else {
+        value.to_string()
+    }
 }
 
 // === impl CounterVec, GaugeVec ===
@@ -80,7 +106,10 @@ pub struct CounterVec {
 
 impl CounterVec {
     fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
-        CounterVec { descriptor: Descriptor { name, help, labels }, series: Mutex::default() }
+        CounterVec {
+            descriptor: Descriptor { name, help, labels },
+            series: Mutex::default(),
+        }
     }
 
     /// Adds one to the series with these label values (in declaration order).
@@ -90,13 +119,22 @@ impl CounterVec {
 
     /// The current value of a series (0 when never incremented).
     pub fn get(&self, labels: &[&str]) -> f64 {
-        lock(&self.series).get(&key(labels)).copied().unwrap_or_default()
+        lock(&self.series)
+            .get(&key(labels))
+            .copied()
+            .unwrap_or_default()
     }
 
     fn encode(&self, out: &mut String) {
         self.descriptor.header(out, "counter");
         for (labels, value) in lock(&self.series).iter() {
-            let _ = writeln!(out, "{}{} {}", self.descriptor.name, self.descriptor.label_set(labels, None), number(*value));
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.descriptor.name,
+                self.descriptor.label_set(labels, None),
+                number(*value)
+            );
         }
     }
 }
@@ -110,7 +148,10 @@ pub struct GaugeVec {
 
 impl GaugeVec {
     fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
-        GaugeVec { descriptor: Descriptor { name, help, labels }, series: Mutex::default() }
+        GaugeVec {
+            descriptor: Descriptor { name, help, labels },
+            series: Mutex::default(),
+        }
     }
 
     /// Sets the series with these label values.
@@ -132,7 +173,13 @@ impl GaugeVec {
     fn encode(&self, out: &mut String) {
         self.descriptor.header(out, "gauge");
         for (labels, value) in lock(&self.series).iter() {
-            let _ = writeln!(out, "{}{} {}", self.descriptor.name, self.descriptor.label_set(labels, None), number(*value));
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.descriptor.name,
+                self.descriptor.label_set(labels, None),
+                number(*value)
+            );
         }
     }
 }
@@ -156,8 +203,17 @@ pub struct HistogramVec {
 }
 
 impl HistogramVec {
-    fn new(name: &'static str, help: &'static str, labels: &'static [&'static str], bounds: &'static [f64]) -> Self {
-        HistogramVec { descriptor: Descriptor { name, help, labels }, bounds, series: Mutex::default() }
+    fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+        bounds: &'static [f64],
+    ) -> Self {
+        HistogramVec {
+            descriptor: Descriptor { name, help, labels },
+            bounds,
+            series: Mutex::default(),
+        }
     }
 
     /// Records one observation (seconds for durations).
@@ -178,7 +234,9 @@ impl HistogramVec {
 
     /// How many observations a series holds.
     pub fn count(&self, labels: &[&str]) -> u64 {
-        lock(&self.series).get(&key(labels)).map_or(0, |histogram| histogram.count)
+        lock(&self.series)
+            .get(&key(labels))
+            .map_or(0, |histogram| histogram.count)
     }
 
     fn encode(&self, out: &mut String) {
@@ -186,7 +244,11 @@ impl HistogramVec {
         self.descriptor.header(out, "histogram");
         for (labels, histogram) in lock(&self.series).iter() {
             for (bound, count) in self.bounds.iter().zip(&histogram.buckets) {
-                let _ = writeln!(out, "{name}_bucket{} {count}", self.descriptor.label_set(labels, Some(*bound)));
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {count}",
+                    self.descriptor.label_set(labels, Some(*bound))
+                );
             }
             let all = self.descriptor.label_set(labels, Some(f64::INFINITY));
             let plain = self.descriptor.label_set(labels, None);
@@ -236,20 +298,77 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            nodeclaims_created: CounterVec::new("karpenter_nodeclaims_created_total", "Number of nodeclaims created in total by Karpenter. Labeled by reason, nodepool and whether minValues was relaxed.", &["reason", "nodepool", "min_values_relaxed"]),
-            nodeclaims_terminated: CounterVec::new("karpenter_nodeclaims_terminated_total", "Number of nodeclaims terminated in total by Karpenter. Labeled by the owning nodepool.", &["nodepool", "capacity_type", "zone"]),
-            nodes_created: CounterVec::new("karpenter_nodes_created_total", "Number of nodes created in total by Karpenter. Labeled by owning nodepool.", &["nodepool", "zone"]),
-            nodes_terminated: CounterVec::new("karpenter_nodes_terminated_total", "Number of nodes terminated in total by Karpenter. Labeled by owning nodepool.", &["nodepool", "zone"]),
-            nodes_drained: CounterVec::new("karpenter_nodes_drained_total", "The total number of nodes drained by Karpenter", &["nodepool"]),
-            pods_eviction_requests: CounterVec::new("karpenter_pods_eviction_requests_total", "The total number of eviction requests made by Karpenter", &["code"]),
-            pods_drained: CounterVec::new("karpenter_pods_drained_total", "Number of pods drained during node termination", &["reason"]),
-            scheduling_duration: HistogramVec::new("karpenter_scheduler_scheduling_duration_seconds", "Duration of scheduling simulations used for deprovisioning and provisioning in seconds.", &["controller"], &DURATION_BUCKETS),
-            queue_depth: GaugeVec::new("karpenter_scheduler_queue_depth", "The number of pods currently waiting to be scheduled.", &["controller", "scheduling_id"]),
-            unschedulable_pods: GaugeVec::new("karpenter_scheduler_unschedulable_pods_count", "The number of unschedulable Pods.", &["controller"]),
-            ignored_pods: GaugeVec::new("karpenter_scheduler_ignored_pods_count", "Number of pods ignored during scheduling by Karpenter", &[]),
-            pending_pods_by_zone: GaugeVec::new("karpenter_scheduler_pending_pods_by_effective_zone_count", "The number of pending pods by their effective zone.", &["controller", "zone"]),
-            nodepools_usage: GaugeVec::new("karpenter_nodepools_usage", "The amount of resources that have been provisioned for a nodepool. Labeled by nodepool name and resource type.", &["resource_type", "nodepool"]),
-            nodepools_limit: GaugeVec::new("karpenter_nodepools_limit", "Limits specified on the nodepool that restrict the quantity of resources provisioned. Labeled by nodepool name and resource type.", &["resource_type", "nodepool"]),
+            nodeclaims_created: CounterVec::new(
+                "karpenter_nodeclaims_created_total",
+                "Number of nodeclaims created in total by Karpenter. Labeled by reason, nodepool and whether minValues was relaxed.",
+                &["reason", "nodepool", "min_values_relaxed"],
+            ),
+            nodeclaims_terminated: CounterVec::new(
+                "karpenter_nodeclaims_terminated_total",
+                "Number of nodeclaims terminated in total by Karpenter. Labeled by the owning nodepool.",
+                &["nodepool", "capacity_type", "zone"],
+            ),
+            nodes_created: CounterVec::new(
+                "karpenter_nodes_created_total",
+                "Number of nodes created in total by Karpenter. Labeled by owning nodepool.",
+                &["nodepool", "zone"],
+            ),
+            nodes_terminated: CounterVec::new(
+                "karpenter_nodes_terminated_total",
+                "Number of nodes terminated in total by Karpenter. Labeled by owning nodepool.",
+                &["nodepool", "zone"],
+            ),
+            nodes_drained: CounterVec::new(
+                "karpenter_nodes_drained_total",
+                "The total number of nodes drained by Karpenter",
+                &["nodepool"],
+            ),
+            pods_eviction_requests: CounterVec::new(
+                "karpenter_pods_eviction_requests_total",
+                "The total number of eviction requests made by Karpenter",
+                &["code"],
+            ),
+            pods_drained: CounterVec::new(
+                "karpenter_pods_drained_total",
+                "Number of pods drained during node termination",
+                &["reason"],
+            ),
+            scheduling_duration: HistogramVec::new(
+                "karpenter_scheduler_scheduling_duration_seconds",
+                "Duration of scheduling simulations used for deprovisioning and provisioning in seconds.",
+                &["controller"],
+                &DURATION_BUCKETS,
+            ),
+            queue_depth: GaugeVec::new(
+                "karpenter_scheduler_queue_depth",
+                "The number of pods currently waiting to be scheduled.",
+                &["controller", "scheduling_id"],
+            ),
+            unschedulable_pods: GaugeVec::new(
+                "karpenter_scheduler_unschedulable_pods_count",
+                "The number of unschedulable Pods.",
+                &["controller"],
+            ),
+            ignored_pods: GaugeVec::new(
+                "karpenter_scheduler_ignored_pods_count",
+                "Number of pods ignored during scheduling by Karpenter",
+                &[],
+            ),
+            pending_pods_by_zone: GaugeVec::new(
+                "karpenter_scheduler_pending_pods_by_effective_zone_count",
+                "The number of pending pods by their effective zone.",
+                &["controller", "zone"],
+            ),
+            nodepools_usage: GaugeVec::new(
+                "karpenter_nodepools_usage",
+                "The amount of resources that have been provisioned for a nodepool. Labeled by nodepool name and resource type.",
+                &["resource_type", "nodepool"],
+            ),
+            nodepools_limit: GaugeVec::new(
+                "karpenter_nodepools_limit",
+                "Limits specified on the nodepool that restrict the quantity of resources provisioned. Labeled by nodepool name and resource type.",
+                &["resource_type", "nodepool"],
+            ),
         }
     }
 }
@@ -258,14 +377,24 @@ impl Metrics {
     /// Records one scheduling round of `controller` (`provisioner`, `disruption`): its
     /// duration, queue depth, unschedulable and ignored counts, and pending pods per
     /// effective zone (replacing the previous round's zones).
-    pub fn record_scheduling(&self, controller: &str, scheduling_id: &str, stats: &SchedulingStats, took: Duration) {
-        self.scheduling_duration.observe(&[controller], took.as_secs_f64());
-        self.queue_depth.set(&[controller, scheduling_id], stats.queue_depth as f64);
-        self.unschedulable_pods.set(&[controller], stats.unschedulable as f64);
+    pub fn record_scheduling(
+        &self,
+        controller: &str,
+        scheduling_id: &str,
+        stats: &SchedulingStats,
+        took: Duration,
+    ) {
+        self.scheduling_duration
+            .observe(&[controller], took.as_secs_f64());
+        self.queue_depth
+            .set(&[controller, scheduling_id], stats.queue_depth as f64);
+        self.unschedulable_pods
+            .set(&[controller], stats.unschedulable as f64);
         self.ignored_pods.set(&[], stats.ignored as f64);
         self.pending_pods_by_zone.clear_where_first(controller);
         for (zone, count) in &stats.pending_by_effective_zone {
-            self.pending_pods_by_zone.set(&[controller, zone], *count as f64);
+            self.pending_pods_by_zone
+                .set(&[controller, zone], *count as f64);
         }
     }
 
@@ -338,16 +467,25 @@ mod tests {
             queue_depth: 7,
             unschedulable: 2,
             ignored: 1,
-            pending_by_effective_zone: BTreeMap::from([("test-zone-a".to_owned(), 4), ("flexible".to_owned(), 3)]),
+            pending_by_effective_zone: BTreeMap::from([
+                ("test-zone-a".to_owned(), 4),
+                ("flexible".to_owned(), 3),
+            ]),
         }
     }
 
     #[test]
     fn renders_upstream_names_types_and_sorted_labels() {
         let metrics = Metrics::default();
-        metrics.nodeclaims_created.inc(&["provisioned", "default", "false"]);
-        metrics.nodeclaims_created.inc(&["provisioned", "default", "false"]);
-        metrics.nodeclaims_terminated.inc(&["default", "spot", "test-zone-a"]);
+        metrics
+            .nodeclaims_created
+            .inc(&["provisioned", "default", "false"]);
+        metrics
+            .nodeclaims_created
+            .inc(&["provisioned", "default", "false"]);
+        metrics
+            .nodeclaims_terminated
+            .inc(&["default", "spot", "test-zone-a"]);
         metrics.nodes_created.inc(&["default", "test-zone-a"]);
         metrics.nodes_terminated.inc(&["default", "test-zone-b"]);
         metrics.nodepools_usage.set(&["cpu", "default"], 12.5);
@@ -378,7 +516,10 @@ mod tests {
             "karpenter_nodepools_usage{nodepool=\"default\",resource_type=\"cpu\"} 12.5",
             "karpenter_nodepools_limit{nodepool=\"default\",resource_type=\"memory\"} 1024",
         ] {
-            assert!(text.lines().any(|rendered| rendered == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 
@@ -386,10 +527,23 @@ mod tests {
     fn a_new_round_replaces_the_previous_rounds_zones() {
         let metrics = Metrics::default();
         metrics.record_scheduling("provisioner", "a", &stats(), Duration::from_secs(1));
-        let next = SchedulingStats { pending_by_effective_zone: BTreeMap::from([("test-zone-b".to_owned(), 1)]), ..stats() };
+        let next = SchedulingStats {
+            pending_by_effective_zone: BTreeMap::from([("test-zone-b".to_owned(), 1)]),
+            ..stats()
+        };
         metrics.record_scheduling("provisioner", "b", &next, Duration::from_secs(700));
-        assert_eq!(metrics.pending_pods_by_zone.get(&["provisioner", "test-zone-a"]), None);
-        assert_eq!(metrics.pending_pods_by_zone.get(&["provisioner", "test-zone-b"]), Some(1.0));
+        assert_eq!(
+            metrics
+                .pending_pods_by_zone
+                .get(&["provisioner", "test-zone-a"]),
+            None
+        );
+        assert_eq!(
+            metrics
+                .pending_pods_by_zone
+                .get(&["provisioner", "test-zone-b"]),
+            Some(1.0)
+        );
         assert_eq!(metrics.scheduling_duration.count(&["provisioner"]), 2);
         let text = metrics.render();
         // 700 s is above every bucket: only +Inf counts it.
@@ -401,7 +555,11 @@ mod tests {
     fn label_values_are_escaped() {
         let metrics = Metrics::default();
         metrics.pods_drained.inc(&["a\"b\\c\nd"]);
-        assert!(metrics.render().contains("karpenter_pods_drained_total{reason=\"a\\\"b\\\\c\\nd\"} 1"));
+        assert!(
+            metrics
+                .render()
+                .contains("karpenter_pods_drained_total{reason=\"a\\\"b\\\\c\\nd\"} 1")
+        );
     }
 
     #[tokio::test]
@@ -411,13 +569,26 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         metrics.nodes_created.inc(&["default", "test-zone-a"]);
         let server = tokio::spawn(serve(listener, Arc::clone(&metrics)));
-        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");
         server.abort();
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-        assert!(response.contains("content-type: text/plain; version=0.0.4"), "{response}");
-        assert!(response.contains("karpenter_nodes_created_total{nodepool=\"default\",zone=\"test-zone-a\"} 1\n"), "{response}");
+        assert!(
+            response.contains("content-type: text/plain; version=0.0.4"),
+            "{response}"
+        );
+        assert!(
+            response.contains(
+                "karpenter_nodes_created_total{nodepool=\"default\",zone=\"test-zone-a\"} 1\n"
+            ),
+            "{response}"
+        );
     }
 }

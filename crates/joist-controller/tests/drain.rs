@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 
 const NODE: &str = "drain-node";
 const WAIT: Duration = Duration::from_secs(90);
@@ -29,10 +29,17 @@ fn node() -> Node {
     Node {
         metadata: ObjectMeta {
             name: Some(NODE.to_owned()),
-            labels: Some(BTreeMap::from([(FAKE_NODE_LABEL.0.to_owned(), FAKE_NODE_LABEL.1.to_owned())])),
+            labels: Some(BTreeMap::from([(
+                FAKE_NODE_LABEL.0.to_owned(),
+                FAKE_NODE_LABEL.1.to_owned(),
+            )])),
             ..ObjectMeta::default()
         },
-        status: Some(NodeStatus { capacity: Some(capacity.clone()), allocatable: Some(capacity), ..NodeStatus::default() }),
+        status: Some(NodeStatus {
+            capacity: Some(capacity.clone()),
+            allocatable: Some(capacity),
+            ..NodeStatus::default()
+        }),
         ..Node::default()
     }
 }
@@ -62,7 +69,11 @@ fn pod(name: &str, namespace: &str, app: &str, priority_class: Option<&str>) -> 
 
 fn guarding_pdb() -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: ObjectMeta { name: Some("guard".to_owned()), namespace: Some("default".to_owned()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some("guard".to_owned()),
+            namespace: Some("default".to_owned()),
+            ..ObjectMeta::default()
+        },
         spec: Some(PodDisruptionBudgetSpec {
             min_available: Some(IntOrString::Int(1)),
             selector: Some(LabelSelector {
@@ -76,11 +87,18 @@ fn guarding_pdb() -> PodDisruptionBudget {
 }
 
 fn names(outcome: &DrainOutcome) -> Vec<&str> {
-    outcome.evicted.iter().map(|pod| pod.name.as_str()).collect()
+    outcome
+        .evicted
+        .iter()
+        .map(|pod| pod.name.as_str())
+        .collect()
 }
 
 async fn is_untouched(api: &Api<Pod>, name: &str) -> bool {
-    api.get_opt(name).await.expect("get").is_some_and(|pod| pod.metadata.deletion_timestamp.is_none())
+    api.get_opt(name)
+        .await
+        .expect("get")
+        .is_some_and(|pod| pod.metadata.deletion_timestamp.is_none())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +107,10 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
     let control_plane = ControlPlane::start().await.expect("control plane");
     let client = control_plane.client();
     eprintln!("control plane up after {:?}", started.elapsed());
-    Api::<Node>::all(client.clone()).create(&PostParams::default(), &node()).await.expect("node");
+    Api::<Node>::all(client.clone())
+        .create(&PostParams::default(), &node())
+        .await
+        .expect("node");
     // Pods are admitted only once the controller-manager created the namespaces' default
     // ServiceAccounts.
     for namespace in ["default", "kube-system"] {
@@ -103,12 +124,25 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
     let default_pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let system_pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "default");
-    pdbs.create(&PostParams::default(), &guarding_pdb()).await.expect("pdb");
+    pdbs.create(&PostParams::default(), &guarding_pdb())
+        .await
+        .expect("pdb");
     for (name, app) in [("app", "free"), ("guarded", "guarded")] {
-        default_pods.create(&PostParams::default(), &pod(name, "default", app, None)).await.expect("pod");
+        default_pods
+            .create(&PostParams::default(), &pod(name, "default", app, None))
+            .await
+            .expect("pod");
     }
     system_pods
-        .create(&PostParams::default(), &pod("critical", "kube-system", "critical", Some("system-cluster-critical")))
+        .create(
+            &PostParams::default(),
+            &pod(
+                "critical",
+                "kube-system",
+                "critical",
+                Some("system-cluster-critical"),
+            ),
+        )
         .await
         .expect("critical pod");
 
@@ -118,16 +152,32 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
         .await
         .expect("config");
     let drainer = Drainer::from_config(config).expect("drainer");
-    let first = drainer.drain_once(NODE, Timestamp::now(), None).await.expect("drain");
+    let first = drainer
+        .drain_once(NODE, Timestamp::now(), None)
+        .await
+        .expect("drain");
     assert_eq!(first.tier, Some(EvictionTier::NonCriticalNonDaemon));
     assert_eq!(names(&first), vec!["app"]);
-    assert_eq!(first.blocked.iter().map(|(pod, _)| pod.name.as_str()).collect::<Vec<_>>(), vec!["guarded"]);
+    assert_eq!(
+        first
+            .blocked
+            .iter()
+            .map(|(pod, _)| pod.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["guarded"]
+    );
     assert_eq!(first.waiting, 3);
-    assert!(is_untouched(&system_pods, "critical").await, "critical pod evicted in the first tier");
+    assert!(
+        is_untouched(&system_pods, "critical").await,
+        "critical pod evicted in the first tier"
+    );
 
     // While the PDB holds, later passes keep retrying the guarded pod and leave the critical one.
     let retried = eventually("the free pod is gone", WAIT, || async {
-        let outcome = drainer.drain_once(NODE, Timestamp::now(), None).await.expect("drain");
+        let outcome = drainer
+            .drain_once(NODE, Timestamp::now(), None)
+            .await
+            .expect("drain");
         (outcome.waiting == 2).then_some(outcome)
     })
     .await
@@ -137,13 +187,25 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
     assert!(is_untouched(&system_pods, "critical").await);
 
     // Without the PDB the guarded pod goes, then the critical tier, then nothing is left.
-    pdbs.delete("guard", &DeleteParams::default()).await.expect("delete pdb");
+    pdbs.delete("guard", &DeleteParams::default())
+        .await
+        .expect("delete pdb");
     let mut tiers = Vec::new();
     let deadline = Instant::now() + WAIT;
     loop {
-        let outcome = drainer.drain_once(NODE, Timestamp::now(), None).await.expect("drain");
+        let outcome = drainer
+            .drain_once(NODE, Timestamp::now(), None)
+            .await
+            .expect("drain");
         if !outcome.evicted.is_empty() {
-            tiers.push((outcome.tier, outcome.evicted.iter().map(|pod| pod.name.clone()).collect::<Vec<_>>()));
+            tiers.push((
+                outcome.tier,
+                outcome
+                    .evicted
+                    .iter()
+                    .map(|pod| pod.name.clone())
+                    .collect::<Vec<_>>(),
+            ));
         }
         if outcome.is_drained() {
             break;
@@ -154,8 +216,14 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
     assert_eq!(
         tiers,
         vec![
-            (Some(EvictionTier::NonCriticalNonDaemon), vec!["guarded".to_owned()]),
-            (Some(EvictionTier::CriticalNonDaemon), vec!["critical".to_owned()]),
+            (
+                Some(EvictionTier::NonCriticalNonDaemon),
+                vec!["guarded".to_owned()]
+            ),
+            (
+                Some(EvictionTier::CriticalNonDaemon),
+                vec!["critical".to_owned()]
+            ),
         ]
     );
     assert!(drainer.node_pods(NODE).await.expect("pods").is_empty());

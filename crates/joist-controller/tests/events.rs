@@ -18,8 +18,13 @@ async fn draining_events(api: &Api<Event>) -> Vec<Event> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_created_once_per_dedupe_window() {
     let started = Instant::now();
-    let options = ControlPlaneOptions { kwok: false, ..ControlPlaneOptions::default() };
-    let control_plane = ControlPlane::start_with(options).await.expect("control plane");
+    let options = ControlPlaneOptions {
+        kwok: false,
+        ..ControlPlaneOptions::default()
+    };
+    let control_plane = ControlPlane::start_with(options)
+        .await
+        .expect("control plane");
     let client = control_plane.client();
     let api: Api<Event> = Api::namespaced(client.clone(), "default");
     let recorder = Recorder::new(client, "joist-test");
@@ -38,8 +43,17 @@ async fn events_are_created_once_per_dedupe_window() {
     let first = &created[0];
     assert_eq!(first.reason.as_deref(), Some("FailedDraining"));
     assert_eq!(first.type_.as_deref(), Some("Warning"));
-    assert_eq!(first.message.as_deref(), Some("Failed to drain node, 2 pods are waiting to be evicted"));
-    assert_eq!(first.source.as_ref().and_then(|source| source.component.as_deref()), Some("karpenter"));
+    assert_eq!(
+        first.message.as_deref(),
+        Some("Failed to drain node, 2 pods are waiting to be evicted")
+    );
+    assert_eq!(
+        first
+            .source
+            .as_ref()
+            .and_then(|source| source.component.as_deref()),
+        Some("karpenter")
+    );
     assert_eq!(first.involved_object.kind.as_deref(), Some("Node"));
 
     // Same key inside the 2-minute default window: suppressed, nothing written.

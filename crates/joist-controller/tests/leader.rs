@@ -29,7 +29,9 @@ fn config(identity: &str) -> LeaderElectionConfig {
 }
 
 fn elect(client: &kube::Client, identity: &str) -> LeaderHandle {
-    LeaderElector::new(client.clone(), config(identity)).expect("valid timing").spawn()
+    LeaderElector::new(client.clone(), config(identity))
+        .expect("valid timing")
+        .spawn()
 }
 
 async fn lease(api: &Api<Lease>) -> Lease {
@@ -37,7 +39,11 @@ async fn lease(api: &Api<Lease>) -> Lease {
 }
 
 fn holder(lease: &Lease) -> String {
-    lease.spec.as_ref().and_then(|spec| spec.holder_identity.clone()).unwrap_or_default()
+    lease
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.holder_identity.clone())
+        .unwrap_or_default()
 }
 
 async fn wait_leader(handle: &LeaderHandle, what: &str) {
@@ -53,8 +59,13 @@ async fn wait_leader(handle: &LeaderHandle, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_takeover_on_expiry_and_on_release() {
     let started = Instant::now();
-    let options = ControlPlaneOptions { kwok: false, ..ControlPlaneOptions::default() };
-    let control_plane = ControlPlane::start_with(options).await.expect("control plane");
+    let options = ControlPlaneOptions {
+        kwok: false,
+        ..ControlPlaneOptions::default()
+    };
+    let control_plane = ControlPlane::start_with(options)
+        .await
+        .expect("control plane");
     let client = control_plane.client();
     let api: Api<Lease> = Api::namespaced(client.clone(), NAMESPACE);
     eprintln!("control plane up after {:?}", started.elapsed());
@@ -73,8 +84,11 @@ async fn one_leader_takeover_on_expiry_and_on_release() {
         assert!(!(*a_leads.borrow() && *b_leads.borrow()), "both lead");
         tokio::time::sleep(RETRY / 2).await;
     }
-    let (leader, follower, follower_name) =
-        if *a_leads.borrow() { (a, b, "b") } else { (b, a, "a") };
+    let (leader, follower, follower_name) = if *a_leads.borrow() {
+        (a, b, "b")
+    } else {
+        (b, a, "a")
+    };
     let leader_name = if follower_name == "a" { "b" } else { "a" };
     assert!(!*follower.is_leader().borrow());
     assert_eq!(holder(&lease(&api).await), leader_name);
@@ -84,8 +98,17 @@ async fn one_leader_takeover_on_expiry_and_on_release() {
     leader.abort();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let last = lease(&api).await;
-    let last_renew = last.spec.as_ref().and_then(|spec| spec.renew_time.clone()).expect("renewTime").0;
-    let transitions = last.spec.as_ref().and_then(|spec| spec.lease_transitions).unwrap_or_default();
+    let last_renew = last
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.renew_time.clone())
+        .expect("renewTime")
+        .0;
+    let transitions = last
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.lease_transitions)
+        .unwrap_or_default();
     let aborted = Instant::now();
     wait_leader(&follower, "takeover after expiry").await;
     eprintln!("takeover {:?} after abort", aborted.elapsed());
@@ -93,22 +116,43 @@ async fn one_leader_takeover_on_expiry_and_on_release() {
     let spec = taken.spec.clone().expect("spec");
     assert_eq!(holder(&taken), follower_name);
     assert_eq!(spec.lease_transitions, Some(transitions + 1));
-    let gap = Duration::try_from(spec.acquire_time.expect("acquireTime").0.duration_since(last_renew)).expect("after");
-    assert!(gap >= LEASE_DURATION, "taken over {gap:?} after the last renewal");
-    assert!(gap <= LEASE_DURATION + RETRY + SLACK, "taken over {gap:?} after the last renewal");
+    let gap = Duration::try_from(
+        spec.acquire_time
+            .expect("acquireTime")
+            .0
+            .duration_since(last_renew),
+    )
+    .expect("after");
+    assert!(
+        gap >= LEASE_DURATION,
+        "taken over {gap:?} after the last renewal"
+    );
+    assert!(
+        gap <= LEASE_DURATION + RETRY + SLACK,
+        "taken over {gap:?} after the last renewal"
+    );
 
     // A clean release hands over at once, well before the lease would expire.
     let third = elect(&client, "c");
     tokio::time::sleep(RETRY * 2).await;
-    assert!(!*third.is_leader().borrow(), "c leads while the lease is held");
+    assert!(
+        !*third.is_leader().borrow(),
+        "c leads while the lease is held"
+    );
     let follower_leads = follower.is_leader();
     let released = Instant::now();
     follower.release().await.expect("release");
-    assert!(!*follower_leads.borrow(), "released elector still says it leads");
+    assert!(
+        !*follower_leads.borrow(),
+        "released elector still says it leads"
+    );
     wait_leader(&third, "takeover after release").await;
     let handover = released.elapsed();
     eprintln!("takeover {handover:?} after release");
-    assert!(handover < LEASE_DURATION, "release took {handover:?} to hand over");
+    assert!(
+        handover < LEASE_DURATION,
+        "release took {handover:?} to hand over"
+    );
     assert_eq!(holder(&lease(&api).await), "c");
 
     // Someone else writes the Lease: the leader notices on its next renewal and stops.
@@ -116,7 +160,9 @@ async fn one_leader_takeover_on_expiry_and_on_release() {
     if let Some(spec) = stolen.spec.as_mut() {
         spec.holder_identity = Some("intruder".to_owned());
     }
-    api.replace(LEASE, &PostParams::default(), &stolen).await.expect("steal");
+    api.replace(LEASE, &PostParams::default(), &stolen)
+        .await
+        .expect("steal");
     let third_leads = third.is_leader();
     eventually("c stops leading", WAIT, || {
         let leads = *third_leads.borrow();
@@ -124,6 +170,9 @@ async fn one_leader_takeover_on_expiry_and_on_release() {
     })
     .await
     .expect("c stops leading");
-    assert!(matches!(third.release().await, Err(LeaderError::Lost { .. })));
+    assert!(matches!(
+        third.release().await,
+        Err(LeaderError::Lost { .. })
+    ));
     eprintln!("leader test took {:?}", started.elapsed());
 }

@@ -128,7 +128,10 @@ impl Drainer {
     ) -> Result<DrainOutcome, DrainError> {
         let pods = self.node_pods(node).await?;
         let plan = plan_drain(&pods, now, deadline);
-        let mut outcome = DrainOutcome { waiting: plan.waiting, ..DrainOutcome::default() };
+        let mut outcome = DrainOutcome {
+            waiting: plan.waiting,
+            ..DrainOutcome::default()
+        };
         for force in &plan.force_delete {
             self.force_delete(force).await?;
             outcome.force_deleted.push(force.pod.clone());
@@ -156,7 +159,10 @@ impl Drainer {
         let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
         let pods = Api::<Pod>::all(self.client.clone()).list(&params).await;
         pods.map(|list| list.items)
-            .map_err(|source| DrainError::ListPods { node: node.to_owned(), source })
+            .map_err(|source| DrainError::ListPods {
+                node: node.to_owned(),
+                source,
+            })
     }
 
     /// Calls the Eviction API for `pod`, with its UID as precondition.
@@ -166,16 +172,23 @@ impl Drainer {
     pub async fn evict(&self, pod: &PodKey) -> Result<Eviction, DrainError> {
         let api = Api::<Pod>::namespaced(self.client.clone(), &pod.namespace);
         let params = EvictParams {
-            delete_options: Some(DeleteParams { preconditions: preconditions(pod), ..DeleteParams::default() }),
+            delete_options: Some(DeleteParams {
+                preconditions: preconditions(pod),
+                ..DeleteParams::default()
+            }),
             ..EvictParams::default()
         };
         match api.evict(&pod.name, &params).await {
             Ok(_) => Ok(Eviction::Evicted),
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(Eviction::Gone),
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {
+                Ok(Eviction::Gone)
+            }
             Err(kube::Error::Api(status))
                 if status.code == 429 || status.message.contains(MULTIPLE_PDBS_MESSAGE) =>
             {
-                Ok(Eviction::Blocked { message: status.message })
+                Ok(Eviction::Blocked {
+                    message: status.message,
+                })
             }
             Err(source) => Err(DrainError::Evict {
                 namespace: pod.namespace.clone(),
@@ -211,5 +224,8 @@ impl Drainer {
 
 /// The UID precondition, when the pod's UID is known.
 fn preconditions(pod: &PodKey) -> Option<Preconditions> {
-    (!pod.uid.is_empty()).then(|| Preconditions { uid: Some(pod.uid.clone()), resource_version: None })
+    (!pod.uid.is_empty()).then(|| Preconditions {
+        uid: Some(pod.uid.clone()),
+        resource_version: None,
+    })
 }

@@ -50,7 +50,9 @@ impl EvictionTier {
             .spec
             .as_ref()
             .and_then(|spec| spec.priority_class_name.as_deref())
-            .is_some_and(|class| class == "system-cluster-critical" || class == "system-node-critical");
+            .is_some_and(|class| {
+                class == "system-cluster-critical" || class == "system-node-critical"
+            });
         match (critical, is_owned_by(pod, "apps/v1", "DaemonSet")) {
             (false, false) => EvictionTier::NonCriticalNonDaemon,
             (false, true) => EvictionTier::NonCriticalDaemon,
@@ -153,8 +155,17 @@ pub fn plan_drain(pods: &[Pod], now: Timestamp, deadline: Option<Timestamp>) -> 
 
 /// The evictable and held pods of the tier being drained; pods being force-deleted are in
 /// neither (they still keep the tier current until they are gone).
-fn tier_plan(tier: EvictionTier, pods: &[&Pod], now: Timestamp, forced: &[ForceDelete]) -> TierPlan {
-    let mut plan = TierPlan { tier, evict: Vec::new(), held: Vec::new() };
+fn tier_plan(
+    tier: EvictionTier,
+    pods: &[&Pod],
+    now: Timestamp,
+    forced: &[ForceDelete],
+) -> TierPlan {
+    let mut plan = TierPlan {
+        tier,
+        evict: Vec::new(),
+        held: Vec::new(),
+    };
     for pod in pods.iter().filter(|pod| !is_terminating(pod)) {
         let key = PodKey::of(pod);
         if forced.iter().any(|force| force.pod == key) {
@@ -190,14 +201,19 @@ fn must_force_delete(pod: &Pod, now: Timestamp, deadline: Timestamp) -> bool {
                 .and_then(|spec| spec.termination_grace_period_seconds)
                 .unwrap_or(DEFAULT_POD_GRACE_SECONDS);
             // A deadline so early that subtracting overflows has long passed.
-            deadline.checked_sub(SignedDuration::from_secs(grace)).is_ok_and(|start| now > start)
+            deadline
+                .checked_sub(SignedDuration::from_secs(grace))
+                .is_ok_and(|start| now > start)
         }
     }
 }
 
 /// Phase `Succeeded` or `Failed`.
 fn is_terminal(pod: &Pod) -> bool {
-    let phase = pod.status.as_ref().and_then(|status| status.phase.as_deref());
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref());
     matches!(phase, Some("Succeeded" | "Failed"))
 }
 
@@ -212,8 +228,11 @@ fn is_terminating(pod: &Pod) -> bool {
 
 /// Terminating for longer than [`STUCK_TERMINATING_AFTER`].
 fn is_stuck_terminating(pod: &Pod, now: Timestamp) -> bool {
-    deletion_timestamp(pod)
-        .is_some_and(|deleted_at| deleted_at.checked_add(STUCK_TERMINATING_AFTER).is_ok_and(|stuck| now > stuck))
+    deletion_timestamp(pod).is_some_and(|deleted_at| {
+        deleted_at
+            .checked_add(STUCK_TERMINATING_AFTER)
+            .is_ok_and(|stuck| now > stuck)
+    })
 }
 
 /// A mirror pod (static pod): owned by its Node or annotated by the kubelet. It cannot be
@@ -228,9 +247,14 @@ fn is_mirror(pod: &Pod) -> bool {
 }
 
 fn is_owned_by(pod: &Pod, api_version: &str, kind: &str) -> bool {
-    pod.metadata.owner_references.as_ref().is_some_and(|owners| {
-        owners.iter().any(|owner| owner.api_version == api_version && owner.kind == kind)
-    })
+    pod.metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|owners| {
+            owners
+                .iter()
+                .any(|owner| owner.api_version == api_version && owner.kind == kind)
+        })
 }
 
 /// Whether some toleration of the pod tolerates `karpenter.sh/disrupted:NoSchedule`.
@@ -272,8 +296,16 @@ pub fn has_active_do_not_disrupt(pod: &Pod, now: Timestamp) -> bool {
     let Ok(duration) = joist_core::duration::parse_go_duration(value) else {
         return false;
     };
-    let started = pod.status.as_ref().and_then(|status| status.start_time.as_ref());
+    let started = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.start_time.as_ref());
     // An end past the representable range never comes.
     !duration.is_zero()
-        && started.is_none_or(|started| started.0.checked_add(duration).map_or(true, |end| now < end))
+        && started.is_none_or(|started| {
+            started
+                .0
+                .checked_add(duration)
+                .map_or(true, |end| now < end)
+        })
 }

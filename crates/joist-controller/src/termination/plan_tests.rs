@@ -19,7 +19,11 @@ fn pod(name: &str) -> PodBuilder {
     pod.metadata.name = Some(name.to_owned());
     pod.metadata.uid = Some(format!("uid-{name}"));
     pod.spec = Some(PodSpec::default());
-    pod.status = Some(PodStatus { phase: Some("Running".to_owned()), start_time: Some(Time(at(0))), ..PodStatus::default() });
+    pod.status = Some(PodStatus {
+        phase: Some("Running".to_owned()),
+        start_time: Some(Time(at(0))),
+        ..PodStatus::default()
+    });
     PodBuilder(pod)
 }
 
@@ -50,16 +54,23 @@ impl PodBuilder {
         self
     }
     fn annotation(mut self, key: &str, value: &str) -> Self {
-        self.0.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(key.to_owned(), value.to_owned());
+        self.0
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.to_owned(), value.to_owned());
         self
     }
     fn toleration(mut self, key: Option<&str>, operator: &str, effect: Option<&str>) -> Self {
-        self.spec().tolerations.get_or_insert_with(Vec::new).push(Toleration {
-            key: key.map(str::to_owned),
-            operator: Some(operator.to_owned()),
-            effect: effect.map(str::to_owned),
-            ..Toleration::default()
-        });
+        self.spec()
+            .tolerations
+            .get_or_insert_with(Vec::new)
+            .push(Toleration {
+                key: key.map(str::to_owned),
+                operator: Some(operator.to_owned()),
+                effect: effect.map(str::to_owned),
+                ..Toleration::default()
+            });
         self
     }
     fn grace(mut self, seconds: i64) -> Self {
@@ -93,7 +104,10 @@ fn tiers_go_noncritical_first_then_daemons_then_critical() {
         pod("app-2").owned_by("apps/v1", "ReplicaSet").build(),
     ];
     let plan = plan_drain(&all, at(10), None);
-    assert_eq!(evicted(&plan), (EvictionTier::NonCriticalNonDaemon, vec!["app", "app-2"]));
+    assert_eq!(
+        evicted(&plan),
+        (EvictionTier::NonCriticalNonDaemon, vec!["app", "app-2"])
+    );
     assert_eq!(plan.waiting, 5);
 
     let expected = [
@@ -103,20 +117,29 @@ fn tiers_go_noncritical_first_then_daemons_then_critical() {
     ];
     for (gone, tier, name) in expected {
         let remaining = &all[..all.len() - 1 - gone];
-        assert_eq!(evicted(&plan_drain(remaining, at(10), None)), (tier, vec![name]));
+        assert_eq!(
+            evicted(&plan_drain(remaining, at(10), None)),
+            (tier, vec![name])
+        );
     }
     assert!(plan_drain(&[], at(10), None).is_drained());
 }
 
 #[test]
 fn a_terminating_pod_keeps_its_tier_current_without_being_evicted_again() {
-    let all = vec![pod("app").deleted_at(at(0)).build(), pod("daemon").daemon().build()];
+    let all = vec![
+        pod("app").deleted_at(at(0)).build(),
+        pod("daemon").daemon().build(),
+    ];
     let plan = plan_drain(&all, at(30), None);
     assert_eq!(evicted(&plan), (EvictionTier::NonCriticalNonDaemon, vec![]));
     assert_eq!(plan.waiting, 2);
     // After a minute it is stuck: the drain stops waiting and moves on.
     let plan = plan_drain(&all, at(61), None);
-    assert_eq!(evicted(&plan), (EvictionTier::NonCriticalDaemon, vec!["daemon"]));
+    assert_eq!(
+        evicted(&plan),
+        (EvictionTier::NonCriticalDaemon, vec!["daemon"])
+    );
     assert_eq!(plan.waiting, 1);
 }
 
@@ -126,17 +149,27 @@ fn terminal_mirror_and_tolerating_pods_are_neither_evicted_nor_waited_for() {
         pod("done").phase("Succeeded").build(),
         pod("failed").phase("Failed").build(),
         pod("static").owned_by("v1", "Node").build(),
-        pod("mirror").annotation(MIRROR_POD_ANNOTATION, "abc").build(),
-        pod("tolerates-all").toleration(None, "Exists", None).build(),
-        pod("tolerates-key").toleration(Some(DISRUPTED_TAINT_KEY), "Exists", Some("NoSchedule")).build(),
+        pod("mirror")
+            .annotation(MIRROR_POD_ANNOTATION, "abc")
+            .build(),
+        pod("tolerates-all")
+            .toleration(None, "Exists", None)
+            .build(),
+        pod("tolerates-key")
+            .toleration(Some(DISRUPTED_TAINT_KEY), "Exists", Some("NoSchedule"))
+            .build(),
     ];
     let plan = plan_drain(&all, at(10), None);
     assert!(plan.is_drained(), "{plan:?}");
     assert_eq!(plan.tier, None);
     // Tolerating another effect or key does not count.
     let other = vec![
-        pod("no-execute").toleration(Some(DISRUPTED_TAINT_KEY), "Exists", Some("NoExecute")).build(),
-        pod("other-key").toleration(Some("x"), "Exists", None).build(),
+        pod("no-execute")
+            .toleration(Some(DISRUPTED_TAINT_KEY), "Exists", Some("NoExecute"))
+            .build(),
+        pod("other-key")
+            .toleration(Some("x"), "Exists", None)
+            .build(),
     ];
     assert_eq!(plan_drain(&other, at(10), None).waiting, 2);
 }
@@ -144,9 +177,15 @@ fn terminal_mirror_and_tolerating_pods_are_neither_evicted_nor_waited_for() {
 #[test]
 fn do_not_disrupt_pods_are_held_and_block_later_tiers() {
     let all = vec![
-        pod("pinned").annotation(DO_NOT_DISRUPT_ANNOTATION, "true").build(),
-        pod("for-a-while").annotation(DO_NOT_DISRUPT_ANNOTATION, "1m").build(),
-        pod("invalid").annotation(DO_NOT_DISRUPT_ANNOTATION, "false").build(),
+        pod("pinned")
+            .annotation(DO_NOT_DISRUPT_ANNOTATION, "true")
+            .build(),
+        pod("for-a-while")
+            .annotation(DO_NOT_DISRUPT_ANNOTATION, "1m")
+            .build(),
+        pod("invalid")
+            .annotation(DO_NOT_DISRUPT_ANNOTATION, "false")
+            .build(),
         pod("daemon").daemon().build(),
     ];
     let plan = plan_drain(&all, at(30), None);
@@ -165,21 +204,37 @@ fn pods_whose_grace_period_would_outlast_the_deadline_are_force_deleted() {
     let all = vec![
         pod("long").grace(300).build(),
         pod("short").grace(30).build(),
-        pod("pinned").grace(120).annotation(DO_NOT_DISRUPT_ANNOTATION, "true").build(),
+        pod("pinned")
+            .grace(120)
+            .annotation(DO_NOT_DISRUPT_ANNOTATION, "true")
+            .build(),
         pod("late-deletion").deleted_at(at(150)).build(),
         pod("critical").critical().grace(10).build(),
     ];
     let plan = plan_drain(&all, at(40), Some(deadline));
-    let forced: Vec<(&str, i64)> =
-        plan.force_delete.iter().map(|force| (force.pod.name.as_str(), force.grace_period_seconds)).collect();
+    let forced: Vec<(&str, i64)> = plan
+        .force_delete
+        .iter()
+        .map(|force| (force.pod.name.as_str(), force.grace_period_seconds))
+        .collect();
     // long: 100-300 < 40; pinned: 100-120 < 40 (do-not-disrupt does not hold a force delete);
     // late-deletion ends after the deadline; short: 100-30 = 70 > 40; critical: 90 > 40.
-    assert_eq!(forced, vec![("long", 60), ("pinned", 60), ("late-deletion", 60)]);
+    assert_eq!(
+        forced,
+        vec![("long", 60), ("pinned", 60), ("late-deletion", 60)]
+    );
     // The tier evicts only what is not force-deleted; the terminating pod is not evicted again.
     let tier = plan.tier.expect("tier");
-    assert_eq!((names(&tier.evict), names(&tier.held)), (vec!["short"], vec![]));
+    assert_eq!(
+        (names(&tier.evict), names(&tier.held)),
+        (vec!["short"], vec![])
+    );
     // Past the deadline everything goes, with the 1 s floor.
     let plan = plan_drain(&all, at(200), Some(deadline));
     assert_eq!(plan.force_delete.len(), 5, "{plan:?}");
-    assert!(plan.force_delete.iter().all(|force| force.grace_period_seconds == 1));
+    assert!(
+        plan.force_delete
+            .iter()
+            .all(|force| force.grace_period_seconds == 1)
+    );
 }

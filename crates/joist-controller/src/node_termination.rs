@@ -69,9 +69,8 @@ pub struct TerminationContext<P> {
 }
 
 impl<P> TerminationContext<P> {
-    /// A termination context over `shared`.
-    pub fn new(shared: Arc<Context<P>>) -> Self {
-        let drainer = Drainer::new(shared.client.clone());
+    /// A termination context over `shared`, draining with `drainer`.
+    pub fn new(shared: Arc<Context<P>>, drainer: Drainer) -> Self {
         Self {
             shared,
             drainer,

@@ -117,17 +117,17 @@ impl Simulation<'_> {
 
     /// How many nodes are `Consolidatable` now (§4.3).
     fn consolidatable(&self) -> BTreeSet<&str> {
+        let default = PoolDisruption::default();
         self.nodes
             .values()
             .filter(|node| {
-                let after = self
+                let pool = self
                     .objects
                     .pool_disruption
                     .get(&node.nodepool)
-                    .map(|p| p.consolidate_after.clone())
-                    .unwrap_or_else(|| PoolDisruption::default().consolidate_after);
+                    .unwrap_or(&default);
                 is_consolidatable(
-                    &after,
+                    &pool.consolidate_after,
                     node.initialized_at.map(|t| self.at(t)),
                     node.last_pod_event.map(|t| self.at(t)),
                     self.cluster.now,

@@ -112,6 +112,8 @@ enum Timed {
     OfferingAvailable,
     /// A capacity block reaches end − 40 min (index into the scenario's reservations).
     BlockExpiring(usize),
+    /// kube-scheduler binds what it can (after nodes initialized).
+    Bind,
 }
 
 /// The open batch: when it opened and when the last pending pod joined.
@@ -146,6 +148,8 @@ struct Simulation<'s> {
     spent: f64,
     /// Largest node count seen.
     peak_nodes: usize,
+    /// Whether a [`Timed::Bind`] is queued for the current instant.
+    bind_queued: bool,
 }
 
 /// Runs `scenario` to its end with the default disruption methods (emptiness) and reports the
@@ -200,6 +204,7 @@ pub fn run_with(
         disruption: disruption::DisruptionState::new(drivers),
         spent: 0.0,
         peak_nodes: 0,
+        bind_queued: false,
     };
     sim.start()?;
     let until = options.until.or(scenario.until);
@@ -294,6 +299,11 @@ impl Simulation<'_> {
             Timed::ValidateCommand => Ok(self.validate_command()),
             Timed::OfferingAvailable => Ok(self.offering_available()),
             Timed::BlockExpiring(index) => Ok(self.block_expiring(index)),
+            Timed::Bind => {
+                self.bind_queued = false;
+                self.bind(true);
+                Ok(true)
+            }
         }
     }
 

@@ -308,7 +308,7 @@ impl Simulation<'_> {
         }
         self.record("node-initialized", name.to_owned());
         self.disruption.bump();
-        self.bind(true);
+        self.schedule_bind();
         true
     }
 

@@ -132,6 +132,11 @@ impl Simulation<'_> {
             self.reasons
                 .insert(key, "waiting for reserved capacity".to_owned());
         }
+        if !plan.deferred.is_empty() {
+            // Upstream re-runs the round once the reservations of this one are taken, so the
+            // deferred pods see the updated reservation counts.
+            self.pods_arrived();
+        }
         let skipped: Vec<(String, String)> = plan
             .skipped_nodepools
             .iter()
@@ -139,6 +144,14 @@ impl Simulation<'_> {
             .collect();
         for (nodepool, reason) in skipped {
             self.record("nodepool-skipped", format!("{nodepool}: {reason}"));
+        }
+    }
+
+    /// Binds once after every event queued for this instant (nodes initializing together bind
+    /// in one pass, as kube-scheduler's queue would drain them).
+    pub(super) fn schedule_bind(&mut self) {
+        if !std::mem::replace(&mut self.bind_queued, true) {
+            self.schedule(self.now, Timed::Bind);
         }
     }
 

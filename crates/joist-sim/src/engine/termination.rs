@@ -194,6 +194,8 @@ impl Simulation<'_> {
                 gone.insert(index);
             } else {
                 pod.phase = PodPhase::Pending;
+                // kube-scheduler finds no room for the recreated pod, which makes it provisionable.
+                pod.unschedulable = true;
                 pod.creation_timestamp = now;
             }
         }

@@ -226,4 +226,20 @@ mod tests {
         assert!(!admits(&node("x", "4", "z1"), &q));
         assert!(admits(&node("y", "4", "z3"), &q));
     }
+
+    #[test]
+    fn a_pod_nominated_to_a_node_still_starting_waits_for_it() {
+        let mut starting = node("s", "4", "z1");
+        starting.initialized = false;
+        let nodes = vec![starting, node("a", "4", "z1")];
+        let mut pods = vec![pod("p1", "1"), pod("p2", "1")];
+        let nominated = [("default/p1".to_owned(), "s".to_owned())].into();
+        let bound = bind_pending(&mut pods, &nodes, &nominated);
+        assert_eq!(
+            bound,
+            vec![(1, "a".to_owned())],
+            "p1 waits for s, p2 takes a"
+        );
+        assert_eq!(pods[0].node_name, None);
+    }
 }

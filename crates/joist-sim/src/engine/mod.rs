@@ -331,4 +331,6 @@ impl Simulation<'_> {
 }
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;

@@ -171,3 +171,14 @@ fn daemonset_pods_run_on_every_registered_node() {
         );
     }
 }
+
+#[test]
+fn scenario_nodes_take_pods_before_anything_is_launched() {
+    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: existing\n  labels: {node.kubernetes.io/instance-type: m5.2xlarge, topology.kubernetes.io/zone: us-east-1a}\nstatus:\n  allocatable: {cpu: \"8\", memory: 32Gi, pods: \"58\"}\n";
+    let report = simulate(&[NODEPOOL, NODECLASS, &deployment(4), node], 300);
+    assert_eq!(report.nodes.len(), 1, "{:?}", report.nodes);
+    assert_eq!(report.nodes[0].name, "existing");
+    assert_eq!(report.nodes[0].pods.len(), 4);
+    assert!((report.nodes[0].price_per_hour - 0.384).abs() < 1e-9);
+    assert!(events(&report, "nodeclaim-created").is_empty());
+}

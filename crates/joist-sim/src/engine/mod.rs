@@ -215,6 +215,9 @@ pub fn run_with(
 impl Simulation<'_> {
     fn start(&mut self) -> Result<(), SimError> {
         self.sync_nodepools()?;
+        for node in &self.scenario.nodes {
+            self.add_existing_node(node);
+        }
         for (index, step) in self.scenario.steps.iter().enumerate() {
             self.schedule(step.at, Timed::Step(index));
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use joist_aws::labels::CAPACITY_RESERVATION_ID;
 use joist_core::duration::parse_go_duration;
-use joist_core::labels::{HOSTNAME, NODEPOOL};
+use joist_core::labels::{CAPACITY_TYPE, HOSTNAME, INSTANCE_TYPE, NODEPOOL, ZONE};
 use joist_core::requirements::{Operator, Requirements};
 use joist_core::resources::ResourceList;
 use joist_core::scheduling::NewNodeClaim;
@@ -269,6 +269,57 @@ impl Simulation<'_> {
         // The NodePool's expireAfter was validated at load; "Never" arrives as None.
         if let Some(after) = expire_after.and_then(|text| parse_go_duration(text).ok()) {
             self.schedule(self.now + after, Timed::Expired(name.to_owned()));
+        }
+    }
+
+    /// A Node of the scenario: it is there from the start, priced from the catalog offering its
+    /// instance-type, zone and capacity-type labels name (0 when they name none).
+    pub(super) fn add_existing_node(&mut self, node: &Node) {
+        let label = |key: &str| node.labels.get(key).cloned().unwrap_or_default();
+        let (instance_type, zone) = (label(INSTANCE_TYPE), label(ZONE));
+        let capacity_type = node
+            .labels
+            .get(CAPACITY_TYPE)
+            .cloned()
+            .unwrap_or_else(|| "on-demand".to_owned());
+        let price = self
+            .cluster
+            .instance_types
+            .values()
+            .flat_map(|types| types.iter())
+            .filter(|t| t.name == instance_type)
+            .flat_map(|t| t.offerings.iter())
+            .find(|o| {
+                o.zone() == Some(zone.as_str()) && o.capacity_type() == Some(capacity_type.as_str())
+            })
+            .map_or(0.0, |o| o.price);
+        let sim = SimNode {
+            name: node.name.clone(),
+            nodepool: node.nodepool.clone().unwrap_or_default(),
+            nodeclass: String::new(),
+            instance_type,
+            capacity_type,
+            zone,
+            reservation_id: None,
+            price,
+            created: Duration::ZERO,
+            initialized_at: node.initialized.then_some(Duration::ZERO),
+            last_pod_event: None,
+            deletion: None,
+            allocatable: node.allocatable.clone(),
+            registered: node.registered,
+            initialized: node.initialized,
+            ami_selection: String::new(),
+        };
+        self.record(
+            "node-existing",
+            format!("{} ({} {})", sim.name, sim.instance_type, sim.capacity_type),
+        );
+        self.cluster.nodes.push(node.clone());
+        self.nodes.insert(node.name.clone(), sim);
+        self.peak_nodes = self.peak_nodes.max(self.nodes.len());
+        if node.registered {
+            self.add_daemonset_pods(self.cluster.nodes.len() - 1);
         }
     }
 

@@ -15,6 +15,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::wire::{API_VERSION, KIND};
@@ -67,6 +68,7 @@ impl Loader {
                 pool_disruption: Default::default(),
                 node_classes: Default::default(),
                 pods: Vec::new(),
+                nodes: Vec::new(),
                 deployments: Vec::new(),
                 daemonsets: Vec::new(),
                 daemonset_objects: Vec::new(),
@@ -79,6 +81,25 @@ impl Loader {
             seen_scenario: false,
             validation,
         }
+    }
+
+    /// Records a PriorityClass's value (and the global default) so pods can resolve
+    /// `priorityClassName`; other documents are left to [`Loader::add`].
+    pub(crate) fn add_priority_class(&mut self, document: &Document<'_>) -> Result<(), LoadError> {
+        let header = document.header()?;
+        if header.api_version.as_deref() != Some("scheduling.k8s.io/v1")
+            || header.kind.as_deref() != Some("PriorityClass")
+        {
+            return Ok(());
+        }
+        let class: PriorityClass = document.decode()?;
+        let name = required_field(header.name, "metadata.name", document.position())?;
+        let options = &mut self.scenario.convert_options;
+        options.priority_classes.insert(name, class.value);
+        if class.global_default == Some(true) {
+            options.global_default_priority = Some(class.value);
+        }
+        Ok(())
     }
 
     pub(crate) fn add(&mut self, document: &Document<'_>) -> Result<(), LoadError> {
@@ -206,6 +227,13 @@ impl Loader {
                     &self.scenario.convert_options,
                 ))?;
                 self.scenario.volumes.claims.push(converted);
+                Ok(true)
+            }
+            ("scheduling.k8s.io/v1", "PriorityClass") => Ok(true),
+            ("v1", "Node") => {
+                let node: core::Node = document.decode()?;
+                let converted = object.convert(convert::node(&node, None))?;
+                self.scenario.nodes.push(converted);
                 Ok(true)
             }
             ("v1", "PersistentVolume") => {

@@ -37,7 +37,7 @@ use loader::Loader;
 const SUPPORTED_KINDS: &str = "karpenter.sh/v1 NodePool, karpenter.k8s.aws/v1 EC2NodeClass, \
      v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, batch/v1 Job, apps/v1 DaemonSet, \
      policy/v1 PodDisruptionBudget, storage.k8s.io/v1 StorageClass, v1 PersistentVolumeClaim, \
-     v1 PersistentVolume, joist.dev/v1alpha1 Scenario";
+     v1 PersistentVolume, scheduling.k8s.io/v1 PriorityClass, v1 Node, joist.dev/v1alpha1 Scenario";
 
 /// Provisioning delays of the in-memory provider (the Scenario's `spec.timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +262,8 @@ pub struct Scenario {
     pub node_classes: BTreeMap<String, NodeClassInfo>,
     /// The pods that exist at the start (standalone pods and expanded workloads).
     pub pods: Vec<snapshot::Pod>,
+    /// Nodes that exist at the start (`Node` objects: unmanaged nodes, or nodes of a NodePool).
+    pub nodes: Vec<snapshot::Node>,
     /// Deployments, kept as written so scale steps can expand them again.
     pub deployments: Vec<Deployment>,
     /// DaemonSets in the scheduling model (their overhead on new nodes).
@@ -286,6 +288,10 @@ pub fn load(input: &[u8], validation: &ValidationOptions) -> Result<Scenario, Lo
     let mut convert_options = ConvertOptions::simulation();
     convert_options.aliases = validation.aliases.clone();
     let mut loader = Loader::new(convert_options, validation.clone());
+    // Pods may come before the PriorityClasses their priorityClassName names.
+    for document in &documents {
+        loader.add_priority_class(document)?;
+    }
     for document in &documents {
         loader.add(document)?;
     }

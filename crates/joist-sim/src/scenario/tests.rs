@@ -220,10 +220,12 @@ fn an_invalid_nodepool_is_refused_with_validates_message() {
 fn kinds_outside_the_scenario_set_are_refused() {
     let text = error_text(&[
         NODEPOOL,
-        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: n1}\n",
     ]);
     assert!(
-        text.starts_with("document 2 (line 14): Node/n1: v1 Node is not supported in scenarios"),
+        text.starts_with(
+            "document 2 (line 14): ConfigMap/n1: v1 ConfigMap is not supported in scenarios"
+        ),
         "{text}"
     );
 }
@@ -274,4 +276,17 @@ fn a_second_scenario_and_conversion_errors_are_refused() {
 fn a_nodepool_without_its_nodeclass_is_not_ready() {
     let scenario = load_text(NODEPOOL).expect("loads");
     assert!(!scenario.nodepools[0].ready);
+}
+
+#[test]
+fn priority_classes_resolve_before_pods_and_nodes_load() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  priorityClassName: high\n  containers: [{name: c, image: c}]\n";
+    let class = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n";
+    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: existing\n  labels: {node.kubernetes.io/instance-type: m5.large}\nstatus:\n  allocatable: {cpu: \"2\", memory: 8Gi, pods: \"29\"}\n";
+    let scenario = load_text(&stream(&[pod, class, node])).expect("loads");
+    assert_eq!(scenario.pods[0].priority, 1000);
+    assert_eq!(scenario.nodes.len(), 1);
+    assert_eq!(scenario.nodes[0].name, "existing");
+    let unknown = error_text(&[&pod.replace("high", "low")]);
+    assert!(unknown.contains("spec.priorityClassName"), "{unknown}");
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use joist_core::disruption::{
     Command, DisruptionInput, NodeDisruptionState, PdbStatus, PoolDisruption, empty_command,
-    is_consolidatable, validate_empty_command,
+    eviction_cost, is_consolidatable, validate_empty_command,
 };
 
 use super::termination::pdb_allowances;
@@ -54,6 +54,9 @@ impl DisruptionDriver for EmptinessDriver {
     }
 
     fn decide(&mut self, input: &DisruptionInput<'_>) -> Option<Command> {
+        if !may_have_empty_candidate(input) {
+            return None;
+        }
         empty_command(input).command
     }
 
@@ -64,6 +67,28 @@ impl DisruptionDriver for EmptinessDriver {
     ) -> Result<Command, String> {
         validate_empty_command(input, command).map_err(|e| e.to_string())
     }
+}
+
+/// A cheap necessary condition for the Empty method to act: some consolidatable node hosts no
+/// pod that would count against emptiness (a reschedulable pod with a positive eviction cost,
+/// spec core §4.2). Building the candidate set costs far more on large clusters, and most polls
+/// have no empty node.
+fn may_have_empty_candidate(input: &DisruptionInput<'_>) -> bool {
+    let mut occupied: BTreeSet<&str> = BTreeSet::new();
+    for pod in &input.snapshot.pods {
+        if let Some(node) = pod.node_name.as_deref()
+            && !pod.is_daemonset_pod()
+            && !pod.is_mirror_pod()
+            && !pod.is_terminal()
+            && eviction_cost(pod) > 0.0
+        {
+            occupied.insert(node);
+        }
+    }
+    input
+        .nodes
+        .iter()
+        .any(|(name, state)| state.consolidatable && !occupied.contains(name.as_str()))
 }
 
 /// A command waiting for its validation.

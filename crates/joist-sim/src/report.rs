@@ -125,6 +125,26 @@ fn ratio(used: &ResourceList, allocatable: &ResourceList, name: &str) -> f64 {
     }
 }
 
+/// One node's line of the report.
+fn node_report(node: &SimNode, pods: Vec<String>, used: &ResourceList) -> NodeReport {
+    NodeReport {
+        name: node.name.clone(),
+        nodepool: node.nodepool.clone(),
+        instance_type: node.instance_type.clone(),
+        capacity_type: node.capacity_type.clone(),
+        zone: node.zone.clone(),
+        price_per_hour: node.price,
+        pods,
+        cpu_utilisation: ratio(used, &node.allocatable, names::CPU),
+        memory_utilisation: ratio(used, &node.allocatable, names::MEMORY),
+        gpu_utilisation: ratio(used, &node.allocatable, GPU),
+        gpus: node.allocatable.get_or_zero(GPU).as_f64(),
+        reservation_id: node.reservation_id.clone(),
+        deleting: node.deletion.is_some(),
+        initialized: node.initialized,
+    }
+}
+
 impl Report {
     /// Builds the report of the end state.
     pub fn build(
@@ -149,23 +169,7 @@ impl Report {
             .map(|node| {
                 let mut bound = by_node.remove(node.name.as_str()).unwrap_or_default();
                 bound.sort();
-                let used = used.get(&node.name).unwrap_or(&empty);
-                NodeReport {
-                    name: node.name.clone(),
-                    nodepool: node.nodepool.clone(),
-                    instance_type: node.instance_type.clone(),
-                    capacity_type: node.capacity_type.clone(),
-                    zone: node.zone.clone(),
-                    price_per_hour: node.price,
-                    pods: bound,
-                    cpu_utilisation: ratio(used, &node.allocatable, names::CPU),
-                    memory_utilisation: ratio(used, &node.allocatable, names::MEMORY),
-                    gpu_utilisation: ratio(used, &node.allocatable, GPU),
-                    gpus: node.allocatable.get_or_zero(GPU).as_f64(),
-                    reservation_id: node.reservation_id.clone(),
-                    deleting: node.deletion.is_some(),
-                    initialized: node.initialized,
-                }
+                node_report(node, bound, used.get(&node.name).unwrap_or(&empty))
             })
             .collect();
         node_reports.sort_by(|a, b| a.name.cmp(&b.name));

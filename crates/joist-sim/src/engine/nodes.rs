@@ -121,31 +121,7 @@ impl Simulation<'_> {
             self.launch_failed(&pods, &format!("EC2NodeClass {class} not found"), false);
             return;
         };
-        let mut marked = false;
-        let mut chosen: Option<Launch<'_>> = None;
-        for launch in provider.choose(&nodeclaim.instance_types, &nodeclaim.requirements) {
-            let capacity_type = launch.offering.capacity_type().unwrap_or_default();
-            let zone = launch.offering.zone().unwrap_or_default();
-            let name = &launch.instance_type.name;
-            let short = self
-                .scenario
-                .insufficient_capacity
-                .iter()
-                .any(|s| s.applies(name, zone, capacity_type, self.now));
-            if !short {
-                chosen = Some(launch);
-                break;
-            }
-            let key = (capacity_type.to_owned(), name.clone(), zone.to_owned());
-            self.capacity
-                .mark_unavailable(key, self.now + UNAVAILABLE_TTL);
-            self.schedule(self.now + UNAVAILABLE_TTL, Timed::OfferingAvailable);
-            self.record(
-                "insufficient-capacity",
-                format!("{name} {capacity_type} in {zone}: InsufficientInstanceCapacity, offering unavailable for 3m0s"),
-            );
-            marked = true;
-        }
+        let (chosen, marked) = self.first_launchable(&provider, nodeclaim);
         let Some(launch) = chosen else {
             let reason = format!(
                 "NodePool {}: InsufficientCapacityError: no offering of the NodeClaim's instance types could be launched",
@@ -181,6 +157,39 @@ impl Simulation<'_> {
         self.nodes.insert(name, sim);
         self.peak_nodes = self.peak_nodes.max(self.nodes.len());
         self.disruption.bump();
+    }
+
+    /// The first offering the launch gets: offerings with declared insufficient capacity are
+    /// marked unavailable for 3 minutes and skipped. Also whether any was marked.
+    fn first_launchable<'p>(
+        &mut self,
+        provider: &'p crate::provider::Provider,
+        nodeclaim: &NewNodeClaim,
+    ) -> (Option<Launch<'p>>, bool) {
+        let mut marked = false;
+        for launch in provider.choose(&nodeclaim.instance_types, &nodeclaim.requirements) {
+            let capacity_type = launch.offering.capacity_type().unwrap_or_default();
+            let zone = launch.offering.zone().unwrap_or_default();
+            let name = &launch.instance_type.name;
+            let short = self
+                .scenario
+                .insufficient_capacity
+                .iter()
+                .any(|s| s.applies(name, zone, capacity_type, self.now));
+            if !short {
+                return (Some(launch), marked);
+            }
+            let key = (capacity_type.to_owned(), name.clone(), zone.to_owned());
+            self.capacity
+                .mark_unavailable(key, self.now + UNAVAILABLE_TTL);
+            self.schedule(self.now + UNAVAILABLE_TTL, Timed::OfferingAvailable);
+            self.record(
+                "insufficient-capacity",
+                format!("{name} {capacity_type} in {zone}: InsufficientInstanceCapacity, offering unavailable for 3m0s"),
+            );
+            marked = true;
+        }
+        (None, marked)
     }
 
     fn launch_failed(&mut self, pods: &[String], reason: &str, retry: bool) {

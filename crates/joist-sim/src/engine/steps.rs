@@ -265,6 +265,35 @@ impl Simulation<'_> {
             self.bind(true);
             self.pods_arrived();
         }
+        self.apply_daemonsets(fragment);
+        for pdb in &fragment.pdbs {
+            self.cluster
+                .pdbs
+                .retain(|p| !(p.namespace == pdb.namespace && p.name == pdb.name));
+            self.cluster.pdbs.push(pdb.clone());
+            self.record(
+                "apply",
+                format!("PodDisruptionBudget {}/{}", pdb.namespace, pdb.name),
+            );
+        }
+        let volumes = &fragment.volumes;
+        self.cluster
+            .volumes
+            .claims
+            .extend(volumes.claims.iter().cloned());
+        self.cluster
+            .volumes
+            .volumes
+            .extend(volumes.volumes.iter().cloned());
+        self.cluster
+            .volumes
+            .storage_classes
+            .extend(volumes.storage_classes.iter().cloned());
+    }
+
+    /// DaemonSets of a fragment: each replaces its namesake and its pods, and gets pods on every
+    /// registered node it admits.
+    fn apply_daemonsets(&mut self, fragment: &Scenario) {
         for daemonset in &fragment.daemonsets {
             let (namespace, name) = (daemonset.namespace.clone(), daemonset.name.clone());
             self.cluster
@@ -289,29 +318,6 @@ impl Simulation<'_> {
             }
             self.cluster.daemonsets = saved;
         }
-        for pdb in &fragment.pdbs {
-            self.cluster
-                .pdbs
-                .retain(|p| !(p.namespace == pdb.namespace && p.name == pdb.name));
-            self.cluster.pdbs.push(pdb.clone());
-            self.record(
-                "apply",
-                format!("PodDisruptionBudget {}/{}", pdb.namespace, pdb.name),
-            );
-        }
-        let volumes = &fragment.volumes;
-        self.cluster
-            .volumes
-            .claims
-            .extend(volumes.claims.iter().cloned());
-        self.cluster
-            .volumes
-            .volumes
-            .extend(volumes.volumes.iter().cloned());
-        self.cluster
-            .volumes
-            .storage_classes
-            .extend(volumes.storage_classes.iter().cloned());
     }
 
     /// A `delete` step.

@@ -341,3 +341,19 @@ fn insufficient_capacity_falls_back_to_the_next_offering() {
     );
     assert!(report.pending.is_empty());
 }
+
+/// The web example: 20 pods, then 60 from 10m, all on spot c/m/r nodes.
+#[test]
+fn the_web_example_scales_on_spot() {
+    let report = simulate("web");
+    assert_eq!(bound(&report), 60);
+    assert!(report.pending.is_empty());
+    assert!(report.nodes.iter().all(|n| n.capacity_type == "spot"));
+    assert!(
+        report
+            .nodes
+            .iter()
+            .all(|n| n.instance_type.starts_with(['c', 'm', 'r']))
+    );
+    assert_eq!(events(&report, "scale")[0].at, "10m0s");
+}

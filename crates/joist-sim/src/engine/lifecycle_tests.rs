@@ -182,3 +182,27 @@ fn scenario_nodes_take_pods_before_anything_is_launched() {
     assert!((report.nodes[0].price_per_hour - 0.384).abs() < 1e-9);
     assert!(events(&report, "nodeclaim-created").is_empty());
 }
+
+#[test]
+fn a_reservation_interruption_closes_the_reservation() {
+    let pool = NODEPOOL.replace("values: [on-demand]", "values: [reserved, on-demand]");
+    let class = format!("{NODECLASS}  capacityReservationSelectorTerms: [{{id: cr-1}}]\n");
+    let step = scenario(
+        "  capacityReservations: [{id: cr-1, instanceType: m6i.xlarge, zone: us-east-1a, count: 1, interruptible: true}]\n  steps:\n    - {at: 5m, interrupt: {node: \"karpenter.sh/capacity-type=reserved\", kind: capacity-reservation}}\n",
+    );
+    let report = simulate(&[&pool, &class, &big_pods(1), &step], 900);
+    assert_eq!(events(&report, "capacity-reservation-interrupted").len(), 1);
+    let created = events(&report, "nodeclaim-created");
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert!(
+        created[0].detail.contains("m6i.xlarge reserved"),
+        "{created:?}"
+    );
+    assert!(
+        !created[1].detail.contains("reserved"),
+        "the reservation is closed: {created:?}"
+    );
+    assert_eq!(report.nodes.len(), 1);
+    assert!(report.nodes[0].reservation_id.is_none());
+    assert!(report.pending.is_empty());
+}

@@ -67,7 +67,18 @@ impl Simulation<'_> {
             return false;
         }
         self.refresh_instance_types();
+        if self.has_pending() {
+            self.pods_arrived();
+        }
         true
+    }
+
+    /// Whether a pod waits for a node.
+    pub(super) fn has_pending(&self) -> bool {
+        self.cluster
+            .pods
+            .iter()
+            .any(|p| p.node_name.is_none() && !p.is_terminal())
     }
 
     /// Runs the solver on the current state and acts on its plan.

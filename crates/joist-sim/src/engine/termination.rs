@@ -240,7 +240,9 @@ impl Simulation<'_> {
         for pod in &stranded {
             self.nominated.remove(pod);
         }
-        if !stranded.is_empty() {
+        // Upstream re-triggers provisioning for pending pods every 10 s; a node going away is the
+        // change that can make them schedulable (NodePool limits, reservations).
+        if !stranded.is_empty() || self.has_pending() {
             self.pods_arrived();
         }
         self.record(

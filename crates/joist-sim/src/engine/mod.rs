@@ -150,6 +150,8 @@ struct Simulation<'s> {
     peak_nodes: usize,
     /// Whether a [`Timed::Bind`] is queued for the current instant.
     bind_queued: bool,
+    /// Every node name used so far.
+    used_names: std::collections::BTreeSet<String>,
 }
 
 /// Runs `scenario` to its end with the default disruption methods (emptiness) and reports the
@@ -205,6 +207,7 @@ pub fn run_with(
         spent: 0.0,
         peak_nodes: 0,
         bind_queued: false,
+        used_names: std::collections::BTreeSet::new(),
     };
     sim.start()?;
     let until = options.until.or(scenario.until);

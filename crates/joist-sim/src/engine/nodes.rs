@@ -96,7 +96,8 @@ impl Simulation<'_> {
                 })
                 .collect();
             let name = format!("{nodepool}-{suffix}");
-            if !self.nodes.contains_key(&name) {
+            // Never reuse a name: timed events of a gone node must not reach a new one.
+            if self.used_names.insert(name.clone()) {
                 return name;
             }
         }
@@ -325,6 +326,7 @@ impl Simulation<'_> {
             format!("{} ({} {})", sim.name, sim.instance_type, sim.capacity_type),
         );
         self.cluster.nodes.push(node.clone());
+        self.used_names.insert(node.name.clone());
         self.nodes.insert(node.name.clone(), sim);
         self.peak_nodes = self.peak_nodes.max(self.nodes.len());
         if node.registered {

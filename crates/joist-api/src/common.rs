@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod pattern;
 pub mod schema;
 pub mod strict;
+pub(crate) mod structhash;
 pub mod types;
 
 pub use check::ValidationOptions;

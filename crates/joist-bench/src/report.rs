@@ -38,12 +38,23 @@ pub struct Measurement {
     pub setup_seconds: f64,
     /// Instance types offered to the NodePools (summed over pools).
     pub instance_types: usize,
+    /// The per-pod fit bound (`crate::fit_bound`): a lower bound that, unlike the LP, knows each
+    /// pod must fit on one node. `None` when some pod fits no type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_bound_cost_per_hour: Option<f64>,
+    /// `cost_per_hour / fit_bound_cost_per_hour`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_cost_ratio: Option<f64>,
+    /// The cost of the same pods under upstream's greedy packing alone
+    /// (`PackingPolicy::Upstream`, untimed), to show what joist's re-packing saves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_cost_per_hour: Option<f64>,
 }
 
 /// The header of the human-readable table.
 pub fn table_header() -> String {
     format!(
-        "{:<14} {:<20} {:>7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>6} {:>9}",
+        "{:<14} {:<20} {:>7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>6} {:>10} {:>6} {:>10} {:>9}",
         "case",
         "variant",
         "pods",
@@ -53,6 +64,9 @@ pub fn table_header() -> String {
         "cost/h",
         "bound/h",
         "ratio",
+        "fit/h",
+        "ratio",
+        "upstream/h",
         "rss MiB"
     )
 }
@@ -63,7 +77,7 @@ pub fn table_row(m: &Measurement) -> String {
         value.map_or_else(|| "-".to_string(), |v| format!("{v:.decimals$}"))
     };
     format!(
-        "{:<14} {:<20} {:>7} {:>6} {:>10.4} {:>10.0} {:>10.3} {:>10} {:>6} {:>9}",
+        "{:<14} {:<20} {:>7} {:>6} {:>10.4} {:>10.0} {:>10.3} {:>10} {:>6} {:>10} {:>6} {:>10} {:>9}",
         m.case,
         m.variant,
         m.pods,
@@ -73,6 +87,9 @@ pub fn table_row(m: &Measurement) -> String {
         m.cost_per_hour,
         optional(m.lower_bound_cost_per_hour, 3),
         optional(m.cost_ratio, 3),
+        optional(m.fit_bound_cost_per_hour, 3),
+        optional(m.fit_cost_ratio, 3),
+        optional(m.upstream_cost_per_hour, 3),
         optional(m.peak_rss_mb, 1),
     )
 }
@@ -97,6 +114,9 @@ mod tests {
             iterations: 20,
             setup_seconds: 0.01,
             instance_types: 400,
+            fit_bound_cost_per_hour: Some(110.0),
+            fit_cost_ratio: Some(1.1223),
+            upstream_cost_per_hour: Some(130.0),
         }
     }
 
@@ -122,7 +142,10 @@ mod tests {
         m.lower_bound_cost_per_hour = None;
         m.cost_ratio = None;
         m.peak_rss_mb = None;
+        m.fit_bound_cost_per_hour = None;
+        m.fit_cost_ratio = None;
+        m.upstream_cost_per_hour = None;
         let row = table_row(&m);
-        assert_eq!(row.matches(" -").count(), 3, "{row}");
+        assert_eq!(row.matches(" -").count(), 6, "{row}");
     }
 }

@@ -16,10 +16,11 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use joist_core::rng::SeededRng;
-use joist_core::scheduling::{Plan, solve};
+use joist_core::scheduling::{PackingPolicy, Plan, SchedulingSettings, solve};
 use thiserror::Error;
 
 use crate::cases::{self, Case, CaseError, Prepared};
+use crate::fit_bound::fit_bound;
 use crate::lower_bound::lower_bound;
 use crate::report::Measurement;
 use crate::rss;
@@ -92,6 +93,8 @@ pub fn measure(case: Case, variant: &str, options: RunOptions) -> Result<Measure
         iterations += 1;
     }
     let cost = cases::plan_cost(&prepared.snapshot, &plan)?;
+    let fit = fit_bound(&prepared.snapshot.pods, prepared.distinct_instance_types());
+    let upstream_cost = upstream_greedy_cost(&prepared)?;
     let seconds = spent / f64::from(iterations);
     let pods = prepared.snapshot.pods.len();
     let lower = bound.cost_per_hour;
@@ -110,7 +113,32 @@ pub fn measure(case: Case, variant: &str, options: RunOptions) -> Result<Measure
         iterations,
         setup_seconds,
         instance_types: prepared.offered_instance_types(),
+        fit_bound_cost_per_hour: fit.as_ref().map(|f| f.cost_per_hour),
+        fit_cost_ratio: fit
+            .as_ref()
+            .filter(|f| f.cost_per_hour > 0.0)
+            .map(|f| cost / f.cost_per_hour),
+        upstream_cost_per_hour: upstream_cost,
     })
+}
+
+/// The plan cost under upstream's greedy packing alone, or `None` when the case already uses it
+/// (nothing to compare). Untimed; checked to place every pod like the timed solves.
+fn upstream_greedy_cost(prepared: &Prepared) -> Result<Option<f64>, CaseError> {
+    if prepared.settings.packing_policy == PackingPolicy::Upstream {
+        return Ok(None);
+    }
+    let settings = SchedulingSettings {
+        packing_policy: PackingPolicy::Upstream,
+        ..prepared.settings.clone()
+    };
+    let plan = solve(
+        &prepared.snapshot,
+        &settings,
+        &mut SeededRng::new(SOLVE_SEED),
+    );
+    cases::check_all_placed(&prepared.snapshot, &plan)?;
+    cases::plan_cost(&prepared.snapshot, &plan).map(Some)
 }
 
 /// One `solve()` with a fresh RNG, timed, and checked to place every pod.

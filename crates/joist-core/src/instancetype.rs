@@ -4,8 +4,13 @@
 //! purchase options it can be bought in ([`Offering`]s). The scheduler reasons over the
 //! requirements, [`InstanceType::allocatable`] and offering prices; it never talks to the cloud.
 //!
-//! Not modelled yet: per-offering capacity/overhead overrides (NodeOverlay "allocatable groups")
-//! and dynamic (DRA) resources; every offering shares the type's capacity and overhead.
+//! Some offerings may replace parts of the type's capacity or overhead ([`OfferingOverride`],
+//! upstream `Offering.CapacityOverride` / `OverheadOverride`, e.g. NodeOverlay capacity). The
+//! offerings that share an override form an *allocatable group*; the scheduler treats each
+//! group as its own variant of the type ([`InstanceType::scheduling_variants`]), so a request
+//! fits only where some group's allocatable holds it and that group has a usable offering.
+//!
+//! Not modelled yet: dynamic (DRA) resources.
 
 use crate::labels::{CAPACITY_TYPE, ZONE};
 use crate::requirements::{Operator, Requirements};
@@ -87,6 +92,59 @@ impl Offering {
     }
 }
 
+/// What some offerings of an instance type change about its resources. Keys given replace the
+/// type's (or are added); keys not given keep the type's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfferingOverride {
+    /// Capacity entries that replace or extend the type's capacity.
+    pub capacity: ResourceList,
+    /// Overhead entries that replace or extend the type's, per part (kube-reserved,
+    /// system-reserved, eviction threshold); `None` keeps the type's overhead.
+    pub overhead: Option<Overhead>,
+}
+
+impl OfferingOverride {
+    /// The capacity and overhead of an offering with this override on `it`.
+    fn apply(&self, it: &InstanceType) -> (ResourceList, Overhead) {
+        let mut capacity = it.capacity.clone();
+        assign(&mut capacity, &self.capacity);
+        let mut overhead = it.overhead.clone();
+        if let Some(replacement) = &self.overhead {
+            assign(&mut overhead.kube_reserved, &replacement.kube_reserved);
+            assign(&mut overhead.system_reserved, &replacement.system_reserved);
+            assign(
+                &mut overhead.eviction_threshold,
+                &replacement.eviction_threshold,
+            );
+        }
+        (capacity, overhead)
+    }
+}
+
+/// Upstream `lo.Assign`: every entry of `with` replaces or extends `target`.
+fn assign(target: &mut ResourceList, with: &ResourceList) {
+    for (name, quantity) in with.iter() {
+        target.insert(name, quantity);
+    }
+}
+
+/// Why an instance type cannot be built as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InstanceTypeError {
+    /// An override names an offering the type does not have.
+    #[error(
+        "instance type {instance_type}: offering override for offering {index}, which does not exist ({offerings} offerings)"
+    )]
+    UnknownOffering {
+        /// The instance type.
+        instance_type: String,
+        /// The offering index given.
+        index: usize,
+        /// How many offerings the type has.
+        offerings: usize,
+    },
+}
+
 /// A purchasable machine shape, as the scheduler sees it.
 ///
 /// Capacity and overhead are fixed at construction so [`allocatable`](Self::allocatable) can be
@@ -106,6 +164,11 @@ pub struct InstanceType {
     overhead: Overhead,
     /// capacity − overhead − hugepages, computed once.
     allocatable: ResourceList,
+    /// Per-offering overrides, parallel to `offerings` (empty when there are none).
+    overrides: Vec<Option<OfferingOverride>>,
+    /// The allocatable groups as variants of this type, the un-overridden base first (each with
+    /// only its own offerings); empty when no offering has an override.
+    groups: Vec<InstanceType>,
 }
 
 impl InstanceType {
@@ -125,7 +188,85 @@ impl InstanceType {
             capacity,
             overhead,
             allocatable,
+            overrides: Vec::new(),
+            groups: Vec::new(),
         }
+    }
+
+    /// Returns the type with `overrides` (offering index, override) applied to its offerings as
+    /// they are now, and its allocatable groups built: the base group (offerings without an
+    /// override, possibly none) first, then one group per distinct override in offering order.
+    pub fn with_offering_overrides(
+        mut self,
+        overrides: Vec<(usize, OfferingOverride)>,
+    ) -> Result<Self, InstanceTypeError> {
+        let mut per_offering: Vec<Option<OfferingOverride>> = vec![None; self.offerings.len()];
+        for (index, override_) in overrides {
+            let slot =
+                per_offering
+                    .get_mut(index)
+                    .ok_or_else(|| InstanceTypeError::UnknownOffering {
+                        instance_type: self.name.clone(),
+                        index,
+                        offerings: self.offerings.len(),
+                    })?;
+            *slot = Some(override_);
+        }
+        self.groups = Vec::new();
+        self.overrides = per_offering;
+        if self.overrides.iter().any(Option::is_some) {
+            self.groups = self.build_groups();
+        }
+        Ok(self)
+    }
+
+    /// The override of offering `index`, if it has one.
+    pub fn offering_override(&self, index: usize) -> Option<&OfferingOverride> {
+        self.overrides.get(index).and_then(Option::as_ref)
+    }
+
+    /// What the scheduler packs against: the type itself, or, when some offering has an
+    /// override, one variant per allocatable group (same name and requirements, the group's
+    /// capacity, overhead and offerings only), the base group first.
+    pub fn scheduling_variants(&self) -> &[InstanceType] {
+        if self.groups.is_empty() {
+            std::slice::from_ref(self)
+        } else {
+            &self.groups
+        }
+    }
+
+    fn build_groups(&self) -> Vec<InstanceType> {
+        let mut keys: Vec<Option<&OfferingOverride>> = vec![None];
+        let mut members: Vec<Vec<Offering>> = vec![Vec::new()];
+        for (offering, override_) in self.offerings.iter().zip(&self.overrides) {
+            let key = override_.as_ref();
+            let group = match keys.iter().position(|k| *k == key) {
+                Some(group) => group,
+                None => {
+                    keys.push(key);
+                    members.push(Vec::new());
+                    keys.len() - 1
+                }
+            };
+            members[group].push(offering.clone());
+        }
+        keys.into_iter()
+            .zip(members)
+            .map(|(key, offerings)| {
+                let (capacity, overhead) = match key {
+                    None => (self.capacity.clone(), self.overhead.clone()),
+                    Some(override_) => override_.apply(self),
+                };
+                InstanceType::new(
+                    self.name.clone(),
+                    self.requirements.clone(),
+                    offerings,
+                    capacity,
+                    overhead,
+                )
+            })
+            .collect()
     }
 
     /// What a node of this type reports as capacity.
@@ -300,6 +441,61 @@ mod tests {
         let mut zone_c = Requirements::new();
         zone_c.add(Requirement::in_values(ZONE, ["us-east-1c"]));
         assert_eq!(it.cheapest_compatible_price(&zone_c), f64::MAX);
+    }
+
+    #[test]
+    fn offering_overrides_form_allocatable_groups_base_first() {
+        let extra = OfferingOverride {
+            capacity: list(&[("memory", "32Gi"), ("example.com/gpu", "1")]),
+            overhead: Some(Overhead {
+                kube_reserved: list(&[("cpu", "1")]),
+                ..Overhead::default()
+            }),
+        };
+        let it = instance_type(vec![
+            offering("spot", "a", 0.1, true),
+            offering("spot", "b", 0.1, true),
+            offering("on-demand", "a", 0.2, true),
+        ])
+        .with_offering_overrides(vec![(0, extra.clone()), (2, extra.clone())])
+        .expect("valid indices");
+        let groups = it.scheduling_variants();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].offerings, [it.offerings[1].clone()]);
+        assert_eq!(groups[0].allocatable(), it.allocatable());
+        assert_eq!(
+            groups[1].offerings,
+            [it.offerings[0].clone(), it.offerings[2].clone()]
+        );
+        let overridden = groups[1].allocatable();
+        // Capacity keys are replaced (16Gi -> 32Gi, not added) or added; overhead keys replaced.
+        assert_eq!(
+            overridden.get("memory"),
+            Some(Quantity::parse("31775Mi").expect("q"))
+        );
+        assert_eq!(
+            overridden.get("example.com/gpu"),
+            Some(Quantity::from_int(1))
+        );
+        assert_eq!(
+            overridden.get("cpu"),
+            Some(Quantity::parse("2980m").expect("q"))
+        );
+        assert_eq!(it.offering_override(1), None);
+        assert_eq!(it.offering_override(2), Some(&extra));
+    }
+
+    #[test]
+    fn types_without_overrides_are_their_own_only_variant() {
+        let it = instance_type(vec![offering("spot", "a", 0.1, true)]);
+        assert_eq!(it.scheduling_variants(), std::slice::from_ref(&it));
+        let err = it
+            .with_offering_overrides(vec![(3, OfferingOverride::default())])
+            .expect_err("index out of range");
+        assert_eq!(
+            err.to_string(),
+            "instance type m5.xlarge: offering override for offering 3, which does not exist (1 offerings)"
+        );
     }
 
     #[test]

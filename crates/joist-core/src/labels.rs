@@ -106,8 +106,11 @@ pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
 pub const NODEPOOL_HASH: &str = "karpenter.sh/nodepool-hash";
 /// Version of the scheme behind [`NODEPOOL_HASH`].
 pub const NODEPOOL_HASH_VERSION: &str = "karpenter.sh/nodepool-hash-version";
-/// The current value of [`NODEPOOL_HASH_VERSION`].
-pub const NODEPOOL_HASH_VERSION_VALUE: &str = "v3";
+/// The value of [`NODEPOOL_HASH_VERSION`] joist writes: upstream's `v3` field set hashed with
+/// joist's encoding. It differs from upstream's `"v3"` because the hash values differ, so a
+/// migration either way re-stamps NodeClaims instead of drifting them (joist-api
+/// `nodepool::hash`).
+pub const NODEPOOL_HASH_VERSION_VALUE: &str = "v3-joist1";
 /// RFC 3339 time after which a deleting NodeClaim's drain stops being graceful.
 pub const NODECLAIM_TERMINATION_TIMESTAMP: &str = "karpenter.sh/nodeclaim-termination-timestamp";
 /// `"true"`/`"false"`: whether the scheduler relaxed a `minValues` to launch this NodeClaim.

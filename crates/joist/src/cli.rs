@@ -1,6 +1,7 @@
 //! Command-line interface of the `joist` binary: argument parsing, dispatch to one file per
 //! subcommand, and the mapping of failures to exit codes.
 
+mod controller;
 mod crds;
 mod policy;
 mod simulate;
@@ -35,6 +36,9 @@ enum Command {
     /// the nodes launched, their cost, pending pods with reasons and the timeline. Exit status 2
     /// for a scenario that cannot be loaded.
     Simulate(simulate::Args),
+    /// Run the controller against a cluster (kwok provider): provisioning and the NodeClaim
+    /// lifecycle. Flags fall back to upstream's environment variables.
+    Controller(controller::Args),
 }
 
 /// Exit status for input that cannot be processed at all (unreadable file, usage error).
@@ -47,6 +51,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Crds(args) => crds::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Controller(args) => controller::run(args),
     };
     match outcome {
         Ok(code) => code,

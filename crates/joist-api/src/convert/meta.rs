@@ -80,13 +80,17 @@ pub(crate) fn resource_list(
     Ok(out)
 }
 
-/// The controlling owner reference, else the first one (how Karpenter reads a pod's owner).
+/// The controlling owner reference, else the first one (how Karpenter reads a pod's owner),
+/// marked with whether it is the controller (only a controller feeds default topology spread).
 pub(crate) fn owner(metadata: &meta::ObjectMeta) -> Option<OwnerReference> {
     let refs = metadata.owner_references.as_deref()?;
     refs.iter()
         .find(|r| r.controller == Some(true))
         .or_else(|| refs.first())
-        .map(|r| OwnerReference::new(&r.api_version, &r.kind, &r.name))
+        .map(|r| {
+            OwnerReference::new(&r.api_version, &r.kind, &r.name)
+                .with_controller(r.controller == Some(true))
+        })
 }
 
 /// A label selector in core form.

@@ -18,6 +18,7 @@ mod objects;
 mod pod;
 mod scheduling;
 mod volumes;
+mod workloads;
 
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,9 @@ pub use node::{csinode_volume_limits, node, nodeclaim, nodepool};
 pub use objects::{daemonset, pdb};
 pub use pod::pod;
 pub use volumes::{persistent_volume, persistent_volume_claim, storage_class};
+pub use workloads::{
+    replica_set_selector, replication_controller_selector, service, stateful_set_selector,
+};
 
 /// How objects are read: cluster objects as they are, or scenario objects that still need the
 /// parts of their state a cluster would have filled in.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use joist_core::labels::{INITIALIZED, NODEPOOL, NODEPOOL_HASH, REGISTERED};
+use joist_core::labels::{INITIALIZED, NODEPOOL, REGISTERED};
 use joist_core::resources::{Quantity, ResourceList};
 use joist_core::snapshot::{self, NodeClassRef};
 use k8s_openapi::api::core::v1 as core;
@@ -197,13 +197,10 @@ pub fn nodepool(
             None => Some(crate::nodepool::DEFAULT_EXPIRE_AFTER.to_owned()),
         },
         termination_grace_period: spec.and_then(|s| s.termination_grace_period.clone()),
-        hash: nodepool
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(NODEPOOL_HASH))
-            .cloned()
-            .unwrap_or_default(),
+        // Computed, not read from the NodePool's annotation: right after a migration that
+        // annotation still holds upstream's hash, which must not be stamped next to joist's
+        // hash version (every new NodeClaim would look drifted).
+        hash: nodepool.hash(),
     })
 }
 

@@ -11,6 +11,8 @@
 
 mod crd;
 mod defaults;
+pub mod drift;
+pub mod hash;
 pub mod kubelet;
 pub mod launch;
 mod rules;

@@ -8,6 +8,7 @@
 
 mod convert;
 mod crd;
+pub mod hash;
 mod validation;
 
 #[cfg(test)]

@@ -154,10 +154,5 @@ fn command(candidates: Vec<Candidate>) -> Command {
         candidates.len(),
         names.join(", ")
     );
-    Command {
-        reason: DisruptionReason::Empty,
-        candidates,
-        replacements: Vec::new(),
-        explanation,
-    }
+    Command::delete(DisruptionReason::Empty, candidates, explanation)
 }

@@ -6,9 +6,21 @@
 //! here stays a pure function of plain data. Methods return [`Command`]s; starting them (taints,
 //! the 15 s validation, deletion) is the driver's job.
 
+mod balanced;
 mod budgets;
 mod candidates;
+mod consolidation;
+mod drift;
+mod drift_method;
 mod emptiness;
+mod expiration;
+mod multi_node;
+mod search;
+mod simulate;
+mod single_node;
+mod static_capacity;
+mod static_drift;
+mod validation;
 
 #[cfg(test)]
 mod tests;
@@ -18,15 +30,41 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
+pub use balanced::{BALANCED_K, PoolScore, balanced_approves, balanced_scores};
 pub use budgets::{budget_node_counts, pool_allowances};
 pub use candidates::{
     BlockReason, Candidate, CandidateSet, DisruptionClass, disruption_cost, eviction_cost,
     lifetime_remaining,
 };
+pub use consolidation::{
+    Computed, ConsolidationDecision, ConsolidationSettings, Eligibility, MIN_SPOT_TO_SPOT_OPTIONS,
+    Method, SearchMode, compute_consolidation, consolidation_eligibility,
+};
+pub use drift::{
+    DRIFT_RECHECK, DriftCheck, DriftLabels, DriftReason, DriftStatus, DriftedCondition,
+    DriftedNodes, INSTANCE_TYPE_CHECK_INTERVAL, INSTANCE_TYPE_CHECK_MIN_AGE, NoProviderDrift,
+    NodeClaimFacts, NodePoolFacts, ProviderDrift, detect_drift, requirements_drift, static_drift,
+};
+pub use drift_method::{DriftDecision, drift_command};
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
+pub use expiration::{ExpirationDecision, ExpirationFacts, expire, expires_at};
+pub use multi_node::multi_node_consolidation;
+pub use search::command_nodes;
+pub use simulate::{
+    InstanceTypeOption, PodFailure, PodPlacement, SimulatedNodeClaim, SimulationError,
+    SimulationResult, Simulator, allowed_capacity_types, worst_launch_price,
+};
+pub use single_node::{interleave_by_nodepool, single_node_consolidation};
+pub use static_capacity::{
+    STATIC_LIMIT_REQUEUE, STATIC_REQUEUE, StaticPoolState, StaticProvisioning, UnlaunchedNodeClaim,
+    node_limit, static_scale_down, static_scale_up, template_nodeclaim,
+};
+pub use static_drift::{StaticDriftDecision, static_drift_commands};
+pub use validation::{RejectionReason, ValidationError, validate_command};
 
 use crate::duration::NillableDuration;
 use crate::nodepool::budgets::{Budget, DisruptionReason};
+use crate::scheduling::NewNodeClaim;
 use crate::snapshot::Snapshot;
 
 /// `spec.disruption.consolidationPolicy`.
@@ -153,15 +191,125 @@ pub fn is_consolidatable(
         .is_some_and(|ready_at| ready_at <= now)
 }
 
+/// What a command does to its candidates (upstream `Command.Decision()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Decision {
+    /// Delete the candidates; their pods fit elsewhere.
+    Delete,
+    /// Launch the replacements first, then delete the candidates.
+    Replace,
+}
+
+impl Decision {
+    /// Upstream's lower-case decision name (`delete`, `replace`), as in logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Replace => "replace",
+        }
+    }
+}
+
+/// A NodeClaim a command launches before deleting its candidates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replacement {
+    /// The NodeClaim to create. Its `requirements` and `instance_types` are final: narrowed to
+    /// [`Self::options`] and, for consolidation, to the forced capacity type.
+    pub nodeclaim: NewNodeClaim,
+    /// The instance-type options, cheapest first, with their prices under the requirements.
+    pub options: Vec<InstanceTypeOption>,
+    /// The capacity types the requirements allow, in launch preference order (reserved, spot,
+    /// on-demand).
+    pub capacity_types: Vec<String>,
+    /// The expected price per hour: the cheapest compatible available offering of the first
+    /// (cheapest) option; 0 without options.
+    pub price: f64,
+}
+
 /// One disruption decision as plain data (upstream `Command`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
     /// The reason (`Empty`, `Drifted`, `Underutilized`).
     pub reason: DisruptionReason,
+    /// Delete or replace.
+    pub decision: Decision,
     /// The nodes to disrupt, in decision order.
     pub candidates: Vec<Candidate>,
-    /// Replacement NodeClaims to launch first (none for emptiness); instance type names.
-    pub replacements: Vec<String>,
-    /// Why the command was (or was not) produced, for logs and events.
+    /// Replacement NodeClaims to launch first (none for a delete).
+    pub replacements: Vec<Replacement>,
+    /// Existing nodes the candidates' pods are expected to move to (the driver nominates them).
+    pub destinations: Vec<String>,
+    /// Σ candidate prices − Σ replacement prices, per hour (upstream's "savings" figure).
+    pub savings: f64,
+    /// Why the command was produced, for logs and events.
     pub explanation: String,
+}
+
+impl Command {
+    /// A delete command for `candidates`, saving their full price.
+    pub fn delete(
+        reason: DisruptionReason,
+        candidates: Vec<Candidate>,
+        explanation: String,
+    ) -> Self {
+        let savings = candidates.iter().map(|c| c.price).sum();
+        Self {
+            reason,
+            decision: Decision::Delete,
+            candidates,
+            replacements: Vec::new(),
+            destinations: Vec::new(),
+            savings,
+            explanation,
+        }
+    }
+
+    /// Σ of the candidates' prices per hour.
+    pub fn candidate_price(&self) -> f64 {
+        self.candidates.iter().map(|c| c.price).sum()
+    }
+
+    /// Σ of the replacements' expected prices per hour.
+    pub fn replacement_price(&self) -> f64 {
+        self.replacements.iter().map(|r| r.price).sum()
+    }
+
+    /// The command as upstream's logs print it:
+    /// `replace: nodepools=[default]: [node-a] -> [1 replacement]` (a delete has no arrow).
+    pub fn summary(&self) -> String {
+        let pools: BTreeSet<&str> = self
+            .candidates
+            .iter()
+            .map(|c| c.nodepool.as_str())
+            .collect();
+        let nodes: Vec<&str> = self.candidates.iter().map(|c| c.node.as_str()).collect();
+        let mut text = format!(
+            "{}: nodepools=[{}]: [{}]",
+            self.decision.as_str(),
+            pools.into_iter().collect::<Vec<_>>().join(", "),
+            nodes.join(", ")
+        );
+        if !self.replacements.is_empty() {
+            let plural = if self.replacements.len() == 1 {
+                ""
+            } else {
+                "s"
+            };
+            text.push_str(&format!(
+                " -> [{} replacement{plural}]",
+                self.replacements.len()
+            ));
+        }
+        text
+    }
+
+    /// The `ConsolidationCandidate` event text: "Consolidation candidate: <command> (savings:
+    /// $x.xx)".
+    pub fn candidate_event(&self) -> String {
+        format!(
+            "Consolidation candidate: {} (savings: ${:.2})",
+            self.summary(),
+            self.savings
+        )
+    }
 }

@@ -13,6 +13,7 @@ use std::fmt;
 
 use super::preferences::Preferences;
 use super::settings::SchedulingSettings;
+use super::stats::ZoneDomains;
 use super::topology::Topology;
 use crate::labels::WellKnownLabels;
 use crate::requirements::Requirements;
@@ -85,6 +86,15 @@ pub trait TopologyHook: fmt::Debug {
     /// relaxation), so dropped preferences stop constraining it.
     fn update(&mut self, pod: &Pod, constraints: &PodConstraints) {
         let _ = (pod, constraints);
+    }
+
+    /// The zones `pod`'s own zonal constraints allow as the counts stand now (upstream
+    /// `GetTopologyZoneConstraints`; feeds the pending-pods-by-effective-zone metric).
+    /// `requirements` are the pod's requirements under the preference policy. Engines that track
+    /// no domains report no constraint.
+    fn zone_domains(&self, pod: &Pod, requirements: &Requirements) -> ZoneDomains {
+        let _ = (pod, requirements);
+        ZoneDomains::Unconstrained
     }
 
     /// The full text of a refusal (upstream's message, with the counts as they are now).

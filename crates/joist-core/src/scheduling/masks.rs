@@ -133,14 +133,23 @@ impl OfferingCache {
             instance_types: Requirement::in_values(INSTANCE_TYPE, names),
             capacity_types: (!capacity_types.is_empty())
                 .then(|| Requirement::in_values(CAPACITY_TYPE, capacity_types)),
-            names: ordered
-                .iter()
-                .map(|&o| Arc::clone(&template.options[o as usize].name))
-                .collect(),
+            names: price_ordered_names(template, ordered),
         };
         listings.insert(ordered.to_vec(), listing.clone());
         listing
     }
+}
+
+/// The options' names in price order, each once: variants of a type with offering overrides
+/// share its name, and the cheapest one stands for it.
+fn price_ordered_names(template: &Template<'_>, ordered: &[u32]) -> Arc<[Arc<str>]> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    ordered
+        .iter()
+        .map(|&o| &template.options[o as usize].name)
+        .filter(|name| seen.insert(name))
+        .map(Arc::clone)
+        .collect()
 }
 
 fn summarize(

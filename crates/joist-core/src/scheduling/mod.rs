@@ -12,6 +12,7 @@
 
 mod claims;
 mod classes;
+pub mod default_spread;
 mod dense;
 mod existing;
 mod failure;
@@ -30,6 +31,7 @@ mod queue;
 mod reservations;
 mod settings;
 mod solver;
+mod stats;
 mod template;
 pub mod topology;
 mod volumes;
@@ -37,11 +39,16 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{Ignored, NewNodeClaim, Nomination, Plan, PodIndex, SkippedNodePool, Unschedulable};
+pub use default_spread::{DefaultSpreadError, DefaultTopologySpread};
+pub use plan::{
+    Ignored, NO_COMPATIBLE_INSTANCE_TYPES, NewNodeClaim, NodePoolEvent, Nomination, Plan, PodIndex,
+    SkippedNodePool, Unschedulable,
+};
 pub use settings::{
     MAX_INSTANCE_TYPES, MinValuesPolicy, PackingPolicy, PreferencePolicy, ReservedOfferingMode,
     SchedulingSettings,
 };
+pub use stats::{FLEXIBLE_ZONE, NO_ZONE, SchedulingStats, ZoneDomains};
 
 use crate::explain::Explanation;
 use crate::rng::SeededRng;
@@ -50,17 +57,28 @@ use crate::snapshot::Snapshot;
 /// Upstream's error for every pod when no NodePool is usable.
 const NO_DYNAMIC_NODEPOOLS: &str = "no dynamic nodepools found";
 
+/// Upstream's error for every pod when NodePools exist but none has an instance type left.
+pub(crate) const NO_INSTANCE_TYPES: &str =
+    "nodepool requirements filtered out all available instance types";
+
 /// Decides where the snapshot's provisionable pods go (spec core §2).
 ///
 /// Pure and deterministic: the same snapshot, settings and RNG state give the same [`Plan`]. The
 /// RNG only resolves label values of `Exists`/`NotIn`/`Gt`/`Lt` custom requirements.
 pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut SeededRng) -> Plan {
     let mut batch = provisionable::collect(snapshot, settings);
+    // Default topology spread (spec core §2.3 step 5) works on a copy of the snapshot whose
+    // batch pods carry the injected constraints; unconfigured solves keep the original.
+    let injected =
+        default_spread::inject::inject(snapshot, &settings.default_topology_spread, &batch.pods);
+    let snapshot = injected.as_ref().unwrap_or(snapshot);
     let mut plan = Plan {
         ignored: std::mem::take(&mut batch.ignored),
         ..Plan::default()
     };
     let mut solver = solver::Solver::new(snapshot, settings, &batch, &mut plan.skipped_nodepools);
+    // Upstream counts pending pods by zone before its queue runs, so placements do not move them.
+    let pending_by_zone = stats::pending_by_effective_zone(&solver);
     if solver.no_dynamic_nodepools {
         plan.unschedulable = batch
             .pods
@@ -70,6 +88,7 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
                 explanation: Explanation::general(NO_DYNAMIC_NODEPOOLS),
             })
             .collect();
+        stats::finish(&mut plan, batch.pods.len(), pending_by_zone);
         return plan;
     }
     let failures = solver.run();
@@ -77,6 +96,7 @@ pub fn solve(snapshot: &Snapshot, settings: &SchedulingSettings, rng: &mut Seede
         packing::repack(&mut solver);
     }
     record(&mut plan, &solver, failures, rng);
+    stats::finish(&mut plan, batch.pods.len(), pending_by_zone);
     plan
 }
 

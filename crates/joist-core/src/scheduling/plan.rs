@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use super::template::SkippedNodePool;
+pub use super::stats::SchedulingStats;
+pub use super::template::{NO_COMPATIBLE_INSTANCE_TYPES, NodePoolEvent, SkippedNodePool};
 use crate::explain::Explanation;
 use crate::requirements::Requirements;
 use crate::resources::ResourceList;
@@ -97,6 +98,8 @@ pub struct Plan {
     pub deferred: Vec<PodIndex>,
     /// NodePools the solve could not use, with upstream's log reason.
     pub skipped_nodepools: Vec<SkippedNodePool>,
+    /// Counts for the driver's scheduling metrics (the core emits none itself).
+    pub stats: SchedulingStats,
 }
 
 impl Plan {

@@ -1,5 +1,6 @@
 //! [`SchedulingSettings`]: the explicit options of a solve (no globals, no context lookups).
 
+use super::default_spread::DefaultTopologySpread;
 use crate::labels::{LabelAliases, RestrictedLabels, WellKnownLabels};
 
 /// Upstream's hard limit on the instance types sent per NodeClaim (600 since v1.8).
@@ -76,6 +77,9 @@ pub struct SchedulingSettings {
     pub reservation_id_label: Option<String>,
     /// Upstream's greedy packing or joist's cost-aware re-packing of new NodeClaims.
     pub packing_policy: PackingPolicy,
+    /// `--scheduler-config` `podTopologySpread.defaultConstraints`, applied to pods without
+    /// spread constraints of their own (empty by default: nothing injected, nothing paid).
+    pub default_topology_spread: DefaultTopologySpread,
 }
 
 impl Default for SchedulingSettings {
@@ -93,6 +97,7 @@ impl Default for SchedulingSettings {
             restricted_labels: RestrictedLabels::core(),
             reservation_id_label: None,
             packing_policy: PackingPolicy::CostAware,
+            default_topology_spread: DefaultTopologySpread::default(),
         }
     }
 }

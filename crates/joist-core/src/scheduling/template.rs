@@ -27,6 +27,37 @@ pub struct SkippedNodePool {
     pub reason: String,
     /// Whether upstream emits the `NoCompatibleInstanceTypes` warning event.
     pub no_compatible_instance_types: bool,
+    /// Whether the instance types were filtered out by minValues (changes the event message).
+    pub min_values_incompatible: bool,
+}
+
+/// The reason of upstream's Warning event on a NodePool whose requirements leave no instance
+/// type (spec core §6.2; deduplicated per NodePool for 1 minute by the driver).
+pub const NO_COMPATIBLE_INSTANCE_TYPES: &str = "NoCompatibleInstanceTypes";
+
+/// A Warning event the driver should emit on a NodePool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodePoolEvent {
+    /// The event reason.
+    pub reason: &'static str,
+    /// The event message, upstream's text.
+    pub message: &'static str,
+}
+
+impl SkippedNodePool {
+    /// The Warning event upstream emits for this skip, if any: `NoCompatibleInstanceTypes`,
+    /// "NodePool requirements filtered out all compatible available instance types[ due to
+    /// minValues incompatibility]".
+    pub fn event(&self) -> Option<NodePoolEvent> {
+        self.no_compatible_instance_types.then_some(NodePoolEvent {
+            reason: NO_COMPATIBLE_INSTANCE_TYPES,
+            message: if self.min_values_incompatible {
+                "NodePool requirements filtered out all compatible available instance types due to minValues incompatibility"
+            } else {
+                "NodePool requirements filtered out all compatible available instance types"
+            },
+        })
+    }
 }
 
 /// One instance type a template may launch, with its dense resources.
@@ -116,6 +147,7 @@ pub(crate) fn build_templates<'s>(
                 nodepool: nodepool.name.clone(),
                 reason: "skipping, no resolved instance types found".into(),
                 no_compatible_instance_types: false,
+                min_values_incompatible: false,
             });
             continue;
         };
@@ -129,6 +161,7 @@ pub(crate) fn build_templates<'s>(
                     "skipping, nodepool requirements filtered out all instance types".into()
                 },
                 no_compatible_instance_types: true,
+                min_values_incompatible: min_values,
             }),
         }
     }
@@ -151,6 +184,7 @@ fn usable(nodepool: &NodePool, skipped: &mut Vec<SkippedNodePool>) -> bool {
             nodepool: nodepool.name.clone(),
             reason: reason.into(),
             no_compatible_instance_types: false,
+            min_values_incompatible: false,
         });
     }
     reason.is_none()
@@ -179,8 +213,10 @@ fn template<'s>(
     requirements.add_all(&Requirements::from_labels(&labels, &settings.label_aliases));
     requirements.add(Requirement::in_values(REGISTERED, ["true"]));
     requirements.add(Requirement::in_values(INITIALIZED, ["true"]));
+    // Types with offering overrides take part as one variant per allocatable group.
     let survivors: Vec<&InstanceType> = its
         .iter()
+        .flat_map(InstanceType::scheduling_variants)
         .filter(|it| prefilter(it, &requirements, settings, index))
         .collect();
     if survivors.is_empty() {

@@ -12,6 +12,7 @@ mod pod;
 mod pod_requirements;
 mod selector;
 mod volumes;
+mod workloads;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use volumes::{
     ClaimPhase, PersistentVolume, PersistentVolumeClaim, StorageClass, TopologySelectorTerm,
     VolumeBindingMode, Volumes,
 };
+pub use workloads::{Service, WorkloadKind, WorkloadSelector};
 
 use crate::instancetype::InstanceType;
 
@@ -62,4 +64,10 @@ pub struct Snapshot {
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     /// PVCs, PVs and StorageClasses.
     pub volumes: Volumes,
+    /// Services (their selectors), for default topology spread selector deduction; only read
+    /// when default constraints are configured.
+    pub services: Vec<Service>,
+    /// Selectors of ReplicationControllers, ReplicaSets and StatefulSets, for default topology
+    /// spread selector deduction; only read when default constraints are configured.
+    pub workload_selectors: Vec<WorkloadSelector>,
 }

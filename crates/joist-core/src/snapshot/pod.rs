@@ -24,10 +24,13 @@ pub struct OwnerReference {
     pub kind: String,
     /// Name of the owner.
     pub name: String,
+    /// Whether the reference has `controller: true`. Only a controller's selector feeds default
+    /// topology spread; drivers that fall back to a non-controller reference say so here.
+    pub controller: bool,
 }
 
 impl OwnerReference {
-    /// Builds an owner reference.
+    /// Builds a controller owner reference (`controller: true`, what workload controllers set).
     pub fn new(
         api_version: impl Into<String>,
         kind: impl Into<String>,
@@ -37,7 +40,15 @@ impl OwnerReference {
             api_version: api_version.into(),
             kind: kind.into(),
             name: name.into(),
+            controller: true,
         }
+    }
+
+    /// Returns the reference with `controller` set as given.
+    #[must_use]
+    pub fn with_controller(mut self, controller: bool) -> Self {
+        self.controller = controller;
+        self
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::quantity;
-use crate::instancetype::{InstanceType, Offering, Overhead, PriceSource};
+use crate::instancetype::{InstanceType, Offering, OfferingOverride, Overhead, PriceSource};
 use crate::labels::{
     ARCH, ARCH_AMD64, ARCH_ARM64, CAPACITY_TYPE, CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_SPOT,
     INSTANCE_TYPE, OS, WellKnownLabels, ZONE,
@@ -103,6 +103,7 @@ pub fn instance_type(name: &str) -> InstanceTypeBuilder {
         price: None,
         overhead: None,
         extra_requirements: Vec::new(),
+        overrides: Vec::new(),
     }
 }
 
@@ -125,6 +126,8 @@ pub struct InstanceTypeBuilder {
     overhead: Option<Overhead>,
     /// Extra requirements added to the type's requirements.
     extra_requirements: Vec<Requirement>,
+    /// Offering overrides by explicit offering index.
+    overrides: Vec<(usize, OfferingOverride)>,
 }
 
 impl InstanceTypeBuilder {
@@ -204,6 +207,24 @@ impl InstanceTypeBuilder {
         self
     }
 
+    /// Gives the most recently added explicit offering a capacity override (`(resource,
+    /// amount)` entries replacing or extending the type's capacity).
+    pub fn capacity_override(mut self, entries: &[(&str, &str)]) -> Self {
+        let index = self.offerings.len().saturating_sub(1);
+        let capacity = entries
+            .iter()
+            .map(|(name, amount)| (*name, quantity(amount)))
+            .collect();
+        self.overrides.push((
+            index,
+            OfferingOverride {
+                capacity,
+                overhead: None,
+            },
+        ));
+        self
+    }
+
     /// Sets the price of the default offerings.
     pub fn price(mut self, price: f64) -> Self {
         self.price = Some(price);
@@ -254,7 +275,14 @@ impl InstanceTypeBuilder {
             .collect(),
             ..Overhead::default()
         });
-        InstanceType::new(self.name, requirements, offerings, capacity, overhead)
+        let it = InstanceType::new(self.name, requirements, offerings, capacity, overhead);
+        if self.overrides.is_empty() {
+            return it;
+        }
+        match it.with_offering_overrides(self.overrides) {
+            Ok(it) => it,
+            Err(e) => panic!("bad offering override in test: {e}"),
+        }
     }
 }
 

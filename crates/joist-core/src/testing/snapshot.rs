@@ -8,7 +8,8 @@ use super::nodes::{DaemonSetBuilder, NodeBuilder, NodePoolBuilder};
 use super::pods::PodBuilder;
 use crate::instancetype::InstanceType;
 use crate::snapshot::{
-    PersistentVolume, PersistentVolumeClaim, PodDisruptionBudget, Snapshot, StorageClass,
+    LabelSelector, PersistentVolume, PersistentVolumeClaim, PodDisruptionBudget, Service, Snapshot,
+    StorageClass, WorkloadKind, WorkloadSelector,
 };
 
 /// Starts an empty snapshot whose NodePools get the fake default instance types unless told
@@ -92,6 +93,43 @@ impl SnapshotBuilder {
     /// Adds a StorageClass.
     pub fn storage_class(mut self, class: StorageClass) -> Self {
         self.snapshot.volumes.storage_classes.push(class);
+        self
+    }
+
+    /// Adds a Service in `namespace` selecting `selector` (`None`: a Service without selector).
+    pub fn service(
+        mut self,
+        namespace: &str,
+        name: &str,
+        selector: Option<&[(&str, &str)]>,
+    ) -> Self {
+        self.snapshot.services.push(Service {
+            namespace: namespace.into(),
+            name: name.into(),
+            selector: selector.map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect()
+            }),
+        });
+        self
+    }
+
+    /// Adds the selector of a ReplicationController, ReplicaSet or StatefulSet.
+    pub fn workload(
+        mut self,
+        namespace: &str,
+        kind: WorkloadKind,
+        name: &str,
+        selector: LabelSelector,
+    ) -> Self {
+        self.snapshot.workload_selectors.push(WorkloadSelector {
+            namespace: namespace.into(),
+            kind,
+            name: name.into(),
+            selector,
+        });
         self
     }
 

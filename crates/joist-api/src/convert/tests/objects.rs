@@ -138,7 +138,12 @@ spec:
     assert_eq!(simulated.weight, 10);
     assert_eq!(simulated.limits, resources(&[("cpu", "1000")]));
     assert_eq!(simulated.expire_after.as_deref(), Some("720h"));
-    assert_eq!(simulated.hash, "123");
+    assert_eq!(
+        simulated.hash,
+        pool.hash(),
+        "joist's own hash, not a stale (e.g. upstream's) annotation"
+    );
+    assert_ne!(simulated.hash, "123");
     assert_eq!(simulated.node_class_ref.name, "default");
     assert_eq!(simulated.labels["team"], "a");
     assert!(simulated.requirements.has("karpenter.sh/capacity-type"));

@@ -1,8 +1,17 @@
 //! Disruption tests, named after the spec core §9.2 checklist item each covers, with the fixture
 //! they share.
 
+// Drift, expiration and static capacity.
+mod drift_detection;
+mod drift_method;
+mod expiration;
+mod static_capacity;
+
 mod candidates;
+mod consolidation;
 mod emptiness;
+mod search;
+mod simulate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

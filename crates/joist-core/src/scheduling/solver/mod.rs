@@ -242,9 +242,7 @@ impl<'s> Solver<'s> {
             return Ok(());
         }
         if self.templates.is_empty() {
-            return Err(Failure::General(
-                "nodepool requirements filtered out all available instance types".into(),
-            ));
+            return Err(Failure::General(super::NO_INSTANCE_TYPES.into()));
         }
         self.add_to_new_claim(position, class, constraints)
     }

@@ -1,4 +1,4 @@
-//! Volumes (spec core §9.2 items 28, 45, 46).
+//! Volumes (spec core §9.2 items 28, 45, 46, 55).
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -293,4 +293,75 @@ fn csi_attach_limits_force_new_nodes_and_shared_claims_count_once() {
     assert_eq!(plan.new_nodeclaims.len(), 1);
     let shared = base().pod(pod().pvc("a")).build();
     assert_eq!(run(&shared).nomination_of(1), Some("n1"));
+}
+
+// === item 55: volumes and topology spread with minDomains ===
+
+/// Zonal spread (maxSkew 1, DoNotSchedule, minDomains 3) over `app=db` pods.
+fn spread_min_domains_three(s: &mut crate::snapshot::Snapshot) {
+    use crate::snapshot::{LabelSelector, TopologySpreadConstraint, WhenUnsatisfiable};
+    for p in &mut s.pods {
+        p.constraints
+            .topology_spread
+            .push(TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: ZONE.into(),
+                when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+                label_selector: Some(LabelSelector::from_labels([("app", "db")])),
+                min_domains: Some(3),
+                node_affinity_policy: None,
+                node_taints_policy: None,
+                match_label_keys: Vec::new(),
+            });
+    }
+}
+
+#[test]
+fn unbound_claims_with_min_domains_three_spread_one_per_zone() {
+    let zones = ["test-zone-1", "test-zone-2", "test-zone-3"];
+    let mut s = snapshot()
+        .nodepool(nodepool("default"))
+        .storage_class(class("zonal", &zones, true, 0))
+        .claim(unbound("data-0", Some("zonal")))
+        .claim(unbound("data-1", Some("zonal")))
+        .claim(unbound("data-2", Some("zonal")))
+        .pods(3, |i| pod().label("app", "db").pvc(&format!("data-{i}")))
+        .build();
+    spread_min_domains_three(&mut s);
+    let plan = run(&s);
+    assert_eq!(plan.scheduled_count(), 3, "{plan:#?}");
+    let mut placed: Vec<String> = (0..3).map(|i| zone_of(&plan, i)).collect();
+    placed.sort();
+    let expected: Vec<String> = zones
+        .iter()
+        .map(|z| format!("topology.kubernetes.io/zone In [{z}]"))
+        .collect();
+    assert_eq!(placed, expected);
+}
+
+#[test]
+fn bound_volumes_in_each_zone_with_min_domains_three_all_schedule_in_their_zone() {
+    let zones = ["test-zone-1", "test-zone-2", "test-zone-3"];
+    let mut builder = snapshot().nodepool(nodepool("default"));
+    for (i, zone) in zones.iter().enumerate() {
+        builder = builder
+            .volume(zonal_pv(&format!("pv-{i}"), &[zone]))
+            .claim(bound(&format!("data-{i}"), &format!("pv-{i}")));
+    }
+    // Reverse order: the queue's first pod is pinned to zone 3 by its volume, so the spread
+    // must accept the volume's zone rather than pick the lowest-named one.
+    let mut s = builder
+        .pods(3, |i| {
+            pod().label("app", "db").pvc(&format!("data-{}", 2 - i))
+        })
+        .build();
+    spread_min_domains_three(&mut s);
+    let plan = run(&s);
+    assert_eq!(plan.scheduled_count(), 3, "{plan:#?}");
+    for i in 0..3 {
+        assert_eq!(
+            zone_of(&plan, i),
+            format!("topology.kubernetes.io/zone In [{}]", zones[2 - i])
+        );
+    }
 }

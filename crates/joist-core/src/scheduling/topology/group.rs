@@ -280,7 +280,7 @@ impl TopologyGroup {
 
     /// The global minimum: the lowest count over the domains the pod's strict requirements
     /// allow, 0 when fewer than `minDomains` such domains exist, always 0 for hostname.
-    fn min_count(&self, index: &DomainIndex, pod: Option<&Requirement>) -> i64 {
+    pub(super) fn min_count(&self, index: &DomainIndex, pod: Option<&Requirement>) -> i64 {
         if self.is_hostname {
             return 0;
         }

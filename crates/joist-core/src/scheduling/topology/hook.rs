@@ -4,6 +4,7 @@ use crate::labels::WellKnownLabels;
 use crate::requirements::Requirements;
 use crate::scheduling::SchedulingSettings;
 use crate::scheduling::hooks::{self, TopologyHook};
+use crate::scheduling::stats::ZoneDomains;
 use crate::snapshot::{NodePool, Pod, PodConstraints, Snapshot};
 use crate::taints::Taint;
 
@@ -82,6 +83,10 @@ impl TopologyHook for Topology<'_> {
 
     fn update(&mut self, pod: &Pod, constraints: &PodConstraints) {
         Topology::update(self, pod, constraints);
+    }
+
+    fn zone_domains(&self, pod: &Pod, requirements: &Requirements) -> ZoneDomains {
+        Topology::zone_domains(self, pod, requirements)
     }
 
     fn explain(&self, error: &hooks::TopologyError) -> String {

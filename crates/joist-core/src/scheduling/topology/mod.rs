@@ -23,6 +23,7 @@ mod group;
 mod hook;
 mod selector;
 mod universe;
+mod zones;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,20 @@
+//! joist's Kubernetes runtime: watches into an index, the provisioner, the NodeClaim lifecycle,
+//! node termination and the kwok cloud provider (see `docs/controller.md`).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod conditions;
+pub mod controller;
+pub mod health;
+pub mod index;
+pub mod lifecycle;
+pub mod nodepool;
+pub mod objects;
+pub mod provider;
+pub mod provisioner;
+pub mod settings;
+
+pub use controller::{RunningController, StartError, start};
+pub mod client;
+
+pub use client::client;

@@ -1,0 +1,121 @@
+//! joist's consolidation search (beyond upstream; [`SearchMode::Joist`]).
+//!
+//! Upstream's multi-node search only tries prefixes of the candidate list: when the second
+//! candidate cannot join the first (say, its pods need another zone), every prefix fails and
+//! multi-node consolidation stops, even if the first and third could merge into one cheaper node.
+//! After upstream's search, joist also tries:
+//! 0. the largest batch directly (with N → M replacements, validity is not monotone in size);
+//! 1. the prefix binary search within each group of candidates sharing NodePool, zone and
+//!    capacity type — nodes that can share a replacement;
+//! 2. greedy growth: starting from the best move so far, add each remaining candidate (savings
+//!    ratio order) and keep it when the move saves strictly more.
+//!
+//! Together with [`super::consolidation`]'s N → M < N replacements ("pack N small nodes into
+//! fewer larger nodes") this finds moves the prefix search cannot. Safety is unchanged: every
+//! subset is drawn from the budget-walked candidate list (so it respects every pool's budget),
+//! candidates already exclude do-not-disrupt nodes and pods and PDB-blocked pods, and each
+//! move is a full scheduling simulation judged by the same rules as upstream's. The search
+//! spends at most [`ConsolidationSettings::joist_search_max_simulations`] simulations.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::consolidation::{ConsolidationSettings, SearchMode};
+use super::multi_node::{first_n_consolidation, valid_command};
+use super::{Candidate, Command, Simulator};
+use crate::rng::SeededRng;
+
+/// Improves on `best` (upstream's multi-node result) within the joist search budget; returns
+/// `best` unless a move saving strictly more is found.
+pub(crate) fn improve(
+    simulator: &mut Simulator<'_>,
+    settings: &ConsolidationSettings,
+    candidates: &[Candidate],
+    mut best: Option<Command>,
+    rng: &mut SeededRng,
+) -> Option<Command> {
+    debug_assert_eq!(settings.search, SearchMode::Joist);
+    let budget_end = simulator.runs() + settings.joist_search_max_simulations;
+    // Validity is not monotone in the batch size once N → M replacements are allowed (three
+    // nodes may need an unaffordable odd replacement where four pair up), so the largest batch
+    // gets one direct try.
+    let largest = candidates.len().min(settings.multi_node_max_candidates + 1);
+    let covered = best.as_ref().is_some_and(|b| b.candidates.len() == largest);
+    if largest >= 2 && !covered && simulator.runs() < budget_end {
+        let found = valid_command(simulator, settings, &candidates[..largest], rng);
+        best = better(best, found);
+    }
+    for group in groups(candidates) {
+        let left = budget_end.saturating_sub(simulator.runs());
+        if left == 0 {
+            return best;
+        }
+        let bounded = ConsolidationSettings {
+            multi_node_max_simulations: left,
+            ..settings.clone()
+        };
+        let (found, _) = first_n_consolidation(simulator, &bounded, &group, rng);
+        best = better(best, found);
+    }
+    let mut chosen: Vec<Candidate> = best
+        .as_ref()
+        .map_or_else(Vec::new, |c| c.candidates.clone());
+    for candidate in candidates {
+        if simulator.runs() >= budget_end {
+            break;
+        }
+        if chosen.iter().any(|c| c.node == candidate.node) {
+            continue;
+        }
+        let mut trial = chosen.clone();
+        trial.push(candidate.clone());
+        if let Some(command) = valid_command(simulator, settings, &trial, rng)
+            && savings(best.as_ref()) < command.savings
+        {
+            chosen = trial;
+            best = Some(command);
+        }
+    }
+    best
+}
+
+/// NodePool, zone and capacity type of a candidate.
+type GroupKey<'c> = (&'c str, Option<&'c str>, Option<&'c str>);
+
+/// Groups of at least two candidates sharing NodePool, zone and capacity type, largest first
+/// (then by key), each in savings-ratio order; a group equal to the whole list is left out
+/// (upstream's search already covered it).
+fn groups(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
+    let mut by_key: BTreeMap<GroupKey<'_>, Vec<Candidate>> = BTreeMap::new();
+    for candidate in candidates {
+        let key = (
+            candidate.nodepool.as_str(),
+            candidate.zone.as_deref(),
+            candidate.capacity_type.as_deref(),
+        );
+        by_key.entry(key).or_default().push(candidate.clone());
+    }
+    let mut groups: Vec<Vec<Candidate>> = by_key
+        .into_values()
+        .filter(|g| g.len() >= 2 && g.len() < candidates.len())
+        .collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    groups
+}
+
+fn savings(command: Option<&Command>) -> f64 {
+    command.map_or(0.0, |c| c.savings)
+}
+
+/// The command saving more; ties keep the first (upstream's).
+fn better(current: Option<Command>, found: Option<Command>) -> Option<Command> {
+    match (current, found) {
+        (Some(current), Some(found)) if found.savings > current.savings => Some(found),
+        (None, found) => found,
+        (current, _) => current,
+    }
+}
+
+/// The node names of a command, for tests and reports.
+pub fn command_nodes(command: &Command) -> BTreeSet<&str> {
+    command.candidates.iter().map(|c| c.node.as_str()).collect()
+}

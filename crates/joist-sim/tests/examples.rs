@@ -274,8 +274,9 @@ fn scale_in_deletes_empty_nodes() {
     assert!(
         decided[0]
             .detail
-            .starts_with("emptiness: deleting 7 empty node(s)")
+            .starts_with("emptiness: delete: nodepools=[web]")
     );
+    assert!(decided[0].detail.contains("deleting 7 empty node(s)"));
     let started = events(&report, "disruption-started");
     assert_eq!(started[0].at, "32m15s");
     let terminated = events(&report, "node-terminated");
@@ -287,11 +288,11 @@ fn scale_in_deletes_empty_nodes() {
     assert!((report.cost_per_hour - 3.0 * 0.17).abs() < 1e-9);
 }
 
-/// The AMI change is recorded with the nodes that run the previous AMI selection. DRIFT IS NOT
-/// ASSERTED: the drift method has not landed in joist_core, so no replacement happens yet; this
-/// test pins only what the simulator does today.
+/// The AMI change drifts the class's three nodes (AWS `AMIDrift`); the Drift method replaces
+/// them one at a time (the `Drifted` budget is 1 node): each replacement is launched first, and
+/// the drifted node is deleted once it is initialized.
 #[test]
-fn an_ami_change_is_recorded_for_drift() {
+fn an_ami_change_drifts_and_replaces_the_nodes_one_at_a_time() {
     let report = simulate("drift-ami");
     let applied = events(&report, "apply");
     assert_eq!(applied.len(), 1);
@@ -300,7 +301,29 @@ fn an_ami_change_is_recorded_for_drift() {
         applied[0].detail,
         "EC2NodeClass default: AMI selection changed; 3 nodes run the previous selection"
     );
+    let started = events(&report, "disruption-started");
+    assert_eq!(started.len(), 3, "{started:?}");
+    assert!(
+        started
+            .iter()
+            .all(|e| e.detail.starts_with("drift: replace: nodepools=[default]"))
+    );
+    let deleting = events(&report, "node-deleting");
+    assert_eq!(deleting.len(), 3);
+    assert!(deleting.iter().all(|e| e.detail.ends_with(": drifted")));
+    // One at a time: each deletion follows its replacement's initialization, and the next
+    // command starts only after the previous drifted node is deleting.
+    let starts: Vec<u128> = started.iter().map(|e| e.at_ms).collect();
+    let deletes: Vec<u128> = deleting.iter().map(|e| e.at_ms).collect();
+    assert!(starts[0] < deletes[0] && deletes[0] < starts[1] && starts[1] < deletes[1]);
     assert_eq!(report.nodes.len(), 3);
+    assert!(
+        report
+            .nodes
+            .iter()
+            .all(|n| n.initialized && n.pods.len() == 1)
+    );
+    assert_eq!(report.peak_nodes, 4);
     assert!(report.pending.is_empty());
 }
 
@@ -356,4 +379,31 @@ fn the_web_example_scales_on_spot() {
             .all(|n| n.instance_type.starts_with(['c', 'm', 'r']))
     );
     assert_eq!(events(&report, "scale")[0].at, "10m0s");
+}
+
+/// After the scale-in the c6i.8xlarge holding 3 of 14 pods is underutilised: one minute later
+/// (consolidateAfter) multi-node consolidation replaces it with a c6i.xlarge, validated 15 s
+/// after the decision; the old node goes once the replacement is initialized.
+#[test]
+fn scale_in_consolidates_an_underutilised_node() {
+    let report = simulate("scale-in-consolidation");
+    let decided = events(&report, "disruption-decided");
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0].at, "31m0s");
+    assert!(
+        decided[0]
+            .detail
+            .starts_with("multi-node consolidation: replace:")
+    );
+    let started = events(&report, "disruption-started");
+    assert_eq!(started[0].at, "31m15s");
+    assert_eq!(report.nodes.len(), 1);
+    assert_eq!(report.nodes[0].instance_type, "c6i.xlarge");
+    assert_eq!(report.nodes[0].pods.len(), 3);
+    assert!((report.cost_per_hour - 0.17).abs() < 1e-9);
+    let deleting = events(&report, "node-deleting");
+    assert_eq!(deleting.len(), 1);
+    assert!(deleting[0].detail.ends_with(": underutilized"));
+    let initialized = events(&report, "node-initialized");
+    assert!(deleting[0].at_ms >= initialized.last().map_or(0, |e| e.at_ms));
 }

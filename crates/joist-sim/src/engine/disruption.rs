@@ -2,9 +2,10 @@
 //! order and the first that returns a command wins the pass; the command is validated again 15 s
 //! later and its nodes are then deleted (graceful drain, see `termination`).
 //!
-//! Methods plug in as [`DisruptionDriver`]s fed a [`DisruptionInput`] built from the simulated
-//! cluster. Emptiness ([`EmptinessDriver`], `joist_core::disruption::empty_command`) is the only
-//! one today; drift and consolidation drivers slot in after it in upstream's order.
+//! Methods plug in as [`DisruptionDriver`]s (see `drivers`) fed a [`DisruptionInput`] built from
+//! the simulated cluster plus the `Drifted` conditions (AMI drift: a node launched with another
+//! AMI selection than its EC2NodeClass has now). A replace command launches its replacements
+//! first, taints its candidates, and deletes them once every replacement is initialized.
 //!
 //! Like upstream's consolidation state (§4.16), a pass is skipped while nothing changed since the
 //! last pass that found nothing to do, for at most 5 minutes; here the count of consolidatable
@@ -15,81 +16,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use joist_core::disruption::{
-    Command, DisruptionInput, NodeDisruptionState, PdbStatus, PoolDisruption, empty_command,
-    eviction_cost, is_consolidatable, validate_empty_command,
+    Command, DisruptionInput, DriftReason, DriftedCondition, DriftedNodes, NodeDisruptionState,
+    PdbStatus, PoolDisruption, is_consolidatable,
 };
+use joist_core::labels::DISRUPTED_TAINT_KEY;
+use joist_core::taints::{Effect, Taint};
+
+use super::drivers::{DisruptionDriver, DriverContext};
 
 use super::termination::pdb_allowances;
 use super::{Simulation, Timed};
 
 /// The disruption controller's polling period.
 pub(crate) const POLL_PERIOD: Duration = Duration::from_secs(10);
-/// Upstream's `commandValidationDelay`.
-pub(crate) const VALIDATION_DELAY: Duration = Duration::from_secs(15);
 /// Upstream refreshes its consolidation state at least this often.
 const STATE_REFRESH: Duration = Duration::from_secs(5 * 60);
-
-/// One disruption method as the simulator drives it.
-pub trait DisruptionDriver {
-    /// The method's name for the timeline (`emptiness`, `drift`, `multi-node consolidation`).
-    fn method(&self) -> &str;
-    /// Decides on one pass; `None` when the method has nothing to do.
-    fn decide(&mut self, input: &DisruptionInput<'_>) -> Option<Command>;
-    /// Re-checks `command` on the state 15 s later; the command to execute (possibly a subset),
-    /// or why it is abandoned.
-    fn validate(
-        &mut self,
-        input: &DisruptionInput<'_>,
-        command: &Command,
-    ) -> Result<Command, String>;
-}
-
-/// The Empty method (spec core §4.4) from `joist_core::disruption`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EmptinessDriver;
-
-impl DisruptionDriver for EmptinessDriver {
-    fn method(&self) -> &str {
-        "emptiness"
-    }
-
-    fn decide(&mut self, input: &DisruptionInput<'_>) -> Option<Command> {
-        if !may_have_empty_candidate(input) {
-            return None;
-        }
-        empty_command(input).command
-    }
-
-    fn validate(
-        &mut self,
-        input: &DisruptionInput<'_>,
-        command: &Command,
-    ) -> Result<Command, String> {
-        validate_empty_command(input, command).map_err(|e| e.to_string())
-    }
-}
-
-/// A cheap necessary condition for the Empty method to act: some consolidatable node hosts no
-/// pod that would count against emptiness (a reschedulable pod with a positive eviction cost,
-/// spec core §4.2). Building the candidate set costs far more on large clusters, and most polls
-/// have no empty node.
-fn may_have_empty_candidate(input: &DisruptionInput<'_>) -> bool {
-    let mut occupied: BTreeSet<&str> = BTreeSet::new();
-    for pod in &input.snapshot.pods {
-        if let Some(node) = pod.node_name.as_deref()
-            && !pod.is_daemonset_pod()
-            && !pod.is_mirror_pod()
-            && !pod.is_terminal()
-            && eviction_cost(pod) > 0.0
-        {
-            occupied.insert(node);
-        }
-    }
-    input
-        .nodes
-        .iter()
-        .any(|(name, state)| state.consolidatable && !occupied.contains(name.as_str()))
-}
 
 /// A command waiting for its validation.
 #[derive(Debug, Clone)]
@@ -108,6 +49,17 @@ pub(super) struct DisruptionState {
     /// `(version, consolidatable nodes, when)` of the last pass that found nothing to do.
     last_noop: Option<(u64, usize, Duration)>,
     pending: Option<PendingCommand>,
+    /// Replace commands waiting for their replacements to initialize.
+    in_flight: Vec<InFlight>,
+}
+
+/// A started replace command.
+#[derive(Debug, Clone)]
+struct InFlight {
+    method: String,
+    reason: String,
+    candidates: Vec<String>,
+    replacements: Vec<String>,
 }
 
 impl DisruptionState {
@@ -117,6 +69,7 @@ impl DisruptionState {
             version: 0,
             last_noop: None,
             pending: None,
+            in_flight: Vec::new(),
         }
     }
 
@@ -169,6 +122,12 @@ impl Simulation<'_> {
             .pending
             .iter()
             .flat_map(|p| p.command.candidates.iter().map(|c| c.node.as_str()))
+            .chain(
+                self.disruption
+                    .in_flight
+                    .iter()
+                    .flat_map(|f| f.candidates.iter().map(String::as_str)),
+            )
             .collect();
         let nodes = self
             .nodes
@@ -220,10 +179,17 @@ impl Simulation<'_> {
             return false;
         }
         let facts = self.facts();
+        let drifted = self.drifted();
         let input = input(&self.cluster, &facts);
+        let mut context = DriverContext {
+            drifted: &drifted,
+            scheduling: &self.settings,
+            spot_to_spot: self.scenario.feature_gates.spot_to_spot_consolidation,
+            rng: &mut self.rng,
+        };
         let mut decided = None;
         for (index, driver) in self.disruption.drivers.iter_mut().enumerate() {
-            if let Some(command) = driver.decide(&input) {
+            if let Some(command) = driver.decide(&input, &mut context) {
                 decided = Some((index, command));
                 break;
             }
@@ -233,12 +199,13 @@ impl Simulation<'_> {
             return false;
         };
         let method = self.disruption.drivers[driver].method().to_owned();
+        let delay = self.disruption.drivers[driver].validation_delay();
         self.record(
             "disruption-decided",
-            format!("{method}: {}", command.explanation),
+            format!("{method}: {} ({})", command.summary(), command.explanation),
         );
         self.disruption.pending = Some(PendingCommand { driver, command });
-        self.schedule(self.now + VALIDATION_DELAY, Timed::ValidateCommand);
+        self.schedule(self.now + delay, Timed::ValidateCommand);
         true
     }
 
@@ -248,32 +215,135 @@ impl Simulation<'_> {
             return false;
         };
         let facts = self.facts();
+        let drifted = self.drifted();
         let input = input(&self.cluster, &facts);
+        let mut context = DriverContext {
+            drifted: &drifted,
+            scheduling: &self.settings,
+            spot_to_spot: self.scenario.feature_gates.spot_to_spot_consolidation,
+            rng: &mut self.rng,
+        };
         let driver = &mut self.disruption.drivers[pending.driver];
         let method = driver.method().to_owned();
-        match driver.validate(&input, &pending.command) {
-            Ok(command) => {
-                let reason = command.reason.as_str().to_lowercase();
-                let names: Vec<String> =
-                    command.candidates.iter().map(|c| c.node.clone()).collect();
-                let mut detail = format!("{method}: disrupting {}", names.join(", "));
-                if !command.replacements.is_empty() {
-                    // Replacements are provisioned for the evicted pods by the next solve.
-                    detail.push_str(&format!(
-                        " (replacement types: {})",
-                        command.replacements.join(", ")
-                    ));
-                }
-                self.record("disruption-started", detail);
-                for name in names {
-                    self.delete_node(&name, &reason, None);
-                }
-            }
+        match driver.validate(&input, &mut context, &pending.command) {
+            Ok(command) => self.execute(&method, &command),
             Err(message) => {
                 self.record("disruption-abandoned", format!("{method}: {message}"));
             }
         }
         true
+    }
+
+    /// Starts a validated command: a delete deletes its nodes now; a replace launches its
+    /// replacements, taints its candidates and deletes them once the replacements are up.
+    fn execute(&mut self, method: &str, command: &Command) {
+        let reason = command.reason.as_str().to_lowercase();
+        let names: Vec<String> = command.candidates.iter().map(|c| c.node.clone()).collect();
+        self.record(
+            "disruption-started",
+            format!(
+                "{method}: {} (savings ${:.4}/h)",
+                command.summary(),
+                command.savings
+            ),
+        );
+        if command.replacements.is_empty() {
+            for name in names {
+                self.delete_node(&name, &reason, None);
+            }
+            return;
+        }
+        let mut replacements = Vec::new();
+        for replacement in &command.replacements {
+            // The command's pod indices belong to the snapshot it was decided on; the evicted
+            // pods are nominated by the provisioner's next solve instead.
+            let mut nodeclaim = replacement.nodeclaim.clone();
+            nodeclaim.pods.clear();
+            match self.launch(&nodeclaim) {
+                Some(name) => replacements.push(name),
+                None => {
+                    self.record(
+                        "disruption-abandoned",
+                        format!("{method}: a replacement could not be launched"),
+                    );
+                    return;
+                }
+            }
+        }
+        for name in &names {
+            if let Some(index) = self.node_index(name) {
+                let node = &mut self.cluster.nodes[index];
+                node.taints.retain(|t| t.key != DISRUPTED_TAINT_KEY);
+                node.taints
+                    .push(Taint::new(DISRUPTED_TAINT_KEY, "", Effect::NoSchedule));
+            }
+        }
+        self.disruption.in_flight.push(InFlight {
+            method: method.to_owned(),
+            reason,
+            candidates: names,
+            replacements,
+        });
+    }
+
+    /// Deletes the candidates of replace commands whose replacements are all initialized; a
+    /// replacement that is gone fails its command (the candidates are untainted).
+    pub(super) fn advance_in_flight(&mut self) {
+        let in_flight = std::mem::take(&mut self.disruption.in_flight);
+        for command in in_flight {
+            let gone = command
+                .replacements
+                .iter()
+                .any(|r| !self.nodes.contains_key(r));
+            let ready = command
+                .replacements
+                .iter()
+                .all(|r| self.nodes.get(r).is_some_and(|n| n.initialized));
+            if gone {
+                self.record(
+                    "disruption-abandoned",
+                    format!("{}: a replacement disappeared", command.method),
+                );
+                for name in &command.candidates {
+                    if let Some(index) = self.node_index(name) {
+                        self.cluster.nodes[index]
+                            .taints
+                            .retain(|t| t.key != DISRUPTED_TAINT_KEY);
+                    }
+                }
+            } else if ready {
+                for name in &command.candidates {
+                    self.delete_node(name, &command.reason, None);
+                }
+            } else {
+                self.disruption.in_flight.push(command);
+            }
+        }
+    }
+
+    /// `Drifted=True` conditions: nodes launched with another AMI selection than their
+    /// EC2NodeClass has now (AWS `AMIDrift`), since the class changed.
+    fn drifted(&self) -> DriftedNodes {
+        self.nodes
+            .values()
+            .filter(|node| node.deletion.is_none() && !node.nodeclass.is_empty())
+            .filter_map(|node| {
+                let class = self.objects.node_classes.get(&node.nodeclass)?;
+                if class.ami_selection == node.ami_selection {
+                    return None;
+                }
+                let since = self
+                    .class_changed
+                    .get(&node.nodeclass)
+                    .copied()
+                    .unwrap_or(self.now);
+                let condition = DriftedCondition {
+                    reason: DriftReason::Provider("AMIDrift".to_owned()),
+                    since: self.at(since),
+                };
+                Some((node.name.clone(), condition))
+            })
+            .collect()
     }
 }
 

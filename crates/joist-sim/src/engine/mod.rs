@@ -17,6 +17,7 @@
 
 mod capacity;
 mod disruption;
+mod drivers;
 mod nodes;
 mod provisioning;
 mod statics;
@@ -36,7 +37,11 @@ use thiserror::Error;
 use crate::report::{Event, Report};
 use crate::scenario::Scenario;
 
-pub use disruption::{DisruptionDriver, EmptinessDriver, PendingCommand};
+pub use disruption::PendingCommand;
+pub use drivers::{
+    Consolidation, ConsolidationDriver, DisruptionDriver, DriftDriver, DriverContext,
+    EmptinessDriver, default_drivers,
+};
 pub use nodes::SimNode;
 
 use capacity::Capacity;
@@ -152,17 +157,14 @@ struct Simulation<'s> {
     bind_queued: bool,
     /// Every node name used so far.
     used_names: std::collections::BTreeSet<String>,
+    /// When each EC2NodeClass's AMI selection last changed (drift's `since`).
+    class_changed: BTreeMap<String, Duration>,
 }
 
-/// Runs `scenario` to its end with the default disruption methods (emptiness) and reports the
-/// end state and the timeline.
+/// Runs `scenario` to its end with the default disruption methods (emptiness, drift, multi- and
+/// single-node consolidation) and reports the end state and the timeline.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, SimError> {
     run_with(scenario, options, default_drivers(), &mut |_| {})
-}
-
-/// The disruption methods of a default run, in upstream's order (emptiness first).
-pub fn default_drivers() -> Vec<Box<dyn DisruptionDriver>> {
-    vec![Box::new(EmptinessDriver)]
 }
 
 /// Runs `scenario` with the given disruption methods (tried in order on each poll) and reports
@@ -208,6 +210,7 @@ pub fn run_with(
         peak_nodes: 0,
         bind_queued: false,
         used_names: std::collections::BTreeSet::new(),
+        class_changed: BTreeMap::new(),
     };
     sim.start()?;
     let until = options.until.or(scenario.until);

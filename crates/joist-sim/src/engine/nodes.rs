@@ -111,16 +111,16 @@ impl Simulation<'_> {
     /// Creates the NodeClaim's instance and schedules its lifecycle; its pods are nominated to
     /// it. Offerings with declared insufficient capacity are marked unavailable and skipped; when
     /// none is left the NodeClaim is deleted and its pods go back to the provisioner.
-    pub(super) fn launch(&mut self, nodeclaim: &NewNodeClaim) {
+    pub(super) fn launch(&mut self, nodeclaim: &NewNodeClaim) -> Option<String> {
         let pods: Vec<String> = nodeclaim
             .pods
             .iter()
-            .map(|&i| self.cluster.pods[i].key())
+            .filter_map(|&i| self.cluster.pods.get(i).map(|p| p.key()))
             .collect();
         let class = nodeclaim.node_class_ref.name.clone();
         let Some(provider) = self.capacity.provider(&class) else {
             self.launch_failed(&pods, &format!("EC2NodeClass {class} not found"), false);
-            return;
+            return None;
         };
         let (chosen, marked) = self.first_launchable(&provider, nodeclaim);
         let Some(launch) = chosen else {
@@ -129,7 +129,7 @@ impl Simulation<'_> {
                 nodeclaim.nodepool
             );
             self.launch_failed(&pods, &reason, marked);
-            return;
+            return None;
         };
         let name = self.node_name(&nodeclaim.nodepool);
         let (node, sim) = self.build_node(&name, nodeclaim, &launch, &class);
@@ -155,9 +155,10 @@ impl Simulation<'_> {
         let gpu = !launch.instance_type.capacity().get_or_zero(GPU).is_zero();
         self.schedule_lifecycle(&name, gpu, nodeclaim.expire_after.as_deref());
         self.cluster.nodes.push(node);
-        self.nodes.insert(name, sim);
+        self.nodes.insert(name.clone(), sim);
         self.peak_nodes = self.peak_nodes.max(self.nodes.len());
         self.disruption.bump();
+        Some(name)
     }
 
     /// The first offering the launch gets: offerings with declared insufficient capacity are
@@ -370,6 +371,7 @@ impl Simulation<'_> {
         }
         self.record("node-initialized", name.to_owned());
         self.disruption.bump();
+        self.advance_in_flight();
         self.schedule_bind();
         true
     }

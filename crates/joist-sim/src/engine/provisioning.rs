@@ -118,7 +118,7 @@ impl Simulation<'_> {
             self.nominated.insert(key, nomination.node.clone());
         }
         for nodeclaim in &plan.new_nodeclaims {
-            self.launch(nodeclaim);
+            let _ = self.launch(nodeclaim);
         }
         for unschedulable in &plan.unschedulable {
             let key = self.cluster.pods[unschedulable.pod].key();

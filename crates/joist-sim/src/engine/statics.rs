@@ -83,7 +83,7 @@ impl Simulation<'_> {
         );
         let nodeclaim = self.static_nodeclaim(pool);
         for _ in 0..count {
-            self.launch(&nodeclaim);
+            let _ = self.launch(&nodeclaim);
         }
     }
 

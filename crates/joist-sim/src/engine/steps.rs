@@ -238,7 +238,12 @@ impl Simulation<'_> {
             .values()
             .filter(|n| n.nodeclass == name && n.ami_selection != class.ami_selection)
             .count();
-        let detail = if old.is_some_and(|o| o.ami_selection != class.ami_selection) {
+        let changed = old.is_some_and(|o| o.ami_selection != class.ami_selection);
+        if changed {
+            self.class_changed.insert(name.to_owned(), self.now);
+            self.disruption.bump();
+        }
+        let detail = if changed {
             format!(
                 "EC2NodeClass {name}: AMI selection changed; {previous} nodes run the previous selection"
             )

@@ -12,6 +12,7 @@ mod candidates;
 mod consolidation;
 mod emptiness;
 mod multi_node;
+mod pdb_index;
 mod search;
 mod simulate;
 mod single_node;

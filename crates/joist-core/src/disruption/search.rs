@@ -35,12 +35,15 @@ pub(crate) fn improve(
 ) -> Option<Command> {
     debug_assert_eq!(settings.search, SearchMode::Joist);
     let budget_end = simulator.runs() + settings.joist_search_max_simulations;
+    // Upstream's batch cap holds in joist mode too: a command already at the cap is kept.
+    let largest = candidates.len().min(settings.multi_node_max_candidates + 1);
+    if best.as_ref().is_some_and(|b| b.candidates.len() >= largest) {
+        return best;
+    }
     // Validity is not monotone in the batch size once N → M replacements are allowed (three
     // nodes may need an unaffordable odd replacement where four pair up), so the largest batch
     // gets one direct try.
-    let largest = candidates.len().min(settings.multi_node_max_candidates + 1);
-    let covered = best.as_ref().is_some_and(|b| b.candidates.len() == largest);
-    if largest >= 2 && !covered && simulator.runs() < budget_end {
+    if largest >= 2 && simulator.runs() < budget_end {
         let found = valid_command(simulator, settings, &candidates[..largest], rng);
         best = better(best, found);
     }
@@ -61,6 +64,9 @@ pub(crate) fn improve(
         .map_or_else(Vec::new, |c| c.candidates.clone());
     for candidate in candidates {
         if simulator.runs() >= budget_end {
+            break;
+        }
+        if chosen.len() >= largest {
             break;
         }
         if chosen.iter().any(|c| c.node == candidate.node) {

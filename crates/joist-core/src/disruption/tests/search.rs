@@ -151,3 +151,43 @@ fn churn_guard_never_replaces_with_the_same_type_at_the_same_price() {
         assert!(replacement.options.iter().all(|o| o.name != "medium"));
     }
 }
+
+/// Pools `a` (n1, n3) and `b` (n2, n4) of `medium` nodes, each running a 2.5-CPU pod pinned to
+/// its pool: candidates alternate pools, so every prefix needs a NodeClaim per pool.
+fn two_pools() -> SnapshotBuilder {
+    let types = vec![
+        priced("medium", 4, 1.0, None),
+        priced("large", 8, 1.5, None),
+    ];
+    [("n1", "a"), ("n2", "b"), ("n3", "a"), ("n4", "b")]
+        .into_iter()
+        .fold(
+            snapshot()
+                .nodepool(nodepool("a"))
+                .nodepool(nodepool("b"))
+                .instance_types(types),
+            |s, (name, pool)| {
+                s.node(machine(name, pool, "medium", "on-demand", 4)).pod(
+                    app(&format!("{name}-p"), name, "2.5")
+                        .node_selector(crate::labels::NODEPOOL, pool),
+                )
+            },
+        )
+}
+
+#[test]
+fn upstream_stalls_on_prefixes_mixing_pools_and_joist_does_not() {
+    let f = open(two_pools());
+    assert!(multi(&f, &upstream()).command.is_none());
+    assert!(single(&f, &upstream()).command.is_none());
+    let command = multi(&f, &joist())
+        .command
+        .expect("joist merges within pools");
+    assert!(command.savings >= 1.0 - 1e-9, "{}", command.explanation);
+    let pools: std::collections::BTreeSet<&str> = command
+        .replacements
+        .iter()
+        .map(|r| r.nodeclaim.nodepool.as_str())
+        .collect();
+    assert_eq!(pools.len(), 2, "one large per pool");
+}

@@ -121,19 +121,17 @@ impl SimulationResult {
             .collect()
     }
 
-    /// Upstream's `Unconsolidatable` text for unschedulable pods: "Not all pods would schedule,
-    /// " followed by at most five `ns/pod => error` entries (`pretty.Sentence`).
+    /// Upstream's `Unconsolidatable` text for unschedulable pods (`NonPendingPodSchedulingErrors`
+    /// through `pretty.Sentence`): "Not all pods would schedule, " then at most five
+    /// `ns/pod => error ` entries, each followed by a space, then " and N other(s)" when there
+    /// are more. Upstream walks a Go map, so its entry order varies; here it is pod order.
     pub fn unschedulable_message(&self) -> String {
         let errors = self.non_pending_errors();
         let mut text = String::from("Not all pods would schedule, ");
-        text.push_str(
-            &errors
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
+        for error in errors.iter().take(5) {
+            text.push_str(error);
+            text.push(' ');
+        }
         if errors.len() > 5 {
             text.push_str(&format!(" and {} other(s)", errors.len() - 5));
         }

@@ -608,3 +608,71 @@ fn item_80_new_scheduling_results_are_scheduling_failures() {
     assert_eq!(error.reason, RejectionReason::Scheduling);
     assert_eq!(error.message, "scheduling simulation produced new results");
 }
+
+#[test]
+fn item_80_replacement_types_that_changed_are_scheduling_failures() {
+    let f = open(three_mediums());
+    let command = multi(&f, &upstream()).command.unwrap();
+    // `large` is no longer offered: the re-simulation needs an `xlarge`, not a superset of the
+    // command's options.
+    let mut later = open(three_mediums());
+    let types: Vec<InstanceType> = od_types()
+        .into_iter()
+        .filter(|it| it.name != "large")
+        .collect();
+    later
+        .snapshot
+        .instance_types
+        .insert("a".into(), Arc::from(types));
+    let error = validate(&later, &command).unwrap_err();
+    assert_eq!(error.reason, RejectionReason::Scheduling);
+}
+
+// === ordering (§9.2 item 82) ===
+
+#[test]
+fn item_82_the_best_savings_ratio_is_consolidated_first() {
+    // m0's pod is expensive to evict (high deletion cost): the lowest savings ratio, so with room for
+    // two candidates the merge takes m1 and m2.
+    let builder = (0..3).fold(
+        snapshot()
+            .nodepool(nodepool("a"))
+            .instance_types(od_types()),
+        |s, i| {
+            let name = format!("m{i}");
+            let mut pod = app(&format!("p{i}"), &name, "2.5");
+            if i == 0 {
+                pod = pod.annotation("controller.kubernetes.io/pod-deletion-cost", "1000000000");
+            }
+            s.node(machine(&name, "a", "medium", "on-demand", 4))
+                .pod(pod)
+        },
+    );
+    let f = open(builder).budgets("a", vec![Budget::new("2")]);
+    let command = multi(&f, &upstream()).command.expect("a merge");
+    assert_eq!(nodes_of(&command), vec!["m1", "m2"]);
+}
+
+// === reserved capacity (§9.2 item 85) ===
+
+#[test]
+fn item_85_consolidates_onto_a_cheaper_reserved_offering() {
+    let reserved = instance_type("reserved-medium")
+        .cpu(4)
+        .memory("64Gi")
+        .pods(50)
+        .offering("on-demand", "test-zone-1", 1.2, true)
+        .reserved_offering("test-zone-1", 0.2, "cr-1", 5)
+        .build();
+    let builder = snapshot()
+        .nodepool(nodepool("a"))
+        .instance_types(vec![priced("large", 8, 1.5, None), reserved])
+        .node(machine("l0", "a", "large", "on-demand", 8))
+        .pod(app("p0", "l0", "2"));
+    let f = open(builder);
+    let command = single(&f, &upstream()).command.expect("a replace");
+    let replacement = &command.replacements[0];
+    assert_eq!(replacement.options[0].name, "reserved-medium");
+    assert!((replacement.price - 0.2).abs() < 1e-9);
+    assert!(replacement.capacity_types.iter().any(|ct| ct == "reserved"));
+}

@@ -24,14 +24,17 @@ use crate::scheduling::SchedulingSettings;
 /// Upstream `MinInstanceTypesForSpotToSpotConsolidation`.
 pub const MIN_SPOT_TO_SPOT_OPTIONS: usize = 15;
 
-/// How consolidation searches for moves (see [`super::search`] for joist's search).
+/// How consolidation searches for moves (joist's search is described in `disruption/search.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SearchMode {
     /// Exactly upstream: prefix binary search for multi-node, one replacement at most, no floor.
     Upstream,
-    /// Upstream's search first, then joist's wider search (per-group prefixes, greedy non-prefix
-    /// growth, N nodes into M < N replacements) and the churn guard. The default: it finds every
-    /// move upstream finds and only returns another when that saves strictly more.
+    /// Upstream's search first, then joist's wider search (largest batch, per-pool and per-zone
+    /// prefixes, greedy non-prefix growth, N nodes into M ≤ N replacements) and the churn guard
+    /// (savings floor, no same-type-same-price replacement). The default: its multi-node search
+    /// starts from upstream's result and only returns another move when that saves strictly
+    /// more; its per-move rules differ (N → M, the floor), so a move upstream makes below the
+    /// floor is not made.
     #[default]
     Joist,
 }
@@ -205,7 +208,9 @@ pub(crate) fn decide(
             Computed::Command(command)
         }
         1 => replace_one(input, settings, candidates, method, claims),
-        n if joist && n < candidates.len() => replace_many(input, settings, candidates, claims),
+        n if joist && candidates.len() > 1 && n <= candidates.len() => {
+            replace_many(input, settings, candidates, claims)
+        }
         n => Computed::NoOp(Some(format!(
             "Can't remove without creating {n} candidates"
         ))),
@@ -338,8 +343,10 @@ fn spot_to_spot(
     Ok(finish(types, claim, requirements, &options))
 }
 
-/// Joist's N → M < N replacements: every replacement keeps only options whose worst launch
-/// price keeps the total strictly below the candidates' price whatever the others launch.
+/// Joist's N → M ≤ N replacements (several candidates, several NodeClaims): every replacement
+/// keeps only options whose worst launch price keeps the total strictly below the candidates'
+/// price whatever the others launch. M < N packs small nodes into fewer larger ones; M = N
+/// batches replacements that single-node consolidation would make one pass at a time.
 fn replace_many(
     input: &DisruptionInput<'_>,
     settings: &ConsolidationSettings,
@@ -356,6 +363,18 @@ fn replace_many(
                 .into(),
         ));
     }
+    // The churn guard per option: a candidate's own type stays only when strictly cheaper than
+    // that candidate (upstream's multi-node rule bounds every option by it instead, which would
+    // refuse a large merged NodeClaim because one of its options is some candidate's type).
+    let claims: Vec<SimulatedNodeClaim> = claims
+        .into_iter()
+        .map(|mut claim| {
+            claim
+                .options
+                .retain(|o| !same_type_not_cheaper(candidates, o));
+            claim
+        })
+        .collect();
     let cheapest_worst: Vec<f64> = claims
         .iter()
         .map(|c| {
@@ -372,8 +391,9 @@ fn replace_many(
     let mut replacements = Vec::with_capacity(claims.len());
     for (claim, worst) in claims.into_iter().zip(&cheapest_worst) {
         let types = pool_types(input, &claim.nodeclaim.nodepool);
-        let bound =
-            (candidate_price - (total - worst)).min(same_type_bound(candidates, &claim.options));
+        // Whatever the others launch (at worst their cheapest worst case), this one keeps the
+        // total strictly below the candidates' price.
+        let bound = candidate_price - (total - worst);
         match on_demand_to_cheaper(&types, claim, bound) {
             Ok(replacement) => replacements.push(replacement),
             Err(message) => return Computed::NoOp(Some(message)),
@@ -383,6 +403,15 @@ fn replace_many(
 }
 
 const CANT_REPLACE_CHEAPER: &str = "Can't replace with a cheaper node";
+
+/// Whether `option` is the instance type of a candidate and would not launch strictly cheaper
+/// than that candidate.
+fn same_type_not_cheaper(candidates: &[Candidate], option: &InstanceTypeOption) -> bool {
+    candidates.iter().any(|c| {
+        c.instance_type.as_deref() == Some(option.name.as_str())
+            && option.worst_launch_price >= c.price
+    })
+}
 
 /// Upstream `filterOutSameInstanceType`'s price bound: the cheapest price of a candidate whose
 /// instance type is among the options (unbounded when none is).

@@ -287,8 +287,8 @@ impl Command {
         text
     }
 
-    /// The `ConsolidationCandidate` event text: "Consolidation candidate: <command> (savings:
-    /// $x.xx)".
+    /// The `ConsolidationCandidate` event text: `Consolidation candidate: {command} (savings:
+    /// $x.xx)`.
     pub fn candidate_event(&self) -> String {
         format!(
             "Consolidation candidate: {} (savings: ${:.2})",

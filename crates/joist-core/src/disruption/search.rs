@@ -11,7 +11,7 @@
 //! 2. greedy growth: starting from the best move so far, add each remaining candidate (savings
 //!    ratio order) and keep it when the move saves strictly more.
 //!
-//! Together with [`super::consolidation`]'s N → M < N replacements ("pack N small nodes into
+//! Together with [`super::consolidation`]'s N → M ≤ N replacements ("pack N small nodes into
 //! fewer larger nodes") this finds moves the prefix search cannot. Safety is unchanged: every
 //! subset is drawn from the budget-walked candidate list (so it respects every pool's budget),
 //! candidates already exclude do-not-disrupt nodes and pods and PDB-blocked pods, and each

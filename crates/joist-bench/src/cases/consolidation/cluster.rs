@@ -197,7 +197,9 @@ impl Cluster {
             .options
             .first()
             .and_then(|o| {
-                self.snapshot.instance_types[&pool]
+                self.snapshot
+                    .instance_types
+                    .get(&pool)?
                     .iter()
                     .find(|it| it.name == o.name)
             })

@@ -1,4 +1,5 @@
-//! `joist-bench consolidation [--json] [--size NODES[:upstream|:joist] ...] [--in-process]`:
+//! `joist-bench consolidation [--json] [--size NODES[:upstream|:joist] ...] [--in-process]
+//! [--max-seconds=S]`:
 //! disruption passes over an under-utilised cluster ([`cluster`]).
 //!
 //! Per size: the cluster is generated, then disruption passes run until none produces a
@@ -39,6 +40,8 @@ pub const DEFAULT_SIZES: [&str; 2] = ["500", "5000"];
 pub const CASE: &str = "consolidation";
 /// A safety stop: no run needs more passes than this.
 const MAX_PASSES: usize = 10_000;
+/// Wall-clock seconds of passes after which a size stops and reports `converged: false`.
+pub const DEFAULT_MAX_SECONDS: f64 = 1_800.0;
 
 /// Errors of the consolidation benchmark.
 #[derive(Debug, Error)]
@@ -99,6 +102,8 @@ pub struct ConsolidationMeasurement {
     pub total_pass_seconds: f64,
     /// Commands per method: empty, multi-node, single-node.
     pub commands_by_method: [usize; 3],
+    /// Whether the last pass found no command (false: stopped by `--max-seconds`).
+    pub converged: bool,
     /// `cost_after` per NodePool.
     pub cost_after_by_pool: BTreeMap<String, f64>,
     /// `repack_cost` per NodePool.
@@ -151,7 +156,7 @@ fn pass(
 }
 
 /// Measures one size in this process.
-pub fn measure(size: &str) -> Result<ConsolidationMeasurement, BenchError> {
+pub fn measure(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement, BenchError> {
     let (node_count, mode) = parse_size(size)?;
     let mut cluster = cluster::generate(node_count)?;
     let settings = settings(mode);
@@ -177,7 +182,8 @@ pub fn measure(size: &str) -> Result<ConsolidationMeasurement, BenchError> {
     let (mut first, mut max, mut total) = (None, 0.0f64, 0.0);
     let mut passes = 0;
     let mut by_method = [0; 3];
-    while passes < MAX_PASSES {
+    let mut converged = false;
+    while passes < MAX_PASSES && total < max_seconds {
         let start = Instant::now();
         let outcome = pass(&cluster, &settings, &mut unseen, &mut rng);
         let seconds = start.elapsed().as_secs_f64();
@@ -185,6 +191,7 @@ pub fn measure(size: &str) -> Result<ConsolidationMeasurement, BenchError> {
         max = max.max(seconds);
         total += seconds;
         let Some((method, command)) = outcome else {
+            converged = true;
             break;
         };
         cluster.apply(&command, &settings.scheduling, &mut rng)?;
@@ -214,13 +221,14 @@ pub fn measure(size: &str) -> Result<ConsolidationMeasurement, BenchError> {
         max_pass_seconds: max,
         total_pass_seconds: total,
         commands_by_method: by_method,
+        converged,
         cost_after_by_pool: cluster.cost_by_pool(),
         repack_cost_by_pool,
     })
 }
 
 /// Runs `size` in a child process of this binary and reads back its JSON line.
-fn measure_in_child(size: &str) -> Result<ConsolidationMeasurement, BenchError> {
+fn measure_in_child(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement, BenchError> {
     let child_error = |detail: String| BenchError::Child {
         size: size.into(),
         detail,
@@ -228,6 +236,7 @@ fn measure_in_child(size: &str) -> Result<ConsolidationMeasurement, BenchError> 
     let exe = std::env::current_exe().map_err(|e| child_error(e.to_string()))?;
     let mut child = Process::new(exe)
         .args([CASE, "--size", size, "--json", "--in-process"])
+        .arg(format!("--max-seconds={max_seconds}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -282,6 +291,11 @@ pub fn run_cli(args: &[String]) -> ExitCode {
     if sizes.is_empty() {
         sizes = DEFAULT_SIZES.iter().map(ToString::to_string).collect();
     }
+    let max_seconds = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--max-seconds="))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(DEFAULT_MAX_SECONDS);
     if !json {
         println!(
             "mode      nodes    pods   seconds  cost/h-in cost/h-out  repack/h  ratio  passes"
@@ -290,9 +304,9 @@ pub fn run_cli(args: &[String]) -> ExitCode {
     let mut failed = false;
     for size in &sizes {
         let result = if in_process {
-            measure(size)
+            measure(size, max_seconds)
         } else {
-            measure_in_child(size)
+            measure_in_child(size, max_seconds)
         };
         match result {
             Ok(m) => print(json, &m),

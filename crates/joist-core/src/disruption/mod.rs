@@ -13,6 +13,7 @@ mod consolidation;
 mod emptiness;
 mod multi_node;
 mod pdb_index;
+mod replacement;
 mod search;
 mod simulate;
 mod single_node;
@@ -33,11 +34,12 @@ pub use candidates::{
     lifetime_remaining,
 };
 pub use consolidation::{
-    Computed, ConsolidationDecision, ConsolidationSettings, Eligibility, MIN_SPOT_TO_SPOT_OPTIONS,
-    Method, SearchMode, compute_consolidation, consolidation_eligibility,
+    Computed, ConsolidationDecision, ConsolidationSettings, Eligibility, Method, SearchMode,
+    compute_consolidation, consolidation_eligibility,
 };
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
 pub use multi_node::multi_node_consolidation;
+pub use replacement::MIN_SPOT_TO_SPOT_OPTIONS;
 pub use search::command_nodes;
 pub use simulate::{
     InstanceTypeOption, PodFailure, PodPlacement, SimulatedNodeClaim, SimulationError,

@@ -5,11 +5,11 @@
 //! multi-node consolidation stops, even if the first and third could merge into one cheaper node.
 //! After upstream's search, joist also tries:
 //! 0. the largest batch directly (with N → M replacements, validity is not monotone in size);
-//! 1. the prefix binary search within each NodePool's candidates (a prefix mixing pools needs
+//! 1. greedy growth: starting from the best move so far, add each remaining candidate (savings
+//!    ratio order) and keep it when the move saves strictly more (two thirds of the budget);
+//! 2. the prefix binary search within each NodePool's candidates (a prefix mixing pools needs
 //!    a NodeClaim per pool, so upstream's search stalls on multi-pool clusters), then within
-//!    each group sharing NodePool, zone and capacity type (zonal pods);
-//! 2. greedy growth: starting from the best move so far, add each remaining candidate (savings
-//!    ratio order) and keep it when the move saves strictly more.
+//!    each group sharing NodePool, zone and capacity type (zonal pods).
 //!
 //! Together with [`super::consolidation`]'s N → M ≤ N replacements ("pack N small nodes into
 //! fewer larger nodes") this finds moves the prefix search cannot. Safety is unchanged: every
@@ -48,10 +48,21 @@ pub(crate) fn improve(
         let found = valid_command(simulator, settings, &candidates[..largest], rng);
         best = better(best, found);
     }
+    // Greedy growth first, with two thirds of what is left: it batches the moves single-node
+    // consolidation would make one pass at a time, which is most of the work once the easy
+    // deletes are done. The group searches get the rest.
+    let left = budget_end.saturating_sub(simulator.runs());
+    let grow_end = simulator.runs() + left * 2 / 3;
+    let search = Search {
+        settings,
+        candidates,
+        largest,
+    };
+    best = search.grow(simulator, best, grow_end, rng);
     for group in groups(candidates) {
         let left = budget_end.saturating_sub(simulator.runs());
         if left == 0 {
-            return best;
+            break;
         }
         let bounded = ConsolidationSettings {
             multi_node_max_simulations: left,
@@ -60,29 +71,48 @@ pub(crate) fn improve(
         let (found, _) = first_n_consolidation(simulator, &bounded, &group, rng);
         best = better(best, found);
     }
-    let mut chosen: Vec<Candidate> = best
-        .as_ref()
-        .map_or_else(Vec::new, |c| c.candidates.clone());
-    for candidate in candidates {
-        if simulator.runs() >= budget_end {
-            break;
-        }
-        if chosen.len() >= largest {
-            break;
-        }
-        if chosen.iter().any(|c| c.node == candidate.node) {
-            continue;
-        }
-        let mut trial = chosen.clone();
-        trial.push(candidate.clone());
-        if let Some(command) = valid_command(simulator, settings, &trial, rng)
-            && savings(best.as_ref()) < command.savings
-        {
-            chosen = trial;
-            best = Some(command);
-        }
-    }
     best
+}
+
+/// What the greedy growth works on.
+struct Search<'s> {
+    settings: &'s ConsolidationSettings,
+    candidates: &'s [Candidate],
+    /// The batch cap.
+    largest: usize,
+}
+
+impl Search<'_> {
+    /// Greedy growth from `best`: each remaining candidate, in savings-ratio order, joins the
+    /// move when the move then saves strictly more; stops at the batch cap or `budget_end`.
+    fn grow(
+        &self,
+        simulator: &mut Simulator<'_>,
+        mut best: Option<Command>,
+        budget_end: usize,
+        rng: &mut SeededRng,
+    ) -> Option<Command> {
+        let mut chosen: Vec<Candidate> = best
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.candidates.clone());
+        for candidate in self.candidates {
+            if simulator.runs() >= budget_end || chosen.len() >= self.largest {
+                break;
+            }
+            if chosen.iter().any(|c| c.node == candidate.node) {
+                continue;
+            }
+            let mut trial = chosen.clone();
+            trial.push(candidate.clone());
+            if let Some(command) = valid_command(simulator, self.settings, &trial, rng)
+                && savings(best.as_ref()) < command.savings
+            {
+                chosen = trial;
+                best = Some(command);
+            }
+        }
+        best
+    }
 }
 
 /// NodePool, zone and capacity type of a candidate.

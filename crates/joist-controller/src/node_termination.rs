@@ -44,7 +44,7 @@ const DRAIN_REQUEUE: Duration = Duration::from_secs(1);
 /// How often a terminating instance is checked (upstream: 5 s).
 const INSTANCE_REQUEUE: Duration = Duration::from_secs(5);
 
-/// Why a termination pass failed (it is retried after [`DRAIN_REQUEUE`]).
+/// Why a termination pass failed (it is retried after `DRAIN_REQUEUE`).
 #[derive(Debug, Error)]
 pub enum TerminationError {
     /// The Kubernetes API failed.

@@ -45,6 +45,10 @@ fn print(json: bool, measurement: &Measurement) {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(joist_bench::cases::consolidation::CASE) {
+        return joist_bench::cases::consolidation::run_cli(&args[2..]);
+    }
     let cli = Cli::parse();
     let options = RunOptions {
         min_seconds: cli.min_seconds,

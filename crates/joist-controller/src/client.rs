@@ -28,6 +28,12 @@ pub enum ClientError {
 
 /// A client for `settings`.
 pub async fn client(settings: &Settings) -> Result<Client, ClientError> {
+    Ok(Client::try_from(config(settings).await?)?)
+}
+
+/// The client configuration for `settings` (the drain needs it to build a client without
+/// kube's 429 retry layer, see `termination::Drainer::from_config`).
+pub async fn config(settings: &Settings) -> Result<kube::Config, ClientError> {
     let config = match &settings.kubeconfig {
         Some(path) => {
             let kubeconfig_error = |source| ClientError::Kubeconfig {
@@ -41,5 +47,5 @@ pub async fn client(settings: &Settings) -> Result<Client, ClientError> {
         }
         None => kube::Config::infer().await?,
     };
-    Ok(Client::try_from(config)?)
+    Ok(config)
 }

@@ -8,12 +8,13 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::disruption::{Disruption, PodEvents, consolidation_settings};
 use crate::index::{Hook, Index, own_watches};
 use crate::lifecycle::{self, Context};
+use crate::metrics::{self, Metrics};
 use crate::objects::NodePoolObject;
 use crate::provider::CloudProvider;
 use crate::provisioner::batcher::Window;
@@ -32,6 +33,20 @@ pub enum StartError {
         /// The bind error.
         source: std::io::Error,
     },
+    /// The metrics port cannot be bound.
+    #[error("binding the metrics port {port}: {source}")]
+    MetricsPort {
+        /// The port.
+        port: u16,
+        /// The bind error.
+        source: std::io::Error,
+    },
+    /// No client can be built from the configuration.
+    #[error("kubernetes client: {0}")]
+    Client(#[from] kube::Error),
+    /// The drain's client cannot be built.
+    #[error("drain client: {0}")]
+    Drain(#[from] crate::termination::DrainError),
 }
 
 /// A running controller: its tasks, the index they share, and the probe address.
@@ -40,6 +55,8 @@ pub struct RunningController {
     tasks: Vec<JoinHandle<()>>,
     index: Index,
     health_address: std::net::SocketAddr,
+    metrics_address: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
 }
 
 impl RunningController {
@@ -51,6 +68,16 @@ impl RunningController {
     /// Where `/healthz` and `/readyz` are served.
     pub fn health_address(&self) -> std::net::SocketAddr {
         self.health_address
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_address(&self) -> std::net::SocketAddr {
+        self.metrics_address
+    }
+
+    /// The metrics the controller records.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Runs until one of the tasks ends (none does unless it fails) or the future is dropped.
@@ -68,12 +95,39 @@ impl Drop for RunningController {
     }
 }
 
-/// Starts every controller against `client` with `provider`.
+/// Starts every controller against the cluster `config` describes, with `provider`, as the only
+/// replica (no leader election; see [`start_gated`]).
+///
+/// Takes the configuration rather than a client because the drain needs a second client with
+/// kube's 429 retry turned off: with it, every eviction a PDB refuses stalls for minutes.
 pub async fn start<P: CloudProvider>(
-    client: Client,
+    config: kube::Config,
     settings: &Settings,
     provider: Arc<P>,
 ) -> Result<RunningController, StartError> {
+    let (_always, leading) = watch::channel(true);
+    start_gated(config, settings, provider, leading).await
+}
+
+/// Waits until `leading` is `true`, then runs `work`. Watches, probes and metrics run on every
+/// replica (a standby keeps warm caches and passes its probes, as with controller-runtime);
+/// everything that writes to the cluster runs only on the leader.
+async fn when_leading(mut leading: watch::Receiver<bool>, work: impl Future<Output = ()>) {
+    if leading.wait_for(|leads| *leads).await.is_ok() {
+        work.await;
+    }
+}
+
+/// Like [`start`], with the controllers that act on the cluster held back until `leading` turns
+/// `true`. Losing leadership later is the caller's to handle (upstream exits the process).
+pub async fn start_gated<P: CloudProvider>(
+    config: kube::Config,
+    settings: &Settings,
+    provider: Arc<P>,
+    leading: watch::Receiver<bool>,
+) -> Result<RunningController, StartError> {
+    let client = Client::try_from(config.clone())?;
+    let drainer = crate::termination::Drainer::from_config(config)?;
     let (triggers, trigger_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let pod_trigger = triggers.clone();
     let pod_events = PodEvents::default();
@@ -115,6 +169,15 @@ pub async fn start<P: CloudProvider>(
             source,
         })?;
     let ready = Arc::new(AtomicBool::new(false));
+    let metrics_error = |source| StartError::MetricsPort {
+        port: settings.metrics_port,
+        source,
+    };
+    let metrics_listener = TcpListener::bind(("0.0.0.0", settings.metrics_port))
+        .await
+        .map_err(metrics_error)?;
+    let metrics_address = metrics_listener.local_addr().map_err(metrics_error)?;
+    let metrics = Arc::new(Metrics::default());
 
     let mut tasks: Vec<JoinHandle<()>> = watches.tasks.into_iter().map(tokio::spawn).collect();
     let context = Arc::new(Context {
@@ -122,13 +185,16 @@ pub async fn start<P: CloudProvider>(
         index: index.clone(),
         provider: Arc::clone(&provider),
     });
-    tasks.push(tokio::spawn(lifecycle::run(
-        lifecycle_controller,
-        Arc::clone(&context),
+    tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        lifecycle::run(lifecycle_controller, Arc::clone(&context)),
     )));
-    tasks.push(tokio::spawn(node_termination::run(
-        termination_controller,
-        Arc::new(node_termination::TerminationContext::new(context)),
+    tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        node_termination::run(
+            termination_controller,
+            Arc::new(node_termination::TerminationContext::new(context, drainer)),
+        ),
     )));
     let window = Window {
         idle: settings.batch_idle_duration,
@@ -143,8 +209,12 @@ pub async fn start<P: CloudProvider>(
         Arc::clone(&provider),
         window,
         seed,
+        Arc::clone(&metrics),
     ));
-    tasks.push(tokio::spawn(provisioner.run(trigger_rx)));
+    tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        provisioner.run(trigger_rx),
+    )));
     let disruption = Disruption::new(
         client.clone(),
         index.clone(),
@@ -154,15 +224,21 @@ pub async fn start<P: CloudProvider>(
         consolidation_settings(settings.gate("SpotToSpotConsolidation")),
         seed,
     );
-    tasks.push(tokio::spawn(disruption.run()));
-    tasks.push(tokio::spawn(provisioner::retrigger(
-        index.clone(),
-        triggers,
+    tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        disruption.run(),
     )));
-    tasks.push(tokio::spawn(nodepool::run(
-        client,
-        index.clone(),
-        nodepool_changed,
+    tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        provisioner::retrigger(index.clone(), triggers),
+    )));
+    tasks.push(tokio::spawn(when_leading(
+        leading,
+        nodepool::run(client, index.clone(), nodepool_changed),
+    )));
+    tasks.push(tokio::spawn(metrics::serve(
+        metrics_listener,
+        Arc::clone(&metrics),
     )));
     tasks.push(tokio::spawn(health::serve(listener, Arc::clone(&ready))));
     let synced = index.clone();
@@ -177,5 +253,7 @@ pub async fn start<P: CloudProvider>(
         tasks,
         index,
         health_address,
+        metrics_address,
+        metrics,
     })
 }

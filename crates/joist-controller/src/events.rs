@@ -129,7 +129,7 @@ pub fn nominated(pod: &ObjectReference, nodeclaim: &str, node: Option<&str>) -> 
     event
 }
 
-/// Warning `FailedScheduling` on a pod: "Failed to schedule pod, <error>" (per pod UID, 5 min).
+/// Warning `FailedScheduling` on a pod: "Failed to schedule pod, `<error>`" (per pod UID, 5 min).
 pub fn failed_scheduling(pod: &ObjectReference, error: &str) -> Event {
     let message = format!("Failed to schedule pod, {error}");
     Event::new(pod, EventType::Warning, "FailedScheduling", message)
@@ -183,7 +183,7 @@ pub fn unconsolidatable(object: &ObjectReference, message: &str) -> Event {
     .window(Duration::from_secs(900))
 }
 
-/// `DisruptionLaunching` on a replacement NodeClaim: "Launching NodeClaim: <Reason>".
+/// `DisruptionLaunching` on a replacement NodeClaim: "Launching NodeClaim: `<Reason>`".
 pub fn disruption_launching(nodeclaim: &ObjectReference, reason: &str) -> Event {
     let message = format!("Launching NodeClaim: {}", capitalise(reason));
     Event::new(nodeclaim, EventType::Normal, "DisruptionLaunching", message)
@@ -201,8 +201,8 @@ pub fn disruption_waiting_readiness(nodeclaim: &ObjectReference) -> Event {
     )
 }
 
-/// `DisruptionTerminating` on a Node or NodeClaim: "Disrupting Node: <Reason>" /
-/// "Disrupting NodeClaim: <Reason>" (the kind comes from the reference).
+/// `DisruptionTerminating` on a Node or NodeClaim: "Disrupting Node: `<Reason>`" /
+/// "Disrupting NodeClaim: `<Reason>`" (the kind comes from the reference).
 pub fn disruption_terminating(object: &ObjectReference, reason: &str) -> Event {
     let kind = object.kind.as_deref().unwrap_or("Node");
     let message = format!("Disrupting {kind}: {}", capitalise(reason));
@@ -210,7 +210,7 @@ pub fn disruption_terminating(object: &ObjectReference, reason: &str) -> Event {
         .dedupe(vec![uid(object), reason.to_owned()])
 }
 
-/// Warning `InsufficientCapacityError` on a NodeClaim: "NodeClaim X event: <err>".
+/// Warning `InsufficientCapacityError` on a NodeClaim: "NodeClaim X event: `<err>`".
 pub fn insufficient_capacity_error(nodeclaim: &ObjectReference, error: &str) -> Event {
     let message = format!("NodeClaim {} event: {error}", name(nodeclaim));
     Event::new(
@@ -222,7 +222,7 @@ pub fn insufficient_capacity_error(nodeclaim: &ObjectReference, error: &str) -> 
 }
 
 /// Warning `TerminationGracePeriodExpiring` on a Node or NodeClaim: "All pods will be deleted
-/// by <RFC3339>" (per object name).
+/// by `<RFC3339>`" (per object name).
 pub fn termination_grace_period_expiring(object: &ObjectReference, deadline: Timestamp) -> Event {
     let message = format!("All pods will be deleted by {deadline}");
     Event::new(
@@ -234,7 +234,7 @@ pub fn termination_grace_period_expiring(object: &ObjectReference, deadline: Tim
     .dedupe(vec![name(object).to_owned()])
 }
 
-/// Warning `FailedDraining` on a Node: "Failed to drain node, <err>" (per node name).
+/// Warning `FailedDraining` on a Node: "Failed to drain node, `<err>`" (per node name).
 pub fn failed_draining(node: &ObjectReference, error: &str) -> Event {
     let message = format!("Failed to drain node, {error}");
     Event::new(node, EventType::Warning, "FailedDraining", message)

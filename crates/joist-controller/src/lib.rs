@@ -20,7 +20,7 @@ pub mod provisioner;
 pub mod settings;
 pub mod termination;
 
-pub use controller::{RunningController, StartError, start};
+pub use controller::{RunningController, StartError, start, start_gated};
 pub mod client;
 
 pub use client::client;

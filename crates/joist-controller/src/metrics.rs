@@ -105,9 +105,9 @@ pub struct CounterVec {
 }
 
 impl CounterVec {
-    fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
+    fn new(descriptor: Descriptor) -> Self {
         CounterVec {
-            descriptor: Descriptor { name, help, labels },
+            descriptor,
             series: Mutex::default(),
         }
     }
@@ -147,9 +147,9 @@ pub struct GaugeVec {
 }
 
 impl GaugeVec {
-    fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
+    fn new(descriptor: Descriptor) -> Self {
         GaugeVec {
-            descriptor: Descriptor { name, help, labels },
+            descriptor,
             series: Mutex::default(),
         }
     }
@@ -203,14 +203,9 @@ pub struct HistogramVec {
 }
 
 impl HistogramVec {
-    fn new(
-        name: &'static str,
-        help: &'static str,
-        labels: &'static [&'static str],
-        bounds: &'static [f64],
-    ) -> Self {
+    fn new(descriptor: Descriptor, bounds: &'static [f64]) -> Self {
         HistogramVec {
-            descriptor: Descriptor { name, help, labels },
+            descriptor,
             bounds,
             series: Mutex::default(),
         }
@@ -261,6 +256,90 @@ impl HistogramVec {
 
 // === impl Metrics ===
 
+const NODECLAIMS_CREATED: Descriptor = Descriptor {
+    name: "karpenter_nodeclaims_created_total",
+    help: "NodeClaims created, by reason, nodepool and whether minValues was relaxed.",
+    labels: &["reason", "nodepool", "min_values_relaxed"],
+};
+
+const NODECLAIMS_TERMINATED: Descriptor = Descriptor {
+    name: "karpenter_nodeclaims_terminated_total",
+    help: "NodeClaims whose finalizer was removed, by nodepool, capacity type and zone.",
+    labels: &["nodepool", "capacity_type", "zone"],
+};
+
+const NODES_CREATED: Descriptor = Descriptor {
+    name: "karpenter_nodes_created_total",
+    help: "Nodes registered for NodeClaims, by nodepool and zone.",
+    labels: &["nodepool", "zone"],
+};
+
+const NODES_TERMINATED: Descriptor = Descriptor {
+    name: "karpenter_nodes_terminated_total",
+    help: "Nodes whose termination finalizer was removed, by nodepool and zone.",
+    labels: &["nodepool", "zone"],
+};
+
+const NODES_DRAINED: Descriptor = Descriptor {
+    name: "karpenter_nodes_drained_total",
+    help: "Nodes fully drained, by nodepool.",
+    labels: &["nodepool"],
+};
+
+const PODS_EVICTION_REQUESTS: Descriptor = Descriptor {
+    name: "karpenter_pods_eviction_requests_total",
+    help: "Eviction API calls, by response code.",
+    labels: &["code"],
+};
+
+const PODS_DRAINED: Descriptor = Descriptor {
+    name: "karpenter_pods_drained_total",
+    help: "Pods drained from terminating nodes, by disruption reason.",
+    labels: &["reason"],
+};
+
+const SCHEDULING_DURATION: Descriptor = Descriptor {
+    name: "karpenter_scheduler_scheduling_duration_seconds",
+    help: "Seconds a scheduling simulation took, by controller.",
+    labels: &["controller"],
+};
+
+const QUEUE_DEPTH: Descriptor = Descriptor {
+    name: "karpenter_scheduler_queue_depth",
+    help: "Pods in the scheduling queue of a round, by controller and round.",
+    labels: &["controller", "scheduling_id"],
+};
+
+const UNSCHEDULABLE_PODS: Descriptor = Descriptor {
+    name: "karpenter_scheduler_unschedulable_pods_count",
+    help: "Pods the last round could not schedule, by controller.",
+    labels: &["controller"],
+};
+
+const IGNORED_PODS: Descriptor = Descriptor {
+    name: "karpenter_scheduler_ignored_pods_count",
+    help: "Pods left out of scheduling because they failed validation.",
+    labels: &[],
+};
+
+const PENDING_PODS_BY_ZONE: Descriptor = Descriptor {
+    name: "karpenter_scheduler_pending_pods_by_effective_zone_count",
+    help: "Pending pods of the last round by the zone their constraints allow, by controller.",
+    labels: &["controller", "zone"],
+};
+
+const NODEPOOLS_USAGE: Descriptor = Descriptor {
+    name: "karpenter_nodepools_usage",
+    help: "Resources provisioned for a nodepool, by resource type and nodepool.",
+    labels: &["resource_type", "nodepool"],
+};
+
+const NODEPOOLS_LIMIT: Descriptor = Descriptor {
+    name: "karpenter_nodepools_limit",
+    help: "Resource limits of a nodepool, by resource type and nodepool.",
+    labels: &["resource_type", "nodepool"],
+};
+
 /// Every metric the controller exports, shared (behind an `Arc`) by the controllers that
 /// update them and the `/metrics` server.
 #[derive(Debug)]
@@ -298,77 +377,20 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            nodeclaims_created: CounterVec::new(
-                "karpenter_nodeclaims_created_total",
-                "Number of nodeclaims created in total by Karpenter. Labeled by reason, nodepool and whether minValues was relaxed.",
-                &["reason", "nodepool", "min_values_relaxed"],
-            ),
-            nodeclaims_terminated: CounterVec::new(
-                "karpenter_nodeclaims_terminated_total",
-                "Number of nodeclaims terminated in total by Karpenter. Labeled by the owning nodepool.",
-                &["nodepool", "capacity_type", "zone"],
-            ),
-            nodes_created: CounterVec::new(
-                "karpenter_nodes_created_total",
-                "Number of nodes created in total by Karpenter. Labeled by owning nodepool.",
-                &["nodepool", "zone"],
-            ),
-            nodes_terminated: CounterVec::new(
-                "karpenter_nodes_terminated_total",
-                "Number of nodes terminated in total by Karpenter. Labeled by owning nodepool.",
-                &["nodepool", "zone"],
-            ),
-            nodes_drained: CounterVec::new(
-                "karpenter_nodes_drained_total",
-                "The total number of nodes drained by Karpenter",
-                &["nodepool"],
-            ),
-            pods_eviction_requests: CounterVec::new(
-                "karpenter_pods_eviction_requests_total",
-                "The total number of eviction requests made by Karpenter",
-                &["code"],
-            ),
-            pods_drained: CounterVec::new(
-                "karpenter_pods_drained_total",
-                "Number of pods drained during node termination",
-                &["reason"],
-            ),
-            scheduling_duration: HistogramVec::new(
-                "karpenter_scheduler_scheduling_duration_seconds",
-                "Duration of scheduling simulations used for deprovisioning and provisioning in seconds.",
-                &["controller"],
-                &DURATION_BUCKETS,
-            ),
-            queue_depth: GaugeVec::new(
-                "karpenter_scheduler_queue_depth",
-                "The number of pods currently waiting to be scheduled.",
-                &["controller", "scheduling_id"],
-            ),
-            unschedulable_pods: GaugeVec::new(
-                "karpenter_scheduler_unschedulable_pods_count",
-                "The number of unschedulable Pods.",
-                &["controller"],
-            ),
-            ignored_pods: GaugeVec::new(
-                "karpenter_scheduler_ignored_pods_count",
-                "Number of pods ignored during scheduling by Karpenter",
-                &[],
-            ),
-            pending_pods_by_zone: GaugeVec::new(
-                "karpenter_scheduler_pending_pods_by_effective_zone_count",
-                "The number of pending pods by their effective zone.",
-                &["controller", "zone"],
-            ),
-            nodepools_usage: GaugeVec::new(
-                "karpenter_nodepools_usage",
-                "The amount of resources that have been provisioned for a nodepool. Labeled by nodepool name and resource type.",
-                &["resource_type", "nodepool"],
-            ),
-            nodepools_limit: GaugeVec::new(
-                "karpenter_nodepools_limit",
-                "Limits specified on the nodepool that restrict the quantity of resources provisioned. Labeled by nodepool name and resource type.",
-                &["resource_type", "nodepool"],
-            ),
+            nodeclaims_created: CounterVec::new(NODECLAIMS_CREATED),
+            nodeclaims_terminated: CounterVec::new(NODECLAIMS_TERMINATED),
+            nodes_created: CounterVec::new(NODES_CREATED),
+            nodes_terminated: CounterVec::new(NODES_TERMINATED),
+            nodes_drained: CounterVec::new(NODES_DRAINED),
+            pods_eviction_requests: CounterVec::new(PODS_EVICTION_REQUESTS),
+            pods_drained: CounterVec::new(PODS_DRAINED),
+            scheduling_duration: HistogramVec::new(SCHEDULING_DURATION, &DURATION_BUCKETS),
+            queue_depth: GaugeVec::new(QUEUE_DEPTH),
+            unschedulable_pods: GaugeVec::new(UNSCHEDULABLE_PODS),
+            ignored_pods: GaugeVec::new(IGNORED_PODS),
+            pending_pods_by_zone: GaugeVec::new(PENDING_PODS_BY_ZONE),
+            nodepools_usage: GaugeVec::new(NODEPOOLS_USAGE),
+            nodepools_limit: GaugeVec::new(NODEPOOLS_LIMIT),
         }
     }
 }

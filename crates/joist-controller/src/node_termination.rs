@@ -44,7 +44,7 @@ const DRAIN_REQUEUE: Duration = Duration::from_secs(1);
 /// How often a terminating instance is checked (upstream: 5 s).
 const INSTANCE_REQUEUE: Duration = Duration::from_secs(5);
 
-/// Why a termination pass failed (it is retried after [`DRAIN_REQUEUE`]).
+/// Why a termination pass failed (it is retried after `DRAIN_REQUEUE`).
 #[derive(Debug, Error)]
 pub enum TerminationError {
     /// The Kubernetes API failed.
@@ -69,9 +69,8 @@ pub struct TerminationContext<P> {
 }
 
 impl<P> TerminationContext<P> {
-    /// A termination context over `shared`.
-    pub fn new(shared: Arc<Context<P>>) -> Self {
-        let drainer = Drainer::new(shared.client.clone());
+    /// A termination context over `shared`, draining with `drainer`.
+    pub fn new(shared: Arc<Context<P>>, drainer: Drainer) -> Self {
         Self {
             shared,
             drainer,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use joist_controller::termination::{DrainOutcome, Drainer, EvictionTier};
 use joist_testenv::{ControlPlane, FAKE_NODE_LABEL, eventually};
-use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec, ServiceAccount};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 
 const NODE: &str = "drain-node";
 const WAIT: Duration = Duration::from_secs(90);
@@ -110,6 +111,16 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
         .create(&PostParams::default(), &node())
         .await
         .expect("node");
+    // Pods are admitted only once the controller-manager created the namespaces' default
+    // ServiceAccounts.
+    for namespace in ["default", "kube-system"] {
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+        eventually("default service account", WAIT, || async {
+            accounts.get_opt("default").await.ok().flatten()
+        })
+        .await
+        .expect("service account");
+    }
     let default_pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let system_pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "default");
@@ -136,7 +147,11 @@ async fn drains_tier_by_tier_and_retries_pdb_refusals() {
         .expect("critical pod");
 
     // Pass 1: only the non-critical tier; the guarded pod's eviction is refused by its PDB.
-    let drainer = Drainer::new(client.clone());
+    let kubeconfig = Kubeconfig::read_from(control_plane.kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    let drainer = Drainer::from_config(config).expect("drainer");
     let first = drainer
         .drain_once(NODE, Timestamp::now(), None)
         .await

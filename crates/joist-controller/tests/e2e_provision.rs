@@ -16,7 +16,7 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 
 use support::{
-    WAIT, apply_example, condition_true, controller_client, deployment, install_crds, running,
+    WAIT, apply_example, condition_true, controller_config, deployment, install_crds, running,
     start,
 };
 
@@ -33,8 +33,8 @@ async fn provisions_kwok_nodes_for_a_deployment_and_restarts_without_duplicates(
     let admin = control_plane.client();
     install_crds(&admin).await;
     apply_example(&admin).await;
-    let client = controller_client(&control_plane).await;
-    let controller = start(&client).await;
+    let config = controller_config(&control_plane).await;
+    let controller = start(&config).await;
 
     control_plane
         .create_namespace("e2e")
@@ -152,7 +152,7 @@ async fn provisions_kwok_nodes_for_a_deployment_and_restarts_without_duplicates(
 
     // Restart: the new controller sees the NodeClaims (in flight or not) and launches nothing.
     drop(controller);
-    let restarted = start(&client).await;
+    let restarted = start(&config).await;
     eventually("restarted controller synced", WAIT, || {
         let index = restarted.index().clone();
         async move { index.is_ready().then_some(()) }

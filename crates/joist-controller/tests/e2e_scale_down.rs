@@ -19,7 +19,7 @@ use kube::{Api, Client};
 use serde_json::json;
 
 use support::{
-    WAIT, apply_example, condition_true, controller_client, deployment, install_crds, running,
+    WAIT, apply_example, condition_true, controller_config, deployment, install_crds, running,
     settings, start_with,
 };
 
@@ -102,12 +102,12 @@ async fn setup() -> (ControlPlane, Client, joist_controller::RunningController) 
         )
         .await
         .expect("nodepool patched");
-    let client = controller_client(&control_plane).await;
+    let config = controller_config(&control_plane).await;
     let settings = Settings {
         disruption_validation_delay: Duration::from_secs(1),
         ..settings()
     };
-    let controller = start_with(&client, &settings).await;
+    let controller = start_with(&config, &settings).await;
     control_plane
         .create_namespace("e2e")
         .await

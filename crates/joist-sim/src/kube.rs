@@ -89,44 +89,71 @@ pub fn usage(pods: &[Pod]) -> BTreeMap<String, ResourceList> {
     used
 }
 
-/// Binds every pending pod that fits an initialized node; returns `(pod index, node name)` for
-/// each binding, in binding order. `nominated` maps pod keys to the node the provisioner chose.
+/// Binds pending pods the way kube-scheduler would in the common case; returns `(pod index, node
+/// name)` for each binding, in binding order. `nominated` maps pod keys to the node the
+/// provisioner chose: a pod nominated to an initialized node tries that node first, then the
+/// others; a pod nominated to a node that is not initialized yet waits for it (the provisioner
+/// found no room elsewhere, and scanning every node for each such pod would make large runs
+/// quadratic); a pod without a nomination tries every initialized node by name.
 pub fn bind_pending(
     pods: &mut [Pod],
     nodes: &[Node],
     nominated: &BTreeMap<String, String>,
 ) -> Vec<(usize, String)> {
-    let mut used = usage(pods);
-    let mut order: Vec<usize> = (0..pods.len())
-        .filter(|&i| pods[i].node_name.is_none() && !pods[i].is_terminal())
-        .collect();
+    let by_name: BTreeMap<&str, &Node> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let mut order: Vec<(usize, Option<&Node>)> = Vec::new();
+    for (index, pod) in pods.iter().enumerate() {
+        if pod.node_name.is_some() || pod.is_terminal() {
+            continue;
+        }
+        let target = nominated
+            .get(&pod.key())
+            .and_then(|name| by_name.get(name.as_str()).copied());
+        if target.is_some_and(|n| !n.initialized) {
+            continue;
+        }
+        order.push((index, target));
+    }
+    if order.is_empty() {
+        return Vec::new();
+    }
     // kube-scheduler's queue: higher priority first, then older pods.
-    order.sort_by(|&a, &b| {
+    order.sort_by(|&(a, _), &(b, _)| {
         let (pa, pb) = (&pods[a], &pods[b]);
         pb.priority
             .cmp(&pa.priority)
             .then(pa.creation_timestamp.cmp(&pb.creation_timestamp))
             .then_with(|| pa.key().cmp(&pb.key()))
     });
+    let used = usage(pods);
+    // Free resources of the initialized nodes, updated as pods bind.
+    let mut free: BTreeMap<&str, ResourceList> = nodes
+        .iter()
+        .filter(|n| n.initialized)
+        .map(|n| {
+            let free = match used.get(&n.name) {
+                Some(used) => n.allocatable.minus(used),
+                None => n.allocatable.clone(),
+            };
+            (n.name.as_str(), free)
+        })
+        .collect();
     let mut bound = Vec::new();
-    for index in order {
+    for (index, target) in order {
         let pod = &pods[index];
-        let preferred = nominated.get(&pod.key());
-        let candidates = preferred
-            .and_then(|name| nodes.iter().find(|n| &n.name == name))
-            .into_iter()
-            .chain(nodes.iter());
-        let chosen = candidates
-            .filter(|n| n.initialized && admits(n, pod))
-            .find(|n| {
-                let free = n
-                    .allocatable
-                    .minus(used.get(&n.name).unwrap_or(&ResourceList::new()));
-                pod.requests.fits(&free).is_ok()
-            })
+        let fits = |n: &&Node, free: &BTreeMap<&str, ResourceList>| {
+            free.get(n.name.as_str())
+                .is_some_and(|room| pod.requests.fits(room).is_ok())
+                && admits(n, pod)
+        };
+        let chosen = target
+            .filter(|n| fits(n, &free))
+            .or_else(|| nodes.iter().find(|n| fits(n, &free)))
             .map(|n| n.name.clone());
         if let Some(name) = chosen {
-            used.entry(name.clone()).or_default().add(&pod.requests);
+            if let Some(room) = free.get_mut(name.as_str()) {
+                room.sub(&pod.requests);
+            }
             let pod = &mut pods[index];
             pod.node_name = Some(name.clone());
             pod.phase = PodPhase::Running;
@@ -198,5 +225,21 @@ mod tests {
             )])];
         assert!(!admits(&node("x", "4", "z1"), &q));
         assert!(admits(&node("y", "4", "z3"), &q));
+    }
+
+    #[test]
+    fn a_pod_nominated_to_a_node_still_starting_waits_for_it() {
+        let mut starting = node("s", "4", "z1");
+        starting.initialized = false;
+        let nodes = vec![starting, node("a", "4", "z1")];
+        let mut pods = vec![pod("p1", "1"), pod("p2", "1")];
+        let nominated = [("default/p1".to_owned(), "s".to_owned())].into();
+        let bound = bind_pending(&mut pods, &nodes, &nominated);
+        assert_eq!(
+            bound,
+            vec![(1, "a".to_owned())],
+            "p1 waits for s, p2 takes a"
+        );
+        assert_eq!(pods[0].node_name, None);
     }
 }

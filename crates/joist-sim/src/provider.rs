@@ -1,11 +1,11 @@
-//! The in-memory cloud provider: turns a solver NodeClaim into an instance by choosing one
-//! offering, as a real `Create` call would.
+//! The in-memory cloud provider's offering choice: which offerings a `Create` call for a solver
+//! NodeClaim tries, in order, as upstream AWS's `CreateFleet` request would.
 //!
-//! Choice (upstream AWS's convention for `CreateFleet`): a reserved offering if the NodeClaim
-//! allows one, else spot, else on-demand; within the chosen capacity class the cheapest
-//! available offering of any of the NodeClaim's instance types compatible with its requirements
-//! (ties: the solver's instance-type order, then zone name). Capacity never runs out here:
-//! insufficient-capacity errors, spot interruptions and reservation counts are not simulated.
+//! A fleet request takes one market type (spec aws §4.4): reserved if the NodeClaim allows an
+//! available reserved offering, else spot, else on-demand. Within that capacity type the
+//! offerings of every listed instance type compatible with the NodeClaim's requirements are
+//! tried cheapest first (ties: the solver's instance-type order, then zone name); the caller
+//! skips offerings that hit insufficient capacity.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,18 +13,17 @@ use std::sync::Arc;
 use joist_core::instancetype::{InstanceType, Offering};
 use joist_core::labels::{CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_RESERVED, CAPACITY_TYPE_SPOT};
 use joist_core::requirements::Requirements;
-use joist_core::scheduling::NewNodeClaim;
 
-/// The instance picked for a NodeClaim.
+/// One offering a launch may take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Launch<'a> {
     /// The instance type.
     pub instance_type: &'a InstanceType,
-    /// The chosen offering (zone, capacity type, price).
+    /// The offering (zone, capacity type, price).
     pub offering: &'a Offering,
 }
 
-/// Instance types by name, shared by every NodePool of the simulation (cheap to clone).
+/// Instance types by name (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Provider {
     types: Arc<[InstanceType]>,
@@ -65,46 +64,44 @@ impl Provider {
         self.by_name.get(name).map(|&i| &self.types[i])
     }
 
-    /// The offering a launch of `nodeclaim` gets, or `None` when no listed type has an available
-    /// offering compatible with its requirements.
-    pub fn launch(&self, nodeclaim: &NewNodeClaim) -> Option<Launch<'_>> {
-        self.choose(&nodeclaim.instance_types, &nodeclaim.requirements)
-    }
-
-    fn choose(&self, names: &[Arc<str>], requirements: &Requirements) -> Option<Launch<'_>> {
-        let mut best: Option<((u8, f64, usize), Launch<'_>)> = None;
+    /// The offerings a launch of the listed types under `requirements` tries, in order: only the
+    /// preferred capacity type's, cheapest first. Empty when nothing is available.
+    pub fn choose(&self, names: &[Arc<str>], requirements: &Requirements) -> Vec<Launch<'_>> {
+        let mut all: Vec<((u8, f64, usize), Launch<'_>)> = Vec::new();
         for (order, name) in names.iter().enumerate() {
             let Some(instance_type) = self.instance_type(name) else {
                 continue;
             };
-            let mut offerings: Vec<&Offering> = instance_type
+            for offering in instance_type
                 .offerings
                 .iter()
                 .filter(|o| o.is_available_for(requirements))
-                .collect();
-            offerings.sort_by(|a, b| a.zone().cmp(&b.zone()));
-            for offering in offerings {
+            {
                 let key = (
                     capacity_rank(offering.capacity_type()),
                     offering.price,
                     order,
                 );
-                let better = best.as_ref().is_none_or(|(current, _)| {
-                    (key.0, key.1) < (current.0, current.1)
-                        || (key.0 == current.0 && key.1 == current.1 && key.2 < current.2)
-                });
-                if better {
-                    best = Some((
-                        key,
-                        Launch {
-                            instance_type,
-                            offering,
-                        },
-                    ));
-                }
+                all.push((
+                    key,
+                    Launch {
+                        instance_type,
+                        offering,
+                    },
+                ));
             }
         }
-        best.map(|(_, launch)| launch)
+        all.sort_by(|(a, la), (b, lb)| {
+            a.0.cmp(&b.0)
+                .then(a.1.total_cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+                .then_with(|| la.offering.zone().cmp(&lb.offering.zone()))
+        });
+        let best = all.first().map(|(key, _)| key.0);
+        all.into_iter()
+            .filter(|(key, _)| Some(key.0) == best)
+            .map(|(_, launch)| launch)
+            .collect()
     }
 }
 
@@ -158,10 +155,14 @@ mod tests {
             ),
         ]));
         let (names, requirements) = claim(&["a", "b"], Requirements::new());
-        let launch = provider.choose(&names, &requirements).expect("launch");
+        let launches = provider.choose(&names, &requirements);
+        let launch = &launches[0];
         assert_eq!(launch.instance_type.name, "b");
         assert_eq!(launch.offering.zone(), Some("z2"));
         assert_eq!(launch.offering.capacity_type(), Some("spot"));
+        // Only spot is tried (one market type per fleet request), cheapest first.
+        let prices: Vec<f64> = launches.iter().map(|l| l.offering.price).collect();
+        assert_eq!(prices, vec![0.03, 0.04, 0.05]);
     }
 
     #[test]
@@ -176,10 +177,11 @@ mod tests {
         let mut on_demand = Requirements::new();
         on_demand.add(Requirement::in_values(CAPACITY_TYPE, ["on-demand"]));
         let (names, _) = claim(&["a"], Requirements::new());
-        let launch = provider.choose(&names, &on_demand).expect("launch");
-        assert_eq!(launch.offering.capacity_type(), Some("on-demand"));
+        let launches = provider.choose(&names, &on_demand);
+        assert_eq!(launches.len(), 1);
+        assert_eq!(launches[0].offering.capacity_type(), Some("on-demand"));
         let mut nowhere = Requirements::new();
         nowhere.add(Requirement::in_values(ZONE, ["z9"]));
-        assert!(provider.choose(&names, &nowhere).is_none());
+        assert!(provider.choose(&names, &nowhere).is_empty());
     }
 }

@@ -11,6 +11,9 @@ use joist_core::snapshot::Pod;
 use serde::Serialize;
 
 use crate::engine::SimNode;
+
+/// The GPU resource shown in the utilisation columns.
+const GPU: &str = "nvidia.com/gpu";
 use crate::kube;
 
 /// Formats a virtual time as a Go duration (`10m1s`).
@@ -64,6 +67,14 @@ pub struct NodeReport {
     pub cpu_utilisation: f64,
     /// Requested memory of the bound pods over allocatable memory (0..1).
     pub memory_utilisation: f64,
+    /// Requested `nvidia.com/gpu` over allocatable GPUs (0..1; 0 without GPUs).
+    pub gpu_utilisation: f64,
+    /// Allocatable `nvidia.com/gpu` (0 without GPUs).
+    pub gpus: f64,
+    /// The capacity reservation the node runs in, if any.
+    pub reservation_id: Option<String>,
+    /// Whether the node is being deleted at the end.
+    pub deleting: bool,
     /// Whether the node is initialized at the end.
     pub initialized: bool,
 }
@@ -77,11 +88,24 @@ pub struct PendingReport {
     pub reason: String,
 }
 
+/// Whole-run figures beside the end state.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Totals {
+    /// Dollars spent over the run (each node's price times its lifetime).
+    pub total_cost: f64,
+    /// The largest number of nodes at once.
+    pub peak_nodes: usize,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// Sum of the nodes' prices per hour.
     pub cost_per_hour: f64,
+    /// Dollars spent over the whole run.
+    pub total_cost: f64,
+    /// The largest number of nodes at once.
+    pub peak_nodes: usize,
     /// Virtual time the run ended.
     pub ended_at: String,
     /// Nodes by name.
@@ -101,40 +125,51 @@ fn ratio(used: &ResourceList, allocatable: &ResourceList, name: &str) -> f64 {
     }
 }
 
+/// One node's line of the report.
+fn node_report(node: &SimNode, pods: Vec<String>, used: &ResourceList) -> NodeReport {
+    NodeReport {
+        name: node.name.clone(),
+        nodepool: node.nodepool.clone(),
+        instance_type: node.instance_type.clone(),
+        capacity_type: node.capacity_type.clone(),
+        zone: node.zone.clone(),
+        price_per_hour: node.price,
+        pods,
+        cpu_utilisation: ratio(used, &node.allocatable, names::CPU),
+        memory_utilisation: ratio(used, &node.allocatable, names::MEMORY),
+        gpu_utilisation: ratio(used, &node.allocatable, GPU),
+        gpus: node.allocatable.get_or_zero(GPU).as_f64(),
+        reservation_id: node.reservation_id.clone(),
+        deleting: node.deletion.is_some(),
+        initialized: node.initialized,
+    }
+}
+
 impl Report {
     /// Builds the report of the end state.
     pub fn build(
         end: Duration,
-        nodes: &[SimNode],
+        nodes: &[&SimNode],
         pods: &[Pod],
         reasons: &BTreeMap<String, String>,
         nominated: &BTreeMap<String, String>,
         events: Vec<Event>,
+        totals: Totals,
     ) -> Self {
         let used = kube::usage(pods);
         let empty = ResourceList::new();
+        let mut by_node: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for pod in pods.iter().filter(|p| !p.is_terminal()) {
+            if let Some(node) = &pod.node_name {
+                by_node.entry(node.as_str()).or_default().push(pod.key());
+            }
+        }
         let mut node_reports: Vec<NodeReport> = nodes
             .iter()
             .map(|node| {
-                let mut bound: Vec<String> = pods
-                    .iter()
-                    .filter(|p| p.node_name.as_deref() == Some(node.name.as_str()))
-                    .map(Pod::key)
-                    .collect();
+                let mut bound = by_node.remove(node.name.as_str()).unwrap_or_default();
                 bound.sort();
-                let used = used.get(&node.name).unwrap_or(&empty);
-                NodeReport {
-                    name: node.name.clone(),
-                    nodepool: node.nodepool.clone(),
-                    instance_type: node.instance_type.clone(),
-                    capacity_type: node.capacity_type.clone(),
-                    zone: node.zone.clone(),
-                    price_per_hour: node.price,
-                    pods: bound,
-                    cpu_utilisation: ratio(used, &node.allocatable, names::CPU),
-                    memory_utilisation: ratio(used, &node.allocatable, names::MEMORY),
-                    initialized: node.initialized,
-                }
+                node_report(node, bound, used.get(&node.name).unwrap_or(&empty))
             })
             .collect();
         node_reports.sort_by(|a, b| a.name.cmp(&b.name));
@@ -158,6 +193,8 @@ impl Report {
         pending.sort_by(|a, b| a.pod.cmp(&b.pod));
         Self {
             cost_per_hour: node_reports.iter().map(|n| n.price_per_hour).sum(),
+            total_cost: totals.total_cost,
+            peak_nodes: totals.peak_nodes,
             ended_at: format_time(end),
             nodes: node_reports,
             pending,
@@ -177,13 +214,13 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<22} {:<12} {:<18} {:<10} {:<12} {:>5} {:>6} {:>6} {:>9}",
-            "NODE", "NODEPOOL", "TYPE", "CAPACITY", "ZONE", "PODS", "CPU%", "MEM%", "$/H"
+            "{:<24} {:<14} {:<18} {:<10} {:<12} {:>5} {:>6} {:>6} {:>6} {:>9}",
+            "NODE", "NODEPOOL", "TYPE", "CAPACITY", "ZONE", "PODS", "CPU%", "MEM%", "GPU%", "$/H"
         );
         for n in &self.nodes {
             let _ = writeln!(
                 out,
-                "{:<22} {:<12} {:<18} {:<10} {:<12} {:>5} {:>5.0}% {:>5.0}% {:>9.4}",
+                "{:<24} {:<14} {:<18} {:<10} {:<12} {:>5} {:>5.0}% {:>5.0}% {:>6} {:>9.4}",
                 n.name,
                 n.nodepool,
                 n.instance_type,
@@ -192,17 +229,24 @@ impl Report {
                 n.pods.len(),
                 n.cpu_utilisation * 100.0,
                 n.memory_utilisation * 100.0,
+                if n.gpus > 0.0 {
+                    format!("{:.0}%", n.gpu_utilisation * 100.0)
+                } else {
+                    "-".to_owned()
+                },
                 n.price_per_hour
             );
         }
         let bound: usize = self.nodes.iter().map(|n| n.pods.len()).sum();
         let _ = writeln!(
             out,
-            "\n{} nodes, {bound} pods bound, {} pending, ${:.4}/h at {}",
+            "\n{} nodes, {bound} pods bound, {} pending, ${:.4}/h at {} (peak {} nodes, ${:.2} spent)",
             self.nodes.len(),
             self.pending.len(),
             self.cost_per_hour,
-            self.ended_at
+            self.ended_at,
+            self.peak_nodes,
+            self.total_cost
         );
         if !self.pending.is_empty() {
             let _ = writeln!(out, "\nPENDING");

@@ -54,14 +54,14 @@ fn a_bad_scenario_exits_non_zero_with_the_reason() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("bad.yaml");
     let web = std::fs::read_to_string(repo_root().join(WEB)).expect("example");
-    let bad = web.replace("scale: {deployment: web", "interrupt: {deployment: web");
+    let bad = web.replace("scale: {deployment: web", "reboot: {deployment: web");
     std::fs::write(&path, bad).expect("write");
     let run = joist(&["simulate", path.to_str().expect("UTF-8 path")], b"");
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("spec.steps[0]: step \"interrupt\" is not supported yet"),
+            .contains("spec.steps[0]: step \"reboot\" is not supported yet"),
         "{}",
         run.stderr
     );

@@ -2,6 +2,7 @@
 //! the resulting plan is costed.
 
 pub mod aws;
+pub mod consolidation;
 pub mod convert;
 pub mod upstream;
 

@@ -105,7 +105,7 @@ async fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     support::install_crds(&admin).await;
     workload::apply_nodepool(&admin).await?;
     // Creates the ServiceAccount and its RBAC; the client it returns is not needed here.
-    let _ = support::controller_client(&control_plane).await;
+    let _ = support::controller_config(&control_plane).await;
     let kubeconfig = control_plane
         .service_account_kubeconfig("kube-system", "joist")
         .await?;

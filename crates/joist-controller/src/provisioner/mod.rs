@@ -14,6 +14,8 @@ use joist_api::nodeclaim::NodeClaim;
 use joist_aws::labels::{CAPACITY_RESERVATION_ID, label_aliases, well_known_labels};
 use joist_core::rng::SeededRng;
 use joist_core::scheduling::{Plan, SchedulingSettings, solve};
+
+use crate::metrics::Metrics;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::PostParams;
 use kube::{Api, Client};
@@ -64,6 +66,8 @@ pub struct Provisioner<P> {
     /// round right after a creation cannot launch the same capacity twice.
     created: Mutex<Vec<NodeClaim>>,
     rng: Mutex<SeededRng>,
+    /// Where each round's scheduling figures go (`karpenter_scheduler_*`).
+    metrics: Arc<Metrics>,
 }
 
 impl<P> std::fmt::Debug for Provisioner<P> {
@@ -137,8 +141,16 @@ pub async fn retrigger(index: Index, triggers: UnboundedSender<String>) {
 
 impl<P: CloudProvider> Provisioner<P> {
     /// A provisioner over `index`, launching through `provider`.
-    pub fn new(client: Client, index: Index, provider: Arc<P>, window: Window, seed: u64) -> Self {
+    pub fn new(
+        client: Client,
+        index: Index,
+        provider: Arc<P>,
+        window: Window,
+        seed: u64,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
+            metrics,
             client,
             index,
             provider,
@@ -178,7 +190,11 @@ impl<P: CloudProvider> Provisioner<P> {
             (snapshot, plan)
         })
         .await?;
-        self.log_plan(&snapshot.pods, &plan, batch.len(), started.elapsed());
+        let took = started.elapsed();
+        let scheduling_id = seed.to_string();
+        self.metrics
+            .record_scheduling("provisioner", &scheduling_id, &plan.stats, took);
+        self.log_plan(&snapshot.pods, &plan, batch.len(), took);
         self.create_all(&plan).await
     }
 

@@ -17,6 +17,9 @@ const MULTIPLE_PDBS_MESSAGE: &str = "This pod has more than one PodDisruptionBud
 /// Why a drain pass failed (the caller requeues; a PDB refusal is not a failure).
 #[derive(Debug, Error)]
 pub enum DrainError {
+    /// The drainer's own client could not be built.
+    #[error("building the drain client: {0}")]
+    Client(kube::Error),
     /// Listing the node's pods failed.
     #[error("listing pods of node {node}: {source}")]
     ListPods {
@@ -85,7 +88,9 @@ impl DrainOutcome {
     }
 }
 
-/// Runs drain passes for nodes through one client.
+/// Runs drain passes for nodes through its own client: one that does not retry 429s. kube's
+/// default client retries 429 up to 15 times with exponential backoff (minutes), which would
+/// turn every PDB refusal into a stall instead of a "retry on the next pass".
 #[derive(Clone)]
 pub struct Drainer {
     client: kube::Client,
@@ -98,9 +103,15 @@ impl std::fmt::Debug for Drainer {
 }
 
 impl Drainer {
-    /// A drainer using `client`.
-    pub fn new(client: kube::Client) -> Self {
-        Self { client }
+    /// A drainer talking to the cluster `config` describes, with kube's 429/503/504 retry
+    /// layer turned off.
+    ///
+    /// # Errors
+    /// [`DrainError::Client`] when the client cannot be built (TLS, proxy settings).
+    pub fn from_config(mut config: kube::Config) -> Result<Self, DrainError> {
+        config.default_retry = false;
+        let client = kube::Client::try_from(config).map_err(DrainError::Client)?;
+        Ok(Self { client })
     }
 
     /// One pass over `node`'s pods at `now`, with the NodeClaim's termination deadline if any:

@@ -76,7 +76,9 @@ pub fn named(name: &str) -> ObjectMeta {
     }
 }
 
-pub async fn controller_client(control_plane: &ControlPlane) -> Client {
+/// The controller's ServiceAccount with its RBAC, and a client configuration authenticating as
+/// it (the controller builds its own clients from it).
+pub async fn controller_config(control_plane: &ControlPlane) -> kube::Config {
     let admin = control_plane.client();
     Api::<ServiceAccount>::namespaced(admin.clone(), "kube-system")
         .create(
@@ -117,10 +119,19 @@ pub async fn controller_client(control_plane: &ControlPlane) -> Client {
         .create(&PostParams::default(), &binding)
         .await
         .expect("binding");
-    control_plane
-        .service_account_client("kube-system", "joist")
+    let path = control_plane
+        .service_account_kubeconfig("kube-system", "joist")
         .await
-        .expect("service account client")
+        .expect("service account kubeconfig");
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("config")
+}
+
+/// A client as the controller's ServiceAccount.
+pub fn controller_client(config: &kube::Config) -> Client {
+    Client::try_from(config.clone()).expect("client")
 }
 
 pub async fn install_crds(client: &Client) {
@@ -236,22 +247,23 @@ pub fn settings() -> Settings {
     // Port 0: any free port, so parallel tests do not collide.
     Settings {
         health_probe_port: 0,
-        metrics_port: 1,
+        metrics_port: 0,
         ..Settings::default()
     }
 }
 
-pub async fn start(client: &Client) -> joist_controller::RunningController {
-    start_with(client, &settings()).await
+pub async fn start(config: &kube::Config) -> joist_controller::RunningController {
+    start_with(config, &settings()).await
 }
 
 /// Starts the controller with `settings` and the kwok provider.
 pub async fn start_with(
-    client: &Client,
+    config: &kube::Config,
     settings: &Settings,
 ) -> joist_controller::RunningController {
-    let provider = KwokProvider::with_aws_catalog(client.clone(), "us-east-1").expect("catalog");
-    joist_controller::start(client.clone(), settings, Arc::new(provider))
+    let provider =
+        KwokProvider::with_aws_catalog(controller_client(config), "us-east-1").expect("catalog");
+    joist_controller::start(config.clone(), settings, Arc::new(provider))
         .await
         .expect("controller starts")
 }

@@ -7,11 +7,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use super::pdb_index::PdbIndex;
 use super::{DisruptionInput, NodeDisruptionState, PdbStatus};
 use crate::duration::parse_go_duration;
 use crate::instancetype::InstanceType;
 use crate::labels::{CAPACITY_TYPE, DO_NOT_DISRUPT, INSTANCE_TYPE, NODEPOOL, ZONE};
-use crate::snapshot::{Node, NodePool, Pod, PodDisruptionBudget, optional_selector_matches};
+use crate::snapshot::{Node, NodePool, Pod, PodDisruptionBudget};
 
 /// The annotation whose integer value raises or lowers a pod's eviction cost.
 const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
@@ -192,12 +193,14 @@ impl CandidateSet {
             .iter()
             .map(|pool| (pool.name.as_str(), pool))
             .collect();
+        let pdb_index = PdbIndex::new(&snapshot.pdbs);
         let mut set = Self::default();
         for node in nodes {
             let pods = pods_by_node
                 .get(node.name.as_str())
                 .map_or(&[][..], Vec::as_slice);
-            match candidate(input, class, node, &pools, pods, &mut set.warnings) {
+            let context = (&pools, &pdb_index);
+            match candidate(input, class, node, context, pods, &mut set.warnings) {
                 Ok(candidate) => set.candidates.push(candidate),
                 Err(reason) => set.blocked.push((node.name.clone(), reason)),
             }
@@ -216,7 +219,7 @@ fn candidate(
     input: &DisruptionInput<'_>,
     class: DisruptionClass,
     node: &Node,
-    nodepools: &BTreeMap<&str, &NodePool>,
+    (nodepools, pdbs): (&BTreeMap<&str, &NodePool>, &PdbIndex<'_>),
     pods: &[&Pod],
     warnings: &mut Vec<String>,
 ) -> Result<Candidate, BlockReason> {
@@ -236,7 +239,7 @@ fn candidate(
             nodepool: nodepool.to_owned(),
         })?;
     let has_tgp = pool.termination_grace_period.is_some();
-    if let Err(reason) = validate_pods(input, pods, warnings)
+    if let Err(reason) = validate_pods(input, pdbs, pods, warnings)
         && !(class == DisruptionClass::Eventual && has_tgp && reason.is_pod_blocker())
     {
         return Err(reason);
@@ -325,6 +328,7 @@ fn validate_node<'n>(state: &NodeDisruptionState, node: &'n Node) -> Result<&'n 
 /// The pod-level checks: active `do-not-disrupt` pods first, then PDBs.
 fn validate_pods(
     input: &DisruptionInput<'_>,
+    pdbs: &PdbIndex<'_>,
     pods: &[&Pod],
     warnings: &mut Vec<String>,
 ) -> Result<(), BlockReason> {
@@ -334,10 +338,7 @@ fn validate_pods(
         }
     }
     for pod in pods.iter().filter(|p| is_evictable(p)) {
-        let mut matching = input.snapshot.pdbs.iter().filter(|pdb| {
-            pdb.namespace == pod.namespace
-                && optional_selector_matches(pdb.selector.as_ref(), &pod.labels)
-        });
+        let mut matching = pdbs.matching(&input.snapshot.pdbs, pod).into_iter();
         let Some(first) = matching.next() else {
             continue;
         };

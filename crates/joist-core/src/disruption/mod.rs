@@ -15,6 +15,8 @@ mod drift_method;
 mod emptiness;
 mod expiration;
 mod multi_node;
+mod pdb_index;
+mod replacement;
 mod search;
 mod simulate;
 mod single_node;
@@ -37,8 +39,8 @@ pub use candidates::{
     lifetime_remaining,
 };
 pub use consolidation::{
-    Computed, ConsolidationDecision, ConsolidationSettings, Eligibility, MIN_SPOT_TO_SPOT_OPTIONS,
-    Method, SearchMode, compute_consolidation, consolidation_eligibility,
+    Computed, ConsolidationDecision, ConsolidationSettings, Eligibility, Method, SearchMode,
+    compute_consolidation, consolidation_eligibility,
 };
 pub use drift::{
     DRIFT_RECHECK, DriftCheck, DriftLabels, DriftReason, DriftStatus, DriftedCondition,
@@ -49,6 +51,7 @@ pub use drift_method::{DriftDecision, drift_command};
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
 pub use expiration::{ExpirationDecision, ExpirationFacts, expire, expires_at};
 pub use multi_node::multi_node_consolidation;
+pub use replacement::MIN_SPOT_TO_SPOT_OPTIONS;
 pub use search::command_nodes;
 pub use simulate::{
     InstanceTypeOption, PodFailure, PodPlacement, SimulatedNodeClaim, SimulationError,
@@ -303,8 +306,8 @@ impl Command {
         text
     }
 
-    /// The `ConsolidationCandidate` event text: "Consolidation candidate: <command> (savings:
-    /// $x.xx)".
+    /// The `ConsolidationCandidate` event text: `Consolidation candidate: {command} (savings:
+    /// $x.xx)`.
     pub fn candidate_event(&self) -> String {
         format!(
             "Consolidation candidate: {} (savings: ${:.2})",

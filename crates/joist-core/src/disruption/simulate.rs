@@ -7,7 +7,7 @@
 //! the currently reschedulable pods of nodes already being deleted. The solver's own batch rule
 //! already takes pods of nodes marked for deletion, so the simulation marks the candidates for
 //! deletion in a private copy of the snapshot and solves it, with reserved offerings in fallback
-//! mode as upstream's disruption scheduler does.
+//! mode and upstream's greedy packing, as upstream's disruption scheduler does.
 //!
 //! One [`Simulator`] copies the snapshot once and flips the candidates' flags per run, so the
 //! many simulations of one disruption pass do not each copy tens of thousands of pods.
@@ -21,7 +21,7 @@ use crate::labels::{CAPACITY_TYPE, CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_RESERV
 use crate::requirements::Requirements;
 use crate::rng::SeededRng;
 use crate::scheduling::{
-    self, NewNodeClaim, Plan, PodIndex, ReservedOfferingMode, SchedulingSettings,
+    self, NewNodeClaim, PackingPolicy, Plan, PodIndex, ReservedOfferingMode, SchedulingSettings,
 };
 use crate::snapshot::Snapshot;
 use crate::taints::{Effect, Taint, Toleration};
@@ -121,19 +121,17 @@ impl SimulationResult {
             .collect()
     }
 
-    /// Upstream's `Unconsolidatable` text for unschedulable pods: "Not all pods would schedule,
-    /// " followed by at most five `ns/pod => error` entries (`pretty.Sentence`).
+    /// Upstream's `Unconsolidatable` text for unschedulable pods (`NonPendingPodSchedulingErrors`
+    /// through `pretty.Sentence`): "Not all pods would schedule, " then at most five
+    /// `ns/pod => error ` entries, each followed by a space, then " and N other(s)" when there
+    /// are more. Upstream walks a Go map, so its entry order varies; here it is pod order.
     pub fn unschedulable_message(&self) -> String {
         let errors = self.non_pending_errors();
         let mut text = String::from("Not all pods would schedule, ");
-        text.push_str(
-            &errors
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
+        for error in errors.iter().take(5) {
+            text.push_str(error);
+            text.push(' ');
+        }
         if errors.len() > 5 {
             text.push_str(&format!(" and {} other(s)", errors.len() - 5));
         }
@@ -170,6 +168,11 @@ impl<'a> Simulator<'a> {
     pub fn new(input: DisruptionInput<'a>, settings: &SchedulingSettings) -> Self {
         let mut settings = settings.clone();
         settings.reserved_offering_mode = ReservedOfferingMode::Fallback;
+        // Upstream's greedy packing: a node's pods stay on one NodeClaim while some type holds
+        // them, which is what a replacement needs. joist's cost-aware re-packing would split
+        // them over several cheaper NodeClaims, and consolidation refuses those ("Can't remove
+        // without creating N candidates").
+        settings.packing_policy = PackingPolicy::Upstream;
         let mut work = input.snapshot.clone();
         apply_consolidation_windows(&input, &mut work);
         let node_index = work

@@ -53,8 +53,8 @@ impl ValidationError {
         }
     }
 
-    /// The `ConsolidationRejected` event text for `command`: "Consolidation rejected: <cmd>,
-    /// reason: <reason> (savings: $x.xx)".
+    /// The `ConsolidationRejected` event text for `command`: `Consolidation rejected: {command},
+    /// reason: {reason} (savings: $x.xx)`.
     pub fn event_message(&self, command: &Command) -> String {
         format!(
             "Consolidation rejected: {}, reason: {} (savings: ${:.2})",

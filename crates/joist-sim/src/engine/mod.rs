@@ -1,36 +1,50 @@
 //! The discrete-event loop: a virtual clock, a queue of timed events, and the cluster state they
 //! change. Nothing reads the wall clock; the same scenario and seed give the same run.
 //!
-//! One round: pending pods open a batch (closed after `batchIdleDuration` without new pods, at
-//! most `batchMaxDuration` after it opened, as upstream's batcher); the batch's solve sees every
-//! pending pod, every node and every in-flight NodeClaim; new NodeClaims are launched by the
-//! [`Provider`] at once and become a registered Node after `launch + register` and an initialized
-//! one after `initialize` more; the kube-scheduler stand-in ([`crate::kube`]) then binds pending
-//! pods. Steps change the workload at their time.
+//! Timings follow upstream (spec core §2.1, §3, §4; spec aws §3.8, §3.9, §9):
+//! * provisioning: pending pods open a batch closed after `batchIdleDuration` without new pods or
+//!   `batchMaxDuration` after it opened; the solve sees every pod, node and in-flight NodeClaim;
+//! * NodeClaim lifecycle: launch, registration (DaemonSet pods appear), initialization (plus the
+//!   GPU device-plugin time for GPU types); a launch that hits declared insufficient capacity marks
+//!   the offering unavailable for 3 minutes and, when no offering of the chosen capacity type is
+//!   left, deletes the NodeClaim so its pods are solved again;
+//! * disruption: a poll every 10 s runs the [`DisruptionDriver`]s in order (emptiness today); a
+//!   command is validated again 15 s later, then its nodes are deleted;
+//! * termination: `karpenter.sh/disrupted:NoSchedule` taint, eviction honouring PDBs until the
+//!   TerminationGracePeriod (or an interruption's 2 minutes) runs out, at least 5 s of drain;
+//! * expiration (`expireAfter`), spot and capacity-reservation interruptions (2-minute notice),
+//!   capacity blocks drained 40 minutes before their end, static NodePools kept at `replicas`.
 
+mod capacity;
+mod disruption;
+mod drivers;
 mod nodes;
+mod provisioning;
+mod statics;
+mod steps;
+mod termination;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use joist_api::convert;
-use joist_aws::catalog::Catalog;
-use joist_aws::instancetype::{Settings, build_instance_types};
 use joist_aws::labels::{CAPACITY_RESERVATION_ID, label_aliases, well_known_labels};
-use joist_aws::offerings::Placement;
 use joist_core::rng::SeededRng;
-use joist_core::scheduling::{Plan, SchedulingSettings, solve};
-use joist_core::snapshot::{Pod, Snapshot};
+use joist_core::scheduling::SchedulingSettings;
+use joist_core::snapshot::Snapshot;
 use thiserror::Error;
 
-use crate::kube;
-use crate::provider::Provider;
 use crate::report::{Event, Report};
-use crate::scenario::{Scenario, StepAction};
+use crate::scenario::Scenario;
 
+pub use disruption::PendingCommand;
+pub use drivers::{
+    Consolidation, ConsolidationDriver, DisruptionDriver, DriftDriver, DriverContext,
+    EmptinessDriver, default_drivers,
+};
 pub use nodes::SimNode;
+
+use capacity::Capacity;
 
 /// How long nothing may change before an open-ended run stops.
 pub const QUIET_PERIOD: Duration = Duration::from_secs(30 * 60);
@@ -45,10 +59,10 @@ pub enum SimError {
     Region {
         /// The Scenario's region.
         region: String,
-        /// Why (unknown region, catalog error).
+        /// Why (unknown region, catalog error, bad subnet zones).
         reason: String,
     },
-    /// A scale step's pods cannot be converted.
+    /// A step's objects cannot be converted.
     #[error("step at {at}: {reason}")]
     Step {
         /// The step's time.
@@ -67,6 +81,15 @@ pub struct RunOptions {
     pub until: Option<Duration>,
 }
 
+/// Where a run is, for a progress display: virtual time reached and the planned end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Virtual time of the event being handled.
+    pub now: Duration,
+    /// The end of the run as known now (moves while an open-ended run keeps changing).
+    pub end: Duration,
+}
+
 /// Something that happens at a virtual time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Timed {
@@ -80,6 +103,22 @@ enum Timed {
     Registered(String),
     /// The Node is initialized.
     Initialized(String),
+    /// The node's `expireAfter` is reached.
+    Expired(String),
+    /// Evict what may be evicted from a deleting node.
+    Drain(String),
+    /// The deleting node's instance is gone.
+    Terminated(String),
+    /// The disruption controller's 10 s poll.
+    DisruptionPoll,
+    /// The 15 s validation of the pending disruption command.
+    ValidateCommand,
+    /// An unavailable-offerings cache entry expires.
+    OfferingAvailable,
+    /// A capacity block reaches end − 40 min (index into the scenario's reservations).
+    BlockExpiring(usize),
+    /// kube-scheduler binds what it can (after nodes initialized).
+    Bind,
 }
 
 /// The open batch: when it opened and when the last pending pod joined.
@@ -92,7 +131,13 @@ struct Batch {
 /// The simulation state.
 struct Simulation<'s> {
     scenario: &'s Scenario,
-    provider: Provider,
+    /// Cluster state as the core sees it: pods, nodes, NodePools, instance types, PDBs.
+    cluster: Snapshot,
+    /// Simulator facts of each node (by name), in the order nodes were created.
+    nodes: BTreeMap<String, SimNode>,
+    /// Mutable copies of the scenario's objects that steps change.
+    objects: steps::Objects,
+    capacity: Capacity,
     settings: SchedulingSettings,
     rng: SeededRng,
     now: Duration,
@@ -100,34 +145,49 @@ struct Simulation<'s> {
     queue: BTreeMap<(Duration, u64), Timed>,
     sequence: u64,
     batch: Option<Batch>,
-    pods: Vec<Pod>,
-    nodes: Vec<SimNode>,
     nominated: BTreeMap<String, String>,
     reasons: BTreeMap<String, String>,
     events: Vec<Event>,
+    disruption: disruption::DisruptionState,
+    /// Cost of nodes already gone (dollars).
+    spent: f64,
+    /// Largest node count seen.
+    peak_nodes: usize,
+    /// Whether a [`Timed::Bind`] is queued for the current instant.
+    bind_queued: bool,
+    /// Every node name used so far.
+    used_names: std::collections::BTreeSet<String>,
+    /// When each EC2NodeClass's AMI selection last changed (drift's `since`).
+    class_changed: BTreeMap<String, Duration>,
 }
 
-/// The instance types of `region`'s default zones, priced from the embedded catalog.
-fn instance_types(region: &str) -> Result<Provider, SimError> {
-    let error = |reason: String| SimError::Region {
-        region: region.to_owned(),
-        reason,
-    };
-    let placement = Placement::default_for_region(region).map_err(|e| error(e.to_string()))?;
-    let catalog = Catalog::embedded().map_err(|e| error(e.to_string()))?;
-    let settings = Settings {
-        placement,
-        ..Settings::default()
-    };
-    let types = build_instance_types(catalog, &settings).map_err(|e| error(e.to_string()))?;
-    Ok(Provider::new(Arc::from(types)))
-}
-
-/// Runs `scenario` to its end and reports the end state and the timeline.
+/// Runs `scenario` to its end with the default disruption methods (emptiness, drift, multi- and
+/// single-node consolidation) and reports the end state and the timeline.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, SimError> {
+    run_with(scenario, options, default_drivers(), &mut |_| {})
+}
+
+/// Runs `scenario` with the given disruption methods (tried in order on each poll) and reports
+/// progress to `progress` after each event.
+pub fn run_with(
+    scenario: &Scenario,
+    options: RunOptions,
+    drivers: Vec<Box<dyn DisruptionDriver>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, SimError> {
+    let capacity = Capacity::new(scenario)?;
     let mut sim = Simulation {
         scenario,
-        provider: instance_types(&scenario.region)?,
+        cluster: Snapshot {
+            pods: scenario.pods.clone(),
+            pdbs: scenario.pdbs.clone(),
+            volumes: scenario.volumes.clone(),
+            daemonsets: scenario.daemonsets.clone(),
+            ..Snapshot::default()
+        },
+        nodes: BTreeMap::new(),
+        objects: steps::Objects::from_scenario(scenario),
+        capacity,
         settings: SchedulingSettings {
             preference_policy: scenario.preference_policy,
             min_values_policy: scenario.min_values_policy,
@@ -142,33 +202,49 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, SimError>
         queue: BTreeMap::new(),
         sequence: 0,
         batch: None,
-        pods: scenario.pods.clone(),
-        nodes: Vec::new(),
         nominated: BTreeMap::new(),
         reasons: BTreeMap::new(),
         events: Vec::new(),
+        disruption: disruption::DisruptionState::new(drivers),
+        spent: 0.0,
+        peak_nodes: 0,
+        bind_queued: false,
+        used_names: std::collections::BTreeSet::new(),
+        class_changed: BTreeMap::new(),
     };
-    for (index, step) in scenario.steps.iter().enumerate() {
-        sim.schedule(step.at, Timed::Step(index));
-    }
-    let initial = sim.pods.iter().filter(|p| p.node_name.is_none()).count();
-    if initial > 0 {
-        sim.record("pods-created", format!("{initial} pods from the scenario"));
-        sim.pods_arrived();
-    }
+    sim.start()?;
     let until = options.until.or(scenario.until);
-    let end = sim.run_until(until)?;
-    Ok(Report::build(
-        end,
-        &sim.nodes,
-        &sim.pods,
-        &sim.reasons,
-        &sim.nominated,
-        sim.events,
-    ))
+    let end = sim.run_until(until, progress)?;
+    Ok(sim.report(end))
 }
 
 impl Simulation<'_> {
+    fn start(&mut self) -> Result<(), SimError> {
+        self.sync_nodepools()?;
+        for node in &self.scenario.nodes {
+            self.add_existing_node(node);
+        }
+        for (index, step) in self.scenario.steps.iter().enumerate() {
+            self.schedule(step.at, Timed::Step(index));
+        }
+        for (at, index) in Capacity::block_expiries(self.scenario) {
+            self.schedule(at, Timed::BlockExpiring(index));
+        }
+        self.schedule(disruption::POLL_PERIOD, Timed::DisruptionPoll);
+        let initial = self
+            .cluster
+            .pods
+            .iter()
+            .filter(|p| p.node_name.is_none())
+            .count();
+        if initial > 0 {
+            self.record("pods-created", format!("{initial} pods from the scenario"));
+            self.pods_arrived();
+        }
+        self.reconcile_static();
+        Ok(())
+    }
+
     fn time(&self) -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH + self.now
     }
@@ -183,7 +259,11 @@ impl Simulation<'_> {
     }
 
     /// Processes events until the end; returns the end time.
-    fn run_until(&mut self, until: Option<Duration>) -> Result<Duration, SimError> {
+    fn run_until(
+        &mut self,
+        until: Option<Duration>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Duration, SimError> {
         loop {
             let limit = until.unwrap_or_else(|| (self.last_change + QUIET_PERIOD).min(MAX_RUN));
             let Some(entry) = self.queue.first_entry() else {
@@ -195,261 +275,71 @@ impl Simulation<'_> {
             }
             let what = entry.remove();
             self.now = at;
+            self.cluster.now = self.time();
             if self.handle(what)? {
                 self.last_change = at;
             }
+            progress(Progress {
+                now: at,
+                end: limit,
+            });
         }
     }
 
-    /// Handles one event; returns whether it changed anything.
+    /// Handles one event; returns whether it changed anything (the disruption poll and stale
+    /// checks do not keep an open-ended run alive).
     fn handle(&mut self, what: Timed) -> Result<bool, SimError> {
         match what {
             Timed::Step(index) => self.step(index).map(|()| true),
             Timed::BatchCheck => Ok(self.batch_check()),
-            Timed::Launched(name) => {
-                self.record("node-launched", format!("instance of {name} is running"));
-                Ok(true)
-            }
-            Timed::Registered(name) => {
-                if let Some(node) = self.nodes.iter_mut().find(|n| n.name == name) {
-                    node.registered = true;
+            Timed::Launched(name) => Ok(self.launched(&name)),
+            Timed::Registered(name) => Ok(self.registered(&name)),
+            Timed::Initialized(name) => Ok(self.initialized(&name)),
+            Timed::Expired(name) => Ok(self.expired(&name)),
+            Timed::Drain(name) => Ok(self.drain(&name)),
+            Timed::Terminated(name) => Ok(self.terminated(&name)),
+            Timed::DisruptionPoll => {
+                let acted = self.disruption_poll();
+                if !self.nodes.is_empty() || !self.queue.is_empty() {
+                    self.schedule(self.now + disruption::POLL_PERIOD, Timed::DisruptionPoll);
                 }
-                self.record("node-registered", name);
-                Ok(true)
+                Ok(acted)
             }
-            Timed::Initialized(name) => {
-                if let Some(node) = self.nodes.iter_mut().find(|n| n.name == name) {
-                    node.initialize();
-                }
-                self.record("node-initialized", name);
+            Timed::ValidateCommand => Ok(self.validate_command()),
+            Timed::OfferingAvailable => Ok(self.offering_available()),
+            Timed::BlockExpiring(index) => Ok(self.block_expiring(index)),
+            Timed::Bind => {
+                self.bind_queued = false;
                 self.bind(true);
                 Ok(true)
             }
         }
     }
 
-    /// Pending pods appeared: open the batch or extend it.
-    fn pods_arrived(&mut self) {
-        let now = self.now;
-        let batch = self.batch.get_or_insert(Batch {
-            opened: now,
-            last: now,
-        });
-        batch.last = now;
-        let close =
-            (now + self.scenario.batching.idle).min(batch.opened + self.scenario.batching.max);
-        self.schedule(close, Timed::BatchCheck);
-    }
-
-    fn batch_check(&mut self) -> bool {
-        let Some(batch) = self.batch else {
-            return false;
-        };
-        let batching = self.scenario.batching;
-        if self.now < batch.last + batching.idle && self.now < batch.opened + batching.max {
-            return false;
-        }
-        self.batch = None;
-        self.provision();
-        true
-    }
-
-    /// Runs the solver on the current state and acts on its plan.
-    fn provision(&mut self) {
-        let snapshot = Snapshot {
-            now: self.time(),
-            pods: self.pods.clone(),
-            nodes: self.nodes.iter().map(SimNode::to_snapshot).collect(),
-            nodepools: self.scenario.nodepools.clone(),
-            instance_types: self
-                .scenario
-                .nodepools
-                .iter()
-                .map(|p| (p.name.clone(), Arc::clone(self.provider.instance_types())))
-                .collect(),
-            daemonsets: self.scenario.daemonsets.clone(),
-            pdbs: self.scenario.pdbs.clone(),
-            volumes: self.scenario.volumes.clone(),
-            ..Snapshot::default()
-        };
-        let plan = solve(&snapshot, &self.settings, &mut self.rng);
-        let pending = self.pods.iter().filter(|p| p.node_name.is_none()).count();
-        self.record(
-            "provisioning",
-            format!(
-                "solved {pending} pending pods: {} new nodeclaims, {} pods nominated to existing nodes, {} unschedulable",
-                plan.new_nodeclaims.len(),
-                plan.nominations.len(),
-                plan.unschedulable.len() + plan.ignored.len()
-            ),
-        );
-        self.apply(&plan);
-        // Pods the plan nominated to nodes that are already up bind at once; the ones that do
-        // not fit wait for the next change rather than re-solving in a loop.
-        self.bind(false);
-    }
-
-    fn apply(&mut self, plan: &Plan) {
-        for pod in self.pods.iter().filter(|p| p.node_name.is_none()) {
-            self.nominated.remove(&pod.key());
-        }
-        for nomination in &plan.nominations {
-            let key = self.pods[nomination.pod].key();
-            self.reasons.remove(&key);
-            self.nominated.insert(key, nomination.node.clone());
-        }
-        for nodeclaim in &plan.new_nodeclaims {
-            self.launch(nodeclaim);
-        }
-        for unschedulable in &plan.unschedulable {
-            let key = self.pods[unschedulable.pod].key();
-            self.reasons
-                .insert(key, unschedulable.explanation.message.clone());
-        }
-        if let Some(first) = plan.unschedulable.first() {
-            let detail = format!(
-                "{} pods cannot be scheduled; {}: {}",
-                plan.unschedulable.len(),
-                self.pods[first.pod].key(),
-                first.explanation.message
-            );
-            self.record("unschedulable", detail);
-        }
-        for ignored in &plan.ignored {
-            let key = self.pods[ignored.pod].key();
-            self.reasons.insert(key, ignored.message.clone());
-        }
-        for &deferred in &plan.deferred {
-            let key = self.pods[deferred].key();
-            self.reasons
-                .insert(key, "waiting for reserved capacity".to_owned());
-        }
-        for (nodepool, reason) in plan
-            .skipped_nodepools
-            .iter()
-            .map(|s| (s.nodepool.clone(), s.reason.clone()))
-        {
-            self.record("nodepool-skipped", format!("{nodepool}: {reason}"));
-        }
-    }
-
-    /// Binds what kube-scheduler would bind now and records it per node. With `retry_stranded`,
-    /// pods whose nominated node is up but full go back to the provisioner.
-    fn bind(&mut self, retry_stranded: bool) {
-        let nodes: Vec<_> = self.nodes.iter().map(SimNode::to_snapshot).collect();
-        let bound = kube::bind_pending(&mut self.pods, &nodes, &self.nominated);
-        let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
-        for (index, node) in bound {
-            let key = self.pods[index].key();
-            self.nominated.remove(&key);
-            self.reasons.remove(&key);
-            *per_node.entry(node).or_default() += 1;
-        }
-        for (node, count) in per_node {
-            self.record("pods-bound", format!("{count} pods bound to {node}"));
-        }
-        // Pods whose nominated node is up but could not take them go back to the provisioner.
-        let stranded = self.pods.iter().any(|p| {
-            p.node_name.is_none()
-                && self.nominated.get(&p.key()).is_some_and(|n| {
-                    self.nodes
-                        .iter()
-                        .any(|node| &node.name == n && node.initialized)
-                })
-        });
-        if retry_stranded && stranded {
-            self.pods_arrived();
-        }
-    }
-
-    /// Applies a scale step: creates the missing replicas, deletes the surplus.
-    fn step(&mut self, index: usize) -> Result<(), SimError> {
-        let step = &self.scenario.steps[index];
-        let StepAction::Scale {
-            namespace,
-            deployment,
-            replicas,
-        } = &step.action;
-        let Some(found) = self.scenario.deployments.iter().find(|d| {
-            d.metadata.name.as_deref() == Some(deployment.as_str())
-                && d.metadata
-                    .namespace
-                    .as_deref()
-                    .unwrap_or(&self.scenario.convert_options.default_namespace)
-                    == namespace
-        }) else {
-            // The loader checked every scale step's Deployment; nothing to do otherwise.
-            return Ok(());
-        };
-        let mut scaled = found.clone();
-        if let Some(spec) = scaled.spec.as_mut() {
-            spec.replicas = Some(*replicas);
-        }
-        let mut options = self.scenario.convert_options.clone();
-        options.default_creation_timestamp = self.time();
-        let failed = |e: &dyn std::fmt::Display| SimError::Step {
-            at: crate::report::format_time(step.at),
-            reason: e.to_string(),
-        };
-        let wanted = convert::expand_deployment(&scaled, &options).map_err(|e| failed(&e))?;
-        let wanted = wanted
-            .iter()
-            .map(|p| convert::pod(p, &options))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| failed(&e))?;
-        let replica_set = found.spec.as_ref().map(|spec| {
-            format!(
-                "{deployment}-{}",
-                convert::pod_template_hash(&spec.template)
-            )
-        });
-        let what = format!("Deployment {namespace}/{deployment}");
-        self.reconcile_replicas(wanted, replica_set.as_deref(), namespace, &what, *replicas);
-        Ok(())
-    }
-
-    /// Makes the pods of `replica_set` in `namespace` exactly `wanted`: missing ones are created,
-    /// others deleted (with their nominations and reasons).
-    fn reconcile_replicas(
-        &mut self,
-        wanted: Vec<Pod>,
-        replica_set: Option<&str>,
-        namespace: &str,
-        what: &str,
-        replicas: i32,
-    ) {
-        let keys: std::collections::BTreeSet<String> = wanted.iter().map(Pod::key).collect();
-        let before = self.pods.len();
-        let owned = |p: &Pod| {
-            p.namespace == namespace
-                && p.owner
-                    .as_ref()
-                    .is_some_and(|o| o.kind == "ReplicaSet" && Some(o.name.as_str()) == replica_set)
-        };
-        self.pods.retain(|p| !owned(p) || keys.contains(&p.key()));
-        let removed = before - self.pods.len();
-        let existing: std::collections::BTreeSet<String> = self.pods.iter().map(Pod::key).collect();
-        let added: Vec<Pod> = wanted
-            .into_iter()
-            .filter(|p| !existing.contains(&p.key()))
-            .collect();
-        let created = added.len();
-        self.pods.extend(added);
-        let live: std::collections::BTreeSet<String> = self.pods.iter().map(Pod::key).collect();
-        self.nominated.retain(|k, _| live.contains(k));
-        self.reasons.retain(|k, _| live.contains(k));
-        self.record(
-            "scale",
-            format!("{what} to {replicas} replicas: {created} pods created, {removed} deleted"),
-        );
-        if created > 0 {
-            self.bind(true);
-            if self.pods.iter().any(|p| p.node_name.is_none()) {
-                self.pods_arrived();
-            }
-        }
+    /// The end-of-run report.
+    fn report(&self, end: Duration) -> Report {
+        let running: f64 = self
+            .nodes
+            .values()
+            .map(|n| n.price * (end.saturating_sub(n.created)).as_secs_f64() / 3600.0)
+            .sum();
+        let nodes: Vec<&SimNode> = self.nodes.values().collect();
+        Report::build(
+            end,
+            &nodes,
+            &self.cluster.pods,
+            &self.reasons,
+            &self.nominated,
+            self.events.clone(),
+            crate::report::Totals {
+                total_cost: self.spent + running,
+                peak_nodes: self.peak_nodes,
+            },
+        )
     }
 }
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;

@@ -6,39 +6,38 @@
 //! the object and the field, and the first error stops the load (a simulation of half a scenario
 //! would mislead).
 
+mod error;
+mod loader;
+mod nodeclass;
 mod options;
+mod steps;
 mod wire;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use joist_api::common::ValidationOptions;
-use joist_api::convert::{self, ConvertError, ConvertOptions};
-use joist_api::document::{
-    Document, DocumentError, KINDS, Position, check_document, required_field, split_bytes,
-};
-use joist_api::ec2nodeclass;
-use joist_api::nodepool::{self, NodePool as ApiNodePool};
-use joist_api::validation::FieldError;
+use joist_api::convert::ConvertOptions;
+use joist_api::document::split_bytes;
+use joist_core::disruption::PoolDisruption;
 use joist_core::scheduling::{MinValuesPolicy, PreferencePolicy};
 use joist_core::snapshot::{self, Volumes};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::storage::v1::StorageClass;
-use thiserror::Error;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 
+pub use error::LoadError;
+pub use nodeclass::{NodeClassInfo, ReservationTerm};
 pub use wire::{API_VERSION, KIND};
+
+use loader::Loader;
 
 /// Kinds a scenario may hold, as `apiVersion kind`, for the "not supported" message.
 const SUPPORTED_KINDS: &str = "karpenter.sh/v1 NodePool, karpenter.k8s.aws/v1 EC2NodeClass, \
      v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, batch/v1 Job, apps/v1 DaemonSet, \
      policy/v1 PodDisruptionBudget, storage.k8s.io/v1 StorageClass, v1 PersistentVolumeClaim, \
-     v1 PersistentVolume, joist.dev/v1alpha1 Scenario";
+     v1 PersistentVolume, scheduling.k8s.io/v1 PriorityClass, v1 Node, joist.dev/v1alpha1 Scenario";
 
 /// Provisioning delays of the in-memory provider (the Scenario's `spec.timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +48,9 @@ pub struct Timing {
     pub register: Duration,
     /// From registration to `karpenter.sh/initialized` (kubelet ready, startup taints gone).
     pub initialize: Duration,
+    /// Extra initialization time of GPU instance types: the device plugin must publish
+    /// `nvidia.com/gpu` before upstream's initialization check passes.
+    pub gpu_device_plugin: Duration,
 }
 
 impl Default for Timing {
@@ -57,6 +59,7 @@ impl Default for Timing {
             launch: Duration::from_secs(30),
             register: Duration::from_secs(15),
             initialize: Duration::from_secs(10),
+            gpu_device_plugin: Duration::ZERO,
         }
     }
 }
@@ -79,8 +82,116 @@ impl Default for Batching {
     }
 }
 
-/// What a step does.
+/// Upstream feature gates the simulation honours (`spec.featureGates`, upstream names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureGates {
+    /// `StaticCapacity` (alpha, default off): NodePools with `replicas` are provisioned.
+    pub static_capacity: bool,
+    /// `ReservedCapacity` (default on): capacity reservations are offered.
+    pub reserved_capacity: bool,
+    /// `SpotToSpotConsolidation` (default off): passed to consolidation once it exists.
+    pub spot_to_spot_consolidation: bool,
+    /// `NodeRepair` (default off): accepted; node health is not simulated.
+    pub node_repair: bool,
+}
+
+impl Default for FeatureGates {
+    fn default() -> Self {
+        Self {
+            static_capacity: false,
+            reserved_capacity: true,
+            spot_to_spot_consolidation: false,
+            node_repair: false,
+        }
+    }
+}
+
+/// `karpenter.k8s.aws/capacity-reservation-type` of a scenario reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationKind {
+    /// An On-Demand Capacity Reservation.
+    Default,
+    /// An EC2 Capacity Block for ML (drained 40 min before its end).
+    CapacityBlock,
+}
+
+/// A capacity reservation that exists in the simulated account (`spec.capacityReservations`);
+/// EC2NodeClasses select it with `capacityReservationSelectorTerms`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// `cr-...`.
+    pub id: String,
+    /// The instance type it holds.
+    pub instance_type: String,
+    /// Its zone.
+    pub zone: String,
+    /// How many instances it holds.
+    pub count: u32,
+    /// ODCR or capacity block.
+    pub kind: ReservationKind,
+    /// Whether EC2 may interrupt its instances.
+    pub interruptible: bool,
+    /// Its end, from the start of the simulation (capacity blocks always have one).
+    pub end: Option<Duration>,
+    /// Tags, for tag selector terms.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A declared lack of capacity (`spec.insufficientCapacity`): launches into a matching offering
+/// fail with `InsufficientInstanceCapacity` between `from` and `until`. Unset fields match all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InsufficientCapacity {
+    /// Instance type name.
+    pub instance_type: Option<String>,
+    /// Zone name.
+    pub zone: Option<String>,
+    /// `spot`, `on-demand` or `reserved`.
+    pub capacity_type: Option<String>,
+    /// Start of the shortage.
+    pub from: Duration,
+    /// End of the shortage (`None`: to the end of the run).
+    pub until: Option<Duration>,
+}
+
+impl InsufficientCapacity {
+    /// Whether launching (`instance_type`, `zone`, `capacity_type`) at `now` fails.
+    pub fn applies(
+        &self,
+        instance_type: &str,
+        zone: &str,
+        capacity_type: &str,
+        now: Duration,
+    ) -> bool {
+        let field = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        field(&self.instance_type, instance_type)
+            && field(&self.zone, zone)
+            && field(&self.capacity_type, capacity_type)
+            && now >= self.from
+            && self.until.is_none_or(|until| now < until)
+    }
+}
+
+/// How a step names the node it interrupts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeSelector {
+    /// A node name.
+    Name(String),
+    /// `key=value` pairs that must all match the node's labels (the first matching node by name).
+    Labels(BTreeMap<String, String>),
+}
+
+/// What kind of interruption a step sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterruptKind {
+    /// "EC2 Spot Instance Interruption Warning": 2 minutes' notice.
+    Spot,
+    /// "EC2 Capacity Reservation Instance Interruption Warning": 2 minutes' notice, the
+    /// reservation is marked unavailable.
+    CapacityReservation,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
 pub enum StepAction {
     /// Sets a Deployment's `spec.replicas`: pods are created or the highest ordinals removed.
     Scale {
@@ -91,10 +202,28 @@ pub enum StepAction {
         /// The new replica count.
         replicas: i32,
     },
+    /// Creates or replaces one object (loaded and validated like a scenario document).
+    Apply(Box<Scenario>),
+    /// Deletes one object.
+    Delete {
+        /// Its kind (`Deployment`, `Pod`, `NodePool`, `DaemonSet`, `PodDisruptionBudget` ...).
+        kind: String,
+        /// Its name.
+        name: String,
+        /// Its namespace (namespaced kinds).
+        namespace: String,
+    },
+    /// Sends an interruption notice for a node.
+    Interrupt {
+        /// Which node.
+        node: NodeSelector,
+        /// Which notice.
+        kind: InterruptKind,
+    },
 }
 
 /// One scripted change, at a virtual time from the start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Step {
     /// When it happens.
     pub at: Duration,
@@ -111,6 +240,8 @@ pub struct Scenario {
     pub timing: Timing,
     /// Batching window.
     pub batching: Batching,
+    /// Feature gates.
+    pub feature_gates: FeatureGates,
     /// `preferencePolicy` for the solver.
     pub preference_policy: PreferencePolicy,
     /// `minValuesPolicy` for the solver.
@@ -119,120 +250,32 @@ pub struct Scenario {
     pub until: Option<Duration>,
     /// Steps in time order (ties keep file order).
     pub steps: Vec<Step>,
+    /// Capacity reservations of the simulated account.
+    pub reservations: Vec<Reservation>,
+    /// Declared capacity shortages.
+    pub insufficient_capacity: Vec<InsufficientCapacity>,
     /// NodePools (not ready when their EC2NodeClass is missing, as upstream marks them).
     pub nodepools: Vec<snapshot::NodePool>,
+    /// Each NodePool's `spec.disruption`, by NodePool name.
+    pub pool_disruption: BTreeMap<String, PoolDisruption>,
+    /// EC2NodeClasses by name: zones, reservation selectors, the AMI selection drift compares.
+    pub node_classes: BTreeMap<String, NodeClassInfo>,
     /// The pods that exist at the start (standalone pods and expanded workloads).
     pub pods: Vec<snapshot::Pod>,
+    /// Nodes that exist at the start (`Node` objects: unmanaged nodes, or nodes of a NodePool).
+    pub nodes: Vec<snapshot::Node>,
     /// Deployments, kept as written so scale steps can expand them again.
     pub deployments: Vec<Deployment>,
-    /// DaemonSets.
+    /// DaemonSets in the scheduling model (their overhead on new nodes).
     pub daemonsets: Vec<snapshot::DaemonSet>,
+    /// DaemonSets as written, so their pods can be created on each eligible node.
+    pub daemonset_objects: Vec<DaemonSet>,
     /// PodDisruptionBudgets.
     pub pdbs: Vec<snapshot::PodDisruptionBudget>,
     /// PVCs, PVs and StorageClasses.
     pub volumes: Volumes,
     /// How scenario objects were converted (namespace default, aliases); steps reuse it.
     pub convert_options: ConvertOptions,
-}
-
-/// Why a scenario cannot be loaded.
-#[derive(Debug, Error)]
-pub enum LoadError {
-    /// A document is not a readable object (YAML, types, missing `apiVersion`/`kind`/name).
-    #[error(transparent)]
-    Document(#[from] DocumentError),
-    /// A kind the simulator does not take.
-    #[error(
-        "{at}: {kind}/{name}: {api_version} {kind} is not supported in scenarios (supported: {SUPPORTED_KINDS})"
-    )]
-    UnsupportedKind {
-        /// Where the object starts.
-        at: Position,
-        /// Its `apiVersion`.
-        api_version: String,
-        /// Its `kind`.
-        kind: String,
-        /// Its name.
-        name: String,
-    },
-    /// A NodePool or EC2NodeClass that `joist validate` rejects.
-    #[error("{at}: {kind}/{name}: {}", join(errors))]
-    Invalid {
-        /// Where the object starts.
-        at: Position,
-        /// Its kind.
-        kind: String,
-        /// Its name.
-        name: String,
-        /// Every problem, as `joist validate` reports them.
-        errors: Vec<FieldError>,
-    },
-    /// An object the conversion to the scheduling model refuses.
-    #[error("{at}: {kind}/{name}: {source}")]
-    Convert {
-        /// Where the object starts.
-        at: Position,
-        /// Its kind.
-        kind: String,
-        /// Its name.
-        name: String,
-        /// The conversion's error (names the field); boxed to keep the error small.
-        source: Box<ConvertError>,
-    },
-    /// A field of the Scenario object with a value the simulator cannot use.
-    #[error("{at}: Scenario/{name}: {field}: {reason}")]
-    Scenario {
-        /// Where the Scenario starts.
-        at: Position,
-        /// Its name.
-        name: String,
-        /// The field path.
-        field: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A step kind this version does not simulate (never skipped silently).
-    #[error(
-        "{at}: Scenario/{name}: spec.steps[{index}]: step \"{step}\" is not supported yet (supported: scale)"
-    )]
-    StepNotSupported {
-        /// Where the Scenario starts.
-        at: Position,
-        /// Its name.
-        name: String,
-        /// Index of the step.
-        index: usize,
-        /// The step's kind (its key besides `at`).
-        step: String,
-    },
-    /// More than one Scenario object.
-    #[error("{at}: Scenario/{name}: a scenario file holds at most one Scenario object")]
-    DuplicateScenario {
-        /// Where the second Scenario starts.
-        at: Position,
-        /// Its name.
-        name: String,
-    },
-    /// A scale step names a Deployment the scenario does not have.
-    #[error(
-        "spec.steps[{index}].scale: Deployment {namespace}/{deployment} is not in the scenario"
-    )]
-    UnknownDeployment {
-        /// Index of the step.
-        index: usize,
-        /// The namespace named.
-        namespace: String,
-        /// The Deployment named.
-        deployment: String,
-    },
-    /// The file holds no object at all.
-    #[error("the scenario holds no objects")]
-    Empty,
-}
-
-fn join(errors: &[FieldError]) -> String {
-    let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    texts.join("; ")
 }
 
 /// Reads a scenario file. `validation` is the label policy NodePools are admitted under (the
@@ -244,297 +287,13 @@ pub fn load(input: &[u8], validation: &ValidationOptions) -> Result<Scenario, Lo
     }
     let mut convert_options = ConvertOptions::simulation();
     convert_options.aliases = validation.aliases.clone();
-    let mut loader = Loader::new(convert_options);
+    let mut loader = Loader::new(convert_options, validation.clone());
+    // Pods may come before the PriorityClasses their priorityClassName names.
     for document in &documents {
-        loader.add(document, validation)?;
+        loader.add_priority_class(document)?;
+    }
+    for document in &documents {
+        loader.add(document)?;
     }
     loader.finish()
-}
-
-/// The scenario being assembled, document by document.
-struct Loader {
-    scenario: Scenario,
-    node_classes: BTreeSet<String>,
-    nodepool_classes: Vec<String>,
-    seen_scenario: bool,
-}
-
-impl Loader {
-    fn new(convert_options: ConvertOptions) -> Self {
-        Self {
-            scenario: Scenario {
-                region: options::DEFAULT_REGION.to_owned(),
-                timing: Timing::default(),
-                batching: Batching::default(),
-                preference_policy: PreferencePolicy::Respect,
-                min_values_policy: MinValuesPolicy::Strict,
-                until: None,
-                steps: Vec::new(),
-                nodepools: Vec::new(),
-                pods: Vec::new(),
-                deployments: Vec::new(),
-                daemonsets: Vec::new(),
-                pdbs: Vec::new(),
-                volumes: Volumes::default(),
-                convert_options,
-            },
-            node_classes: BTreeSet::new(),
-            nodepool_classes: Vec::new(),
-            seen_scenario: false,
-        }
-    }
-
-    fn add(
-        &mut self,
-        document: &Document<'_>,
-        validation: &ValidationOptions,
-    ) -> Result<(), LoadError> {
-        let header = document.header()?;
-        let at = document.position();
-        let api_version = required_field(header.api_version, "apiVersion", at)?;
-        let kind = required_field(header.kind, "kind", at)?;
-        let name = required_field(header.name, "metadata.name", at)?;
-        let object = Object {
-            at,
-            kind: kind.clone(),
-            name: name.clone(),
-        };
-        match (api_version.as_str(), kind.as_str()) {
-            (nodepool::API_VERSION, nodepool::KIND) => {
-                self.add_nodepool(document, validation, &object)
-            }
-            (ec2nodeclass::API_VERSION, ec2nodeclass::KIND) => {
-                object.admit(document, validation)?;
-                self.node_classes.insert(name);
-                Ok(())
-            }
-            (API_VERSION, KIND) => {
-                if std::mem::replace(&mut self.seen_scenario, true) {
-                    return Err(LoadError::DuplicateScenario { at, name });
-                }
-                options::apply(document, &name, &mut self.scenario)
-            }
-            _ => {
-                if self.add_workload(document, &object, &api_version)?
-                    || self.add_cluster_object(document, &object, &api_version)?
-                {
-                    return Ok(());
-                }
-                Err(LoadError::UnsupportedKind {
-                    at,
-                    api_version,
-                    kind,
-                    name,
-                })
-            }
-        }
-    }
-
-    /// Pods and the workloads that create them; `false` when the kind is none of these.
-    fn add_workload(
-        &mut self,
-        document: &Document<'_>,
-        object: &Object,
-        api_version: &str,
-    ) -> Result<bool, LoadError> {
-        match (api_version, object.kind.as_str()) {
-            ("v1", "Pod") => {
-                let pod: core::Pod = document.decode()?;
-                let converted =
-                    object.convert(convert::pod(&pod, &self.scenario.convert_options))?;
-                self.scenario.pods.push(converted);
-                Ok(true)
-            }
-            ("apps/v1", "Deployment") => {
-                let deployment: Deployment = document.decode()?;
-                let pods = object.convert(convert::expand_deployment(
-                    &deployment,
-                    &self.scenario.convert_options,
-                ))?;
-                self.add_pods(object, &pods)?;
-                self.scenario.deployments.push(deployment);
-                Ok(true)
-            }
-            ("apps/v1", "StatefulSet") => self.add_statefulset(document, object).map(|()| true),
-            ("batch/v1", "Job") => {
-                let job: Job = document.decode()?;
-                let pods =
-                    object.convert(convert::expand_job(&job, &self.scenario.convert_options))?;
-                self.add_pods(object, &pods).map(|()| true)
-            }
-            ("apps/v1", "DaemonSet") => {
-                let daemonset: DaemonSet = document.decode()?;
-                let converted = object.convert(convert::daemonset(
-                    &daemonset,
-                    None,
-                    &self.scenario.convert_options,
-                ))?;
-                self.scenario.daemonsets.push(converted);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    /// Disruption budgets and storage objects; `false` when the kind is none of these.
-    fn add_cluster_object(
-        &mut self,
-        document: &Document<'_>,
-        object: &Object,
-        api_version: &str,
-    ) -> Result<bool, LoadError> {
-        match (api_version, object.kind.as_str()) {
-            ("policy/v1", "PodDisruptionBudget") => {
-                let pdb: PodDisruptionBudget = document.decode()?;
-                let converted =
-                    object.convert(convert::pdb(&pdb, &self.scenario.convert_options))?;
-                self.scenario.pdbs.push(converted);
-                Ok(true)
-            }
-            ("storage.k8s.io/v1", "StorageClass") => {
-                let class: StorageClass = document.decode()?;
-                let converted = object.convert(convert::storage_class(
-                    &class,
-                    &self.scenario.convert_options,
-                ))?;
-                self.scenario.volumes.storage_classes.push(converted);
-                Ok(true)
-            }
-            ("v1", "PersistentVolumeClaim") => {
-                let claim: core::PersistentVolumeClaim = document.decode()?;
-                let converted = object.convert(convert::persistent_volume_claim(
-                    &claim,
-                    &self.scenario.convert_options,
-                ))?;
-                self.scenario.volumes.claims.push(converted);
-                Ok(true)
-            }
-            ("v1", "PersistentVolume") => {
-                let volume: core::PersistentVolume = document.decode()?;
-                let converted = object.convert(convert::persistent_volume(&volume))?;
-                self.scenario.volumes.volumes.push(converted);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    fn add_nodepool(
-        &mut self,
-        document: &Document<'_>,
-        validation: &ValidationOptions,
-        object: &Object,
-    ) -> Result<(), LoadError> {
-        object.admit(document, validation)?;
-        let nodepool = document.decode::<ApiNodePool>()?.with_defaults();
-        let converted =
-            object.convert(convert::nodepool(&nodepool, &self.scenario.convert_options))?;
-        self.nodepool_classes
-            .push(converted.node_class_ref.name.clone());
-        self.scenario.nodepools.push(converted);
-        Ok(())
-    }
-
-    fn add_statefulset(
-        &mut self,
-        document: &Document<'_>,
-        object: &Object,
-    ) -> Result<(), LoadError> {
-        let statefulset: StatefulSet = document.decode()?;
-        let expanded = object.convert(convert::expand_statefulset(
-            &statefulset,
-            &self.scenario.convert_options,
-        ))?;
-        for claim in &expanded.claims {
-            let converted = object.convert(convert::persistent_volume_claim(
-                claim,
-                &self.scenario.convert_options,
-            ))?;
-            self.scenario.volumes.claims.push(converted);
-        }
-        self.add_pods(object, &expanded.pods)
-    }
-
-    fn add_pods(&mut self, object: &Object, pods: &[core::Pod]) -> Result<(), LoadError> {
-        for pod in pods {
-            let converted = object.convert(convert::pod(pod, &self.scenario.convert_options))?;
-            self.scenario.pods.push(converted);
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<Scenario, LoadError> {
-        // Upstream's NodePool readiness requires its NodeClass: a missing EC2NodeClass makes the
-        // NodePool not ready, and the solver skips it with that reason.
-        for (nodepool, class) in self
-            .scenario
-            .nodepools
-            .iter_mut()
-            .zip(&self.nodepool_classes)
-        {
-            if !self.node_classes.contains(class) {
-                nodepool.ready = false;
-            }
-        }
-        for (index, step) in self.scenario.steps.iter().enumerate() {
-            let StepAction::Scale {
-                namespace,
-                deployment,
-                ..
-            } = &step.action;
-            let known = self.scenario.deployments.iter().any(|d| {
-                d.metadata.name.as_deref() == Some(deployment.as_str())
-                    && d.metadata
-                        .namespace
-                        .as_deref()
-                        .unwrap_or(&self.scenario.convert_options.default_namespace)
-                        == namespace
-            });
-            if !known {
-                return Err(LoadError::UnknownDeployment {
-                    index,
-                    namespace: namespace.clone(),
-                    deployment: deployment.clone(),
-                });
-            }
-        }
-        self.scenario.steps.sort_by_key(|s| s.at);
-        Ok(self.scenario)
-    }
-}
-
-/// The object a document holds, for error messages.
-struct Object {
-    at: Position,
-    kind: String,
-    name: String,
-}
-
-impl Object {
-    /// Runs `joist validate`'s checks; any field error rejects the scenario.
-    fn admit(
-        &self,
-        document: &Document<'_>,
-        validation: &ValidationOptions,
-    ) -> Result<(), LoadError> {
-        let checked = check_document(document, KINDS, validation)?;
-        if checked.is_valid() {
-            return Ok(());
-        }
-        Err(LoadError::Invalid {
-            at: self.at,
-            kind: self.kind.clone(),
-            name: self.name.clone(),
-            errors: checked.errors,
-        })
-    }
-
-    fn convert<T>(&self, result: Result<T, ConvertError>) -> Result<T, LoadError> {
-        result.map_err(|source| LoadError::Convert {
-            at: self.at,
-            kind: self.kind.clone(),
-            name: self.name.clone(),
-            source: Box::new(source),
-        })
-    }
 }

@@ -5,22 +5,25 @@ use std::time::Duration;
 use joist_api::document::{Document, Position};
 use joist_core::duration::parse_go_duration;
 use joist_core::scheduling::{MinValuesPolicy, PreferencePolicy};
-use serde_json::Value;
 
-use super::wire::{Scale, ScenarioObject, Settings, Timing};
-use super::{LoadError, Scenario, Step, StepAction};
+use joist_api::common::ValidationOptions;
+
+use super::wire::{self, ScenarioObject, Settings, Timing};
+use super::{
+    InsufficientCapacity, LoadError, Reservation, ReservationKind, Scenario, steps::read_step,
+};
 
 /// The region when the Scenario gives none.
 pub(crate) const DEFAULT_REGION: &str = "us-east-1";
 
 /// Where in the Scenario object a value is, for errors.
-struct At<'a> {
-    at: Position,
-    name: &'a str,
+pub(crate) struct At<'a> {
+    pub(crate) at: Position,
+    pub(crate) name: &'a str,
 }
 
 impl At<'_> {
-    fn error(&self, field: impl Into<String>, reason: impl Into<String>) -> LoadError {
+    pub(crate) fn error(&self, field: impl Into<String>, reason: impl Into<String>) -> LoadError {
         LoadError::Scenario {
             at: self.at,
             name: self.name.to_owned(),
@@ -29,7 +32,7 @@ impl At<'_> {
         }
     }
 
-    fn duration(&self, field: &str, text: &str) -> Result<Duration, LoadError> {
+    pub(crate) fn duration(&self, field: &str, text: &str) -> Result<Duration, LoadError> {
         parse_go_duration(text).map_err(|e| self.error(field, e.to_string()))
     }
 
@@ -47,6 +50,7 @@ pub(crate) fn apply(
     document: &Document<'_>,
     name: &str,
     scenario: &mut Scenario,
+    validation: &ValidationOptions,
 ) -> Result<(), LoadError> {
     let object: ScenarioObject = document.decode()?;
     let at = At {
@@ -63,13 +67,34 @@ pub(crate) fn apply(
     if let Some(timing) = spec.timing {
         apply_timing(&at, &timing, scenario)?;
     }
-    if let Some(gates) = spec.feature_gates
-        && let Some(gate) = gates.keys().next()
-    {
-        return Err(at.error(
-            format!("spec.featureGates.{gate}"),
-            "feature gates are not supported yet",
-        ));
+    for (gate, enabled) in spec.feature_gates.unwrap_or_default() {
+        let gates = &mut scenario.feature_gates;
+        let slot = match gate.as_str() {
+            "StaticCapacity" => &mut gates.static_capacity,
+            "ReservedCapacity" => &mut gates.reserved_capacity,
+            "SpotToSpotConsolidation" => &mut gates.spot_to_spot_consolidation,
+            "NodeRepair" => &mut gates.node_repair,
+            _ => {
+                return Err(at.error(
+                    format!("spec.featureGates.{gate}"),
+                    "unknown feature gate (supported: StaticCapacity, ReservedCapacity, \
+                     SpotToSpotConsolidation, NodeRepair)",
+                ));
+            }
+        };
+        *slot = enabled;
+    }
+    for (index, reservation) in spec.capacity_reservations.iter().enumerate() {
+        let field = format!("spec.capacityReservations[{index}]");
+        scenario
+            .reservations
+            .push(read_reservation(&at, &field, reservation)?);
+    }
+    for (index, shortage) in spec.insufficient_capacity.iter().enumerate() {
+        let field = format!("spec.insufficientCapacity[{index}]");
+        scenario
+            .insufficient_capacity
+            .push(read_shortage(&at, &field, shortage)?);
     }
     if let Some(settings) = spec.settings {
         apply_settings(&at, &settings, scenario)?;
@@ -80,7 +105,8 @@ pub(crate) fn apply(
             &at,
             index,
             step,
-            &scenario.convert_options.default_namespace,
+            &scenario.convert_options,
+            validation,
         )?);
     }
     Ok(())
@@ -98,6 +124,12 @@ fn apply_timing(at: &At<'_>, timing: &Timing, scenario: &mut Scenario) -> Result
     t.initialize = at
         .optional_duration("spec.timing.initialize", timing.initialize.as_deref())?
         .unwrap_or(t.initialize);
+    t.gpu_device_plugin = at
+        .optional_duration(
+            "spec.timing.gpuDevicePlugin",
+            timing.gpu_device_plugin.as_deref(),
+        )?
+        .unwrap_or(t.gpu_device_plugin);
     Ok(())
 }
 
@@ -148,56 +180,69 @@ fn apply_settings(
     Ok(())
 }
 
-/// One step: an object with `at` and exactly one action key.
-fn read_step(
+/// One `spec.capacityReservations[]` entry.
+fn read_reservation(
     at: &At<'_>,
-    index: usize,
-    step: &Value,
-    default_namespace: &str,
-) -> Result<Step, LoadError> {
-    let field = format!("spec.steps[{index}]");
-    let Some(map) = step.as_object() else {
-        return Err(at.error(field, "must be an object with `at` and one action"));
+    field: &str,
+    wire: &wire::Reservation,
+) -> Result<Reservation, LoadError> {
+    let kind = match wire.reservation_type.as_deref() {
+        None | Some("default") => ReservationKind::Default,
+        Some("capacity-block") => ReservationKind::CapacityBlock,
+        Some(other) => {
+            return Err(at.error(
+                format!("{field}.type"),
+                format!(
+                    "Unsupported value: \"{other}\": supported values: \"default\", \"capacity-block\""
+                ),
+            ));
+        }
     };
-    let when = match map.get("at") {
-        Some(Value::String(text)) => at.duration(&format!("{field}.at"), text)?,
-        Some(_) => return Err(at.error(format!("{field}.at"), "must be a duration such as 10m")),
-        None => return Err(at.error(format!("{field}.at"), "Required value")),
-    };
-    let actions: Vec<&String> = map.keys().filter(|k| *k != "at").collect();
-    let [action] = actions.as_slice() else {
+    let end = at.optional_duration(&format!("{field}.end"), wire.end.as_deref())?;
+    if kind == ReservationKind::CapacityBlock && end.is_none() {
         return Err(at.error(
-            field,
+            format!("{field}.end"),
+            "Required value: a capacity block ends",
+        ));
+    }
+    if !wire.id.starts_with("cr-") {
+        return Err(at.error(format!("{field}.id"), "must start with \"cr-\""));
+    }
+    Ok(Reservation {
+        id: wire.id.clone(),
+        instance_type: wire.instance_type.clone(),
+        zone: wire.zone.clone(),
+        count: wire.count,
+        kind,
+        interruptible: wire.interruptible.unwrap_or(false),
+        end,
+        tags: wire.tags.clone(),
+    })
+}
+
+/// One `spec.insufficientCapacity[]` entry.
+fn read_shortage(
+    at: &At<'_>,
+    field: &str,
+    wire: &wire::InsufficientCapacity,
+) -> Result<InsufficientCapacity, LoadError> {
+    if let Some(capacity_type) = &wire.capacity_type
+        && !["spot", "on-demand", "reserved"].contains(&capacity_type.as_str())
+    {
+        return Err(at.error(
+            format!("{field}.capacityType"),
             format!(
-                "must have exactly one action besides `at`, found {}",
-                actions.len()
+                "Unsupported value: \"{capacity_type}\": supported values: \"spot\", \"on-demand\", \"reserved\""
             ),
         ));
-    };
-    if action.as_str() != "scale" {
-        return Err(LoadError::StepNotSupported {
-            at: at.at,
-            name: at.name.to_owned(),
-            index,
-            step: (*action).clone(),
-        });
     }
-    let scale: Scale = serde_json::from_value(map["scale"].clone())
-        .map_err(|e| at.error(format!("{field}.scale"), e.to_string()))?;
-    if scale.replicas < 0 {
-        return Err(at.error(
-            format!("{field}.scale.replicas"),
-            "must be greater than or equal to 0",
-        ));
-    }
-    Ok(Step {
-        at: when,
-        action: StepAction::Scale {
-            namespace: scale
-                .namespace
-                .unwrap_or_else(|| default_namespace.to_owned()),
-            deployment: scale.deployment,
-            replicas: scale.replicas,
-        },
+    Ok(InsufficientCapacity {
+        instance_type: wire.instance_type.clone(),
+        zone: wire.zone.clone(),
+        capacity_type: wire.capacity_type.clone(),
+        from: at
+            .optional_duration(&format!("{field}.from"), wire.from.as_deref())?
+            .unwrap_or_default(),
+        until: at.optional_duration(&format!("{field}.until"), wire.until.as_deref())?,
     })
 }

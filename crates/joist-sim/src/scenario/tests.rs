@@ -95,26 +95,114 @@ fn a_scenario_loads_with_its_options_and_steps() {
     assert!(scenario.nodepools[0].ready);
     let times: Vec<u64> = scenario.steps.iter().map(|s| s.at.as_secs()).collect();
     assert_eq!(times, [300, 1200], "steps are in time order");
-    assert_eq!(
-        scenario.steps[0].action,
-        StepAction::Scale {
-            namespace: "default".into(),
-            deployment: "web".into(),
-            replicas: 5
-        }
+    assert!(
+        matches!(
+            &scenario.steps[0].action,
+            StepAction::Scale { namespace, deployment, replicas: 5 }
+                if namespace == "default" && deployment == "web"
+        ),
+        "{:?}",
+        scenario.steps[0].action
     );
 }
 
 #[test]
-fn other_step_kinds_are_refused_by_name() {
+fn unknown_step_kinds_are_refused_by_name() {
     let text = error_text(&[
         NODEPOOL,
         NODECLASS,
-        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  steps:\n    - {at: 40m, interrupt: {node: x, kind: spot}}\n",
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  steps:\n    - {at: 40m, reboot: {node: x}}\n",
     ]);
     assert_eq!(
         text,
-        "document 3 (line 24): Scenario/s: spec.steps[0]: step \"interrupt\" is not supported yet (supported: scale)"
+        "document 3 (line 24): Scenario/s: spec.steps[0]: step \"reboot\" is not supported yet (supported: scale, apply, delete, interrupt)"
+    );
+}
+
+#[test]
+fn apply_delete_and_interrupt_steps_are_read() {
+    let scenario = load_text(&stream(&[
+        NODEPOOL,
+        NODECLASS,
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  steps:\n    - {at: 1m, interrupt: {node: \"karpenter.sh/capacity-type=spot\"}}\n    - {at: 2m, delete: {kind: Deployment, name: web}}\n    - at: 3m\n      apply: {apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: p}, spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}}\n",
+    ]))
+    .expect("loads");
+    assert!(matches!(
+        &scenario.steps[0].action,
+        StepAction::Interrupt { node: NodeSelector::Labels(labels), kind: InterruptKind::Spot }
+            if labels.get("karpenter.sh/capacity-type").map(String::as_str) == Some("spot")
+    ));
+    assert!(matches!(
+        &scenario.steps[1].action,
+        StepAction::Delete { kind, name, namespace } if kind == "Deployment" && name == "web" && namespace == "default"
+    ));
+    let StepAction::Apply(fragment) = &scenario.steps[2].action else {
+        panic!("apply step: {:?}", scenario.steps[2].action);
+    };
+    assert_eq!(fragment.pdbs.len(), 1);
+    assert_eq!(fragment.pdbs[0].name, "p");
+}
+
+#[test]
+fn a_bad_applied_object_names_the_step() {
+    let text = error_text(&[
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  steps:\n    - at: 3m\n      apply: {apiVersion: karpenter.sh/v1, kind: NodePool, metadata: {name: p}, spec: {template: {spec: {requirements: [{key: a, operator: Within}], nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: d}}}}}\n",
+    ]);
+    assert!(
+        text.starts_with("document 1 (line 1): Scenario/s: spec.steps[0].apply: document 1 (line 1): NodePool/p: spec.template.spec.requirements[0].operator: Unsupported value"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reservations_shortages_gates_and_subnet_zones_are_read() {
+    let class = format!(
+        "{NODECLASS}  capacityReservationSelectorTerms: [{{id: cr-1}}]\nstatus:\n  subnets:\n    - {{id: subnet-1, zone: us-east-1b, zoneID: use1-az2}}\n    - {{id: subnet-2, zone: us-east-1c}}\n"
+    );
+    let scenario = load_text(&stream(&[
+        NODEPOOL,
+        &class,
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  featureGates: {StaticCapacity: true}\n  timing: {gpuDevicePlugin: 45s}\n  capacityReservations:\n    - {id: cr-1, instanceType: p5.48xlarge, zone: us-east-1b, count: 2, type: capacity-block, end: 3h}\n  insufficientCapacity:\n    - {instanceType: g5.xlarge, capacityType: spot, until: 10m}\n",
+    ]))
+    .expect("loads");
+    assert!(scenario.feature_gates.static_capacity);
+    assert_eq!(scenario.timing.gpu_device_plugin, Duration::from_secs(45));
+    let info = &scenario.node_classes["default"];
+    assert_eq!(
+        info.zones,
+        [
+            ("us-east-1b".to_owned(), "use1-az2".to_owned()),
+            ("us-east-1c".to_owned(), String::new())
+        ]
+    );
+    assert_eq!(
+        scenario.reservations[0].kind,
+        ReservationKind::CapacityBlock
+    );
+    assert!(info.selects(&scenario.reservations[0]));
+    let shortage = &scenario.insufficient_capacity[0];
+    assert!(shortage.applies("g5.xlarge", "us-east-1a", "spot", Duration::from_secs(60)));
+    assert!(!shortage.applies(
+        "g5.xlarge",
+        "us-east-1a",
+        "on-demand",
+        Duration::from_secs(60)
+    ));
+    assert!(!shortage.applies("g5.xlarge", "us-east-1a", "spot", Duration::from_secs(600)));
+    let block_without_end = error_text(&[
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  capacityReservations: [{id: cr-2, instanceType: p5.48xlarge, zone: us-east-1a, count: 1, type: capacity-block}]\n",
+    ]);
+    assert!(
+        block_without_end
+            .ends_with("spec.capacityReservations[0].end: Required value: a capacity block ends"),
+        "{block_without_end}"
+    );
+    let gate = error_text(&[
+        "apiVersion: joist.dev/v1alpha1\nkind: Scenario\nmetadata: {name: s}\nspec:\n  featureGates: {Teleport: true}\n",
+    ]);
+    assert!(
+        gate.contains("spec.featureGates.Teleport: unknown feature gate"),
+        "{gate}"
     );
 }
 
@@ -132,10 +220,12 @@ fn an_invalid_nodepool_is_refused_with_validates_message() {
 fn kinds_outside_the_scenario_set_are_refused() {
     let text = error_text(&[
         NODEPOOL,
-        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: n1}\n",
     ]);
     assert!(
-        text.starts_with("document 2 (line 14): Node/n1: v1 Node is not supported in scenarios"),
+        text.starts_with(
+            "document 2 (line 14): ConfigMap/n1: v1 ConfigMap is not supported in scenarios"
+        ),
         "{text}"
     );
 }
@@ -186,4 +276,17 @@ fn a_second_scenario_and_conversion_errors_are_refused() {
 fn a_nodepool_without_its_nodeclass_is_not_ready() {
     let scenario = load_text(NODEPOOL).expect("loads");
     assert!(!scenario.nodepools[0].ready);
+}
+
+#[test]
+fn priority_classes_resolve_before_pods_and_nodes_load() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  priorityClassName: high\n  containers: [{name: c, image: c}]\n";
+    let class = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n";
+    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: existing\n  labels: {node.kubernetes.io/instance-type: m5.large}\nstatus:\n  allocatable: {cpu: \"2\", memory: 8Gi, pods: \"29\"}\n";
+    let scenario = load_text(&stream(&[pod, class, node])).expect("loads");
+    assert_eq!(scenario.pods[0].priority, 1000);
+    assert_eq!(scenario.nodes.len(), 1);
+    assert_eq!(scenario.nodes[0].name, "existing");
+    let unknown = error_text(&[&pod.replace("high", "low")]);
+    assert!(unknown.contains("spec.priorityClassName"), "{unknown}");
 }

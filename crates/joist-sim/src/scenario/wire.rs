@@ -36,15 +36,47 @@ pub(crate) struct ScenarioSpec {
     #[serde(default)]
     pub steps: Vec<Value>,
     pub until: Option<String>,
+    #[serde(default)]
+    pub capacity_reservations: Vec<Reservation>,
+    #[serde(default)]
+    pub insufficient_capacity: Vec<InsufficientCapacity>,
+}
+
+/// `spec.capacityReservations[]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Reservation {
+    pub id: String,
+    pub instance_type: String,
+    pub zone: String,
+    pub count: u32,
+    #[serde(rename = "type")]
+    pub reservation_type: Option<String>,
+    pub interruptible: Option<bool>,
+    pub end: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `spec.insufficientCapacity[]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct InsufficientCapacity {
+    pub instance_type: Option<String>,
+    pub zone: Option<String>,
+    pub capacity_type: Option<String>,
+    pub from: Option<String>,
+    pub until: Option<String>,
 }
 
 /// `spec.timing`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Timing {
     pub launch: Option<String>,
     pub register: Option<String>,
     pub initialize: Option<String>,
+    pub gpu_device_plugin: Option<String>,
 }
 
 /// `spec.settings`, upstream's option names.
@@ -64,4 +96,21 @@ pub(crate) struct Scale {
     pub deployment: String,
     pub namespace: Option<String>,
     pub replicas: i32,
+}
+
+/// `spec.steps[].delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Delete {
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// `spec.steps[].interrupt`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Interrupt {
+    pub node: String,
+    pub kind: Option<String>,
 }

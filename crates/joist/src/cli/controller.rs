@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use joist_controller::leader::{LeaderElectionConfig, LeaderElector};
 use joist_controller::provider::kwok::KwokProvider;
 use joist_controller::settings::{Flags, LogLevel, Settings};
 
@@ -35,14 +36,44 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    let config = joist_controller::client::config(&settings).await?;
     let client = joist_controller::client(&settings).await?;
     let provider = KwokProvider::with_aws_catalog(client.clone(), "us-east-1")?;
-    let controller = joist_controller::start(client, &settings, Arc::new(provider)).await?;
+    let election = if settings.disable_leader_election {
+        None
+    } else {
+        let lease = LeaderElectionConfig::from_settings(&settings)?;
+        Some(LeaderElector::new(client, lease)?.spawn())
+    };
+    // Without an election this replica always leads; the sender lives as long as `serve`.
+    let (_single_replica, always) = tokio::sync::watch::channel(true);
+    let leading = match &election {
+        Some(handle) => handle.is_leader(),
+        None => always,
+    };
+    let controller =
+        joist_controller::start_gated(config, &settings, Arc::new(provider), leading.clone())
+            .await?;
     tokio::select! {
         () = controller.wait() => anyhow::bail!("a controller task stopped"),
+        () = leadership_lost(leading) => {
+            // As controller-runtime does: a replica that lost its Lease exits, and its
+            // restart joins the election as a standby.
+            anyhow::bail!("leader election lost")
+        }
         signal = tokio::signal::ctrl_c() => {
             signal.context("waiting for SIGINT")?;
+            if let Some(handle) = election {
+                handle.release().await.context("releasing the leader Lease")?;
+            }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Resolves once this replica led and then stopped leading, or the election ended.
+async fn leadership_lost(mut leading: tokio::sync::watch::Receiver<bool>) {
+    if leading.wait_for(|leads| *leads).await.is_ok() {
+        let _ = leading.wait_for(|leads| !*leads).await;
     }
 }

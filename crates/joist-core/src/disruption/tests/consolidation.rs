@@ -26,7 +26,7 @@ pub(super) fn priced(name: &str, cpu: u32, price: f64, spot: Option<f64>) -> Ins
 }
 
 /// `medium` (4 CPU, $1.00), `large` (8 CPU, $1.50), `xlarge` (16 CPU, $4.00): on-demand only.
-fn od_types() -> Vec<InstanceType> {
+pub(super) fn od_types() -> Vec<InstanceType> {
     vec![
         priced("medium", 4, 1.0, None),
         priced("large", 8, 1.5, None),
@@ -535,76 +535,51 @@ fn balanced_pools_approve_only_moves_saving_enough_for_their_disruption() {
     assert!(balanced_scores(&f.input(), &candidates[..1], 0.0).is_empty());
 }
 
-// === validation (§9.2 item 80) ===
+// === ordering (§9.2 item 82) ===
 
-fn big_and_small() -> SnapshotBuilder {
-    snapshot()
+#[test]
+fn item_82_the_best_savings_ratio_is_consolidated_first() {
+    // m0's pod is expensive to evict (high deletion cost): the lowest savings ratio, so with room for
+    // two candidates the merge takes m1 and m2.
+    let builder = (0..3).fold(
+        snapshot()
+            .nodepool(nodepool("a"))
+            .instance_types(od_types()),
+        |s, i| {
+            let name = format!("m{i}");
+            let mut pod = app(&format!("p{i}"), &name, "2.5");
+            if i == 0 {
+                pod = pod.annotation("controller.kubernetes.io/pod-deletion-cost", "1000000000");
+            }
+            s.node(machine(&name, "a", "medium", "on-demand", 4))
+                .pod(pod)
+        },
+    );
+    let f = open(builder).budgets("a", vec![Budget::new("2")]);
+    let command = multi(&f, &upstream()).command.expect("a merge");
+    assert_eq!(nodes_of(&command), vec!["m1", "m2"]);
+}
+
+// === reserved capacity (§9.2 item 85) ===
+
+#[test]
+fn item_85_consolidates_onto_a_cheaper_reserved_offering() {
+    let reserved = instance_type("reserved-medium")
+        .cpu(4)
+        .memory("64Gi")
+        .pods(50)
+        .offering("on-demand", "test-zone-1", 1.2, true)
+        .reserved_offering("test-zone-1", 0.2, "cr-1", 5)
+        .build();
+    let builder = snapshot()
         .nodepool(nodepool("a"))
-        .instance_types(od_types())
-        .node(machine("big", "a", "large", "on-demand", 8))
-        .node(machine("small", "a", "medium", "on-demand", 4))
-        .pod(app("p0", "big", "1"))
-        .pod(app("p1", "small", "1"))
-}
-
-fn validate(f: &Fixture, command: &Command) -> Result<(), ValidationError> {
-    validate_command(&f.input(), &upstream(), command, &mut SeededRng::new(2))
-}
-
-#[test]
-fn item_80_a_command_still_valid_passes() {
-    let f = open(big_and_small());
-    let command = single(&f, &upstream()).command.unwrap();
-    assert_eq!(validate(&f, &command), Ok(()));
-    let f = open(three_mediums());
-    let command = multi(&f, &upstream()).command.unwrap();
-    assert_eq!(validate(&f, &command), Ok(()));
-}
-
-#[test]
-fn item_80_a_do_not_disrupt_pod_arriving_is_churn() {
-    let f = open(big_and_small());
-    let command = single(&f, &upstream()).command.unwrap();
-    let later =
-        open(big_and_small().pod(app("guard", "big", "0.1").annotation(DO_NOT_DISRUPT, "true")));
-    let error = validate(&later, &command).unwrap_err();
-    assert_eq!(error.reason, RejectionReason::Churn);
-    assert_eq!(error.message, "1 candidates are no longer valid");
-    assert_eq!(
-        error.event_message(&command),
-        "Consolidation rejected: delete: nodepools=[a]: [big], reason: churn (savings: $1.50)"
-    );
-}
-
-#[test]
-fn item_80_nomination_and_budgets_are_budget_failures() {
-    let f = open(big_and_small());
-    let command = single(&f, &upstream()).command.unwrap();
-    let mut nominated = open(big_and_small());
-    nominated
-        .snapshot
-        .nodes
-        .iter_mut()
-        .for_each(|n| n.nominated = n.name == "big");
-    let error = validate(&nominated, &command).unwrap_err();
-    assert_eq!(error.reason, RejectionReason::Budget);
-    assert_eq!(error.message, "a candidate was nominated during validation");
-    let blocked = open(big_and_small()).budgets("a", vec![Budget::new("0")]);
-    let error = validate(&blocked, &command).unwrap_err();
-    assert_eq!(error.reason, RejectionReason::Budget);
-    assert_eq!(
-        error.message,
-        "a candidate can no longer be disrupted without violating budgets"
-    );
-}
-
-#[test]
-fn item_80_new_scheduling_results_are_scheduling_failures() {
-    let f = open(big_and_small());
-    let command = single(&f, &upstream()).command.unwrap();
-    // The destination filled up: the delete now needs a NodeClaim.
-    let later = open(big_and_small().pod(app("filler", "small", "2.8")));
-    let error = validate(&later, &command).unwrap_err();
-    assert_eq!(error.reason, RejectionReason::Scheduling);
-    assert_eq!(error.message, "scheduling simulation produced new results");
+        .instance_types(vec![priced("large", 8, 1.5, None), reserved])
+        .node(machine("l0", "a", "large", "on-demand", 8))
+        .pod(app("p0", "l0", "2"));
+    let f = open(builder);
+    let command = single(&f, &upstream()).command.expect("a replace");
+    let replacement = &command.replacements[0];
+    assert_eq!(replacement.options[0].name, "reserved-medium");
+    assert!((replacement.price - 0.2).abs() < 1e-9);
+    assert!(replacement.capacity_types.iter().any(|ct| ct == "reserved"));
 }

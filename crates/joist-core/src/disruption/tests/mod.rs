@@ -12,6 +12,7 @@ mod consolidation;
 mod emptiness;
 mod search;
 mod simulate;
+mod validation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

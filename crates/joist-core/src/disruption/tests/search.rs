@@ -151,3 +151,72 @@ fn churn_guard_never_replaces_with_the_same_type_at_the_same_price() {
         assert!(replacement.options.iter().all(|o| o.name != "medium"));
     }
 }
+
+/// Pools `a` (n1, n3) and `b` (n2, n4) of `medium` nodes, each running a 2.5-CPU pod pinned to
+/// its pool: candidates alternate pools, so every prefix needs a NodeClaim per pool.
+fn two_pools() -> SnapshotBuilder {
+    let types = vec![
+        priced("medium", 4, 1.0, None),
+        priced("large", 8, 1.5, None),
+    ];
+    [("n1", "a"), ("n2", "b"), ("n3", "a"), ("n4", "b")]
+        .into_iter()
+        .fold(
+            snapshot()
+                .nodepool(nodepool("a"))
+                .nodepool(nodepool("b"))
+                .instance_types(types),
+            |s, (name, pool)| {
+                s.node(machine(name, pool, "medium", "on-demand", 4)).pod(
+                    app(&format!("{name}-p"), name, "2.5")
+                        .node_selector(crate::labels::NODEPOOL, pool),
+                )
+            },
+        )
+}
+
+#[test]
+fn upstream_stalls_on_prefixes_mixing_pools_and_joist_does_not() {
+    let f = open(two_pools());
+    assert!(multi(&f, &upstream()).command.is_none());
+    assert!(single(&f, &upstream()).command.is_none());
+    let command = multi(&f, &joist())
+        .command
+        .expect("joist merges within pools");
+    assert!(command.savings >= 1.0 - 1e-9, "{}", command.explanation);
+    let pools: std::collections::BTreeSet<&str> = command
+        .replacements
+        .iter()
+        .map(|r| r.nodeclaim.nodepool.as_str())
+        .collect();
+    assert_eq!(pools.len(), 2, "one large per pool");
+}
+
+#[test]
+fn joist_batches_replacements_single_node_would_make_one_pass_at_a_time() {
+    // Two `xl` nodes (8 CPU, $2.00) each run a 5-CPU pod; no type holds both pods, a `six`
+    // (6 CPU, $1.20) holds one.
+    let types = vec![priced("six", 6, 1.2, None), priced("xl", 8, 2.0, None)];
+    let builder = snapshot()
+        .nodepool(nodepool("a"))
+        .instance_types(types)
+        .node(machine("x0", "a", "xl", "on-demand", 8))
+        .node(machine("x1", "a", "xl", "on-demand", 8))
+        .pod(app("p0", "x0", "5"))
+        .pod(app("p1", "x1", "5"));
+    let f = open(builder);
+    assert!(
+        multi(&f, &upstream()).command.is_none(),
+        "two NodeClaims for two nodes: upstream's multi-node refuses"
+    );
+    let one = single(&f, &upstream())
+        .command
+        .expect("single-node replaces one");
+    assert!((one.savings - 0.8).abs() < 1e-9);
+    let both = multi(&f, &joist())
+        .command
+        .expect("joist replaces both at once");
+    assert_eq!(both.candidates.len(), 2);
+    assert_eq!(both.replacements.len(), 2);
+    assert!((both.savings - 1.6).abs() < 1e-9);
+}

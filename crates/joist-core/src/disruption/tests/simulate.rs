@@ -136,7 +136,7 @@ fn item_79_no_consolidation_onto_uninitialized_nodes() {
     assert_eq!(
         result.unschedulable_message(),
         "Not all pods would schedule, default/p0 => would schedule against uninitialized \
-         nodeclaim/a-n1, node/a-n1"
+         nodeclaim/a-n1, node/a-n1 "
     );
 }
 

@@ -126,11 +126,8 @@ async fn readyz(port: u16) -> bool {
         return false;
     }
     let mut response = Vec::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(2),
-        stream.read_to_end(&mut response),
-    )
-    .await;
+    let read =
+        tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut response)).await;
     matches!(read, Ok(Ok(_))) && response.starts_with(b"HTTP/1.1 200")
 }
 

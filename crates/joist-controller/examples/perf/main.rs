@@ -92,9 +92,10 @@ async fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
         Some(path) => path.clone(),
         None => controller::sibling_joist_binary()?,
     };
-    let log = args.log.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("joist-perf-{}.log", args.pods))
-    });
+    let log = args
+        .log
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("joist-perf-{}.log", args.pods)));
     eprintln!("perf: starting the control plane");
     let control_plane = ControlPlane::start_with(ControlPlaneOptions {
         kube_api_qps: args.kube_api_qps,
@@ -162,7 +163,12 @@ fn report_progress(progress: &Progress, rss_mb: Option<f64>) {
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(
         |_| "?".to_owned(),
-        |text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
     )
 }
 
@@ -193,12 +199,7 @@ fn print_report(report: &Report, json: bool) {
     println!("case               pods  running  nodes  nodeclaims  seconds  pods/s  peak RSS MiB");
     println!(
         "controller-basic  {:>5}  {:>7}  {:>5}  {:>10}  {:>7.1}  {:>6.1}  {rss:>12}",
-        report.pods,
-        report.running,
-        report.nodes,
-        report.nodeclaims,
-        report.seconds,
-        pods_per_sec
+        report.pods, report.running, report.nodes, report.nodeclaims, report.seconds, pods_per_sec
     );
     let qps = report
         .kube_api_qps

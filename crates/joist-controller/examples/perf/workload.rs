@@ -82,7 +82,11 @@ pub async fn apply_deployments(admin: &Client, pods: usize) -> Result<(), Box<dy
     let api: Api<Deployment> = Api::namespaced(admin.clone(), NAMESPACE);
     let first_half = pods.div_ceil(2);
     for (index, (name, cpu, memory)) in MIX.into_iter().enumerate() {
-        let replicas = if index == 0 { first_half } else { pods - first_half };
+        let replicas = if index == 0 {
+            first_half
+        } else {
+            pods - first_half
+        };
         api.create(
             &PostParams::default(),
             &deployment(name, replicas, cpu, memory)?,

@@ -119,6 +119,11 @@ pub struct NodeDisruptionState {
     pub queued: bool,
     /// The NodeClaim's creation time, for `LifetimeRemaining`; unknown counts as a full lifetime.
     pub created: Option<DateTime<Utc>>,
+    /// The NodeClaim's own `spec.terminationGracePeriod` (a Go duration, as written), copied from
+    /// the template at launch. When set, eventual methods (drift) may disrupt the node despite
+    /// blocking pods, because termination force-deletes them at that deadline (§4.2); the
+    /// NodePool's current value does not matter, as NodePool edits do not reach live NodeClaims.
+    pub termination_grace_period: Option<String>,
 }
 
 /// A PodDisruptionBudget's status, which [`crate::snapshot::PodDisruptionBudget`] leaves out.
@@ -159,6 +164,7 @@ static UNKNOWN_NODE_STATE: NodeDisruptionState = NodeDisruptionState {
     consolidatable: false,
     queued: false,
     created: None,
+    termination_grace_period: None,
 };
 
 impl DisruptionInput<'_> {

@@ -16,6 +16,7 @@ mod emptiness;
 mod expiration;
 mod multi_node;
 mod pdb_index;
+mod queue;
 mod replacement;
 mod search;
 mod simulate;
@@ -51,6 +52,10 @@ pub use drift_method::{DriftDecision, drift_command};
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
 pub use expiration::{ExpirationDecision, ExpirationFacts, expire, expires_at};
 pub use multi_node::multi_node_consolidation;
+pub use queue::{
+    MAX_QUEUE_TIMEOUT, MIN_QUEUE_TIMEOUT, QUEUE_TIMEOUT_PER_COMMAND, QueueFailure, QueueStep,
+    ReplacementStatus, queue_step, queue_timeout, stale_disrupted_taints,
+};
 pub use replacement::MIN_SPOT_TO_SPOT_OPTIONS;
 pub use search::command_nodes;
 pub use simulate::{

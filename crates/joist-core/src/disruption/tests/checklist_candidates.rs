@@ -297,3 +297,53 @@ fn item_67_the_node_do_not_disrupt_event_text() {
     );
     assert!(f.deleted().is_empty());
 }
+
+#[test]
+fn item_63_local_volume_hostname_affinity_is_ignored_when_replacing() {
+    use crate::labels::HOSTNAME;
+    use crate::requirements::{NodeSelectorRequirement, Operator};
+    use crate::snapshot::{ClaimPhase, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim};
+    // The pod's local volume pins it to the candidate's hostname and zone.
+    let local = PersistentVolume {
+        name: "local".into(),
+        node_affinity: vec![NodeSelectorTerm::new(vec![
+            NodeSelectorRequirement::new(HOSTNAME, Operator::In, ["a-n0"]),
+            NodeSelectorRequirement::new(crate::labels::ZONE, Operator::In, ["test-zone-1"]),
+        ])],
+        local_or_host_path: true,
+        ..PersistentVolume::default()
+    };
+    let claim = PersistentVolumeClaim {
+        namespace: "default".into(),
+        name: "data".into(),
+        volume_name: Some("local".into()),
+        phase: ClaimPhase::Bound,
+        bind_completed: true,
+        ..PersistentVolumeClaim::default()
+    };
+    let builder = snapshot()
+        .nodepool(nodepool("a"))
+        .volume(local)
+        .claim(claim)
+        .node(sized("a-n0", "a"))
+        .pod(web("db", "a-n0", "3").pvc("data"));
+    let f = Fixture::new(builder).budgets("a", unlimited());
+    // Honouring the hostname term would leave the pod nowhere to go but the node being
+    // replaced: no command. Ignoring it, the pod gets a replacement, in the volume's zone.
+    let decision = drift(&f, &["a-n0"]);
+    assert!(
+        decision.unschedulable.is_empty(),
+        "{:?}",
+        decision.unschedulable
+    );
+    let command = decision.command.expect("the node is replaced");
+    assert_eq!(command.decision, Decision::Replace);
+    let zones = command.replacements[0]
+        .nodeclaim
+        .requirements
+        .get(crate::labels::ZONE);
+    assert!(
+        zones.has("test-zone-1") && !zones.has("test-zone-2"),
+        "{zones:?}"
+    );
+}

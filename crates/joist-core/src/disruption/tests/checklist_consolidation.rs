@@ -294,3 +294,115 @@ fn item_84_a_node_launched_for_a_deleting_nodes_pods_is_not_consolidated_at_once
         .for_each(|n| n.nominated = false);
     assert_eq!(f.deleted(), vec!["fresh"]);
 }
+
+// === pending pods (§9.2 item 69) ===
+
+#[test]
+fn item_69_pending_pods_keep_the_node_they_need() {
+    // `l0` runs a 1-CPU pod; alone it would be replaced by a medium. A pending 6-CPU pod needs
+    // the large capacity, so consolidation leaves `l0` alone.
+    let base = || {
+        snapshot()
+            .nodepool(nodepool("a"))
+            .instance_types(od_types())
+            .node(machine("l0", "a", "large", "on-demand", 8))
+            .pod(app("p0", "l0", "1"))
+    };
+    let alone = single(&open(base()), &upstream()).command.unwrap();
+    assert_eq!(alone.decision, Decision::Replace);
+    let pending = pod().name("big").uid("big").cpu("6");
+    let f = open(base().pod(pending));
+    assert!(single(&f, &upstream()).command.is_none());
+    assert!(multi(&f, &upstream()).command.is_none());
+    assert!(f.deleted().is_empty());
+}
+
+// === replace and delete details (§9.2 items 78, 79) ===
+
+/// `l0`, a large running a 1-CPU pod: a medium would do.
+fn lone_large() -> SnapshotBuilder {
+    snapshot()
+        .nodepool(nodepool("a"))
+        .instance_types(od_types())
+        .node(machine("l0", "a", "large", "on-demand", 8))
+        .pod(app("p0", "l0", "1"))
+}
+
+#[test]
+fn item_78_a_nodepool_without_instance_types_does_not_block_a_replace() {
+    let f = open(
+        lone_large()
+            .nodepool(nodepool("b"))
+            .instance_types_for("b", Vec::new()),
+    );
+    let command = single(&f, &upstream()).command.expect("still replaced");
+    assert_eq!(command.decision, Decision::Replace);
+    assert_eq!(command.replacements[0].options[0].name, "medium");
+}
+
+#[test]
+fn item_79_ownerless_pods_move_to_a_node_karpenter_does_not_manage() {
+    let external = node("external")
+        .zone("test-zone-1")
+        .cpu("4")
+        .memory("64Gi")
+        .pods(50);
+    let ownerless = bound("bare", "l0").cpu("1");
+    let builder = snapshot()
+        .nodepool(nodepool("a"))
+        .instance_types(od_types())
+        .node(machine("l0", "a", "large", "on-demand", 8))
+        .node(external)
+        .pod(ownerless);
+    let command = single(&open(builder), &upstream())
+        .command
+        .expect("the pod fits on the external node");
+    assert_eq!(command.decision, Decision::Delete);
+    assert_eq!(command.destinations, vec!["external"]);
+}
+
+#[test]
+fn item_79_the_destination_rule_does_not_block_a_replace() {
+    // `m1` has room for `p0` but is inside its consolidateAfter window: no delete onto it, but
+    // a replace (onto a new node) is still allowed.
+    let builder = lone_large()
+        .node(machine("m1", "a", "medium", "on-demand", 4))
+        .pod(app("p1", "m1", "1"));
+    let mut f = open(builder);
+    let delete = single(&f, &upstream()).command.unwrap();
+    assert_eq!(
+        delete.decision,
+        Decision::Delete,
+        "m1 usable as a destination"
+    );
+    f.node_state("m1").consolidatable = false;
+    let command = single(&f, &upstream()).command.expect("a replace");
+    assert_eq!(command.decision, Decision::Replace);
+    assert_eq!(command.candidates[0].node, "l0");
+}
+
+// === preference policy (§9.2 item 86) ===
+
+#[test]
+fn item_86_ignoring_preferences_enables_a_delete_they_would_block() {
+    // Two mediums, each pod preferring not to share a host with the other.
+    let shy = |name: &str, node: &str| {
+        app(name, node, "1")
+            .label("app", "shy")
+            .preferred_anti_affinity(100, HOSTNAME, LabelSelector::from_labels([("app", "shy")]))
+    };
+    let builder = snapshot()
+        .nodepool(nodepool("a"))
+        .instance_types(od_types())
+        .node(machine("n0", "a", "medium", "on-demand", 4))
+        .node(machine("n1", "a", "medium", "on-demand", 4))
+        .pod(shy("s0", "n0"))
+        .pod(shy("s1", "n1"));
+    let f = open(builder);
+    // Respected, the preference sends the pod to a new (no cheaper) node: nothing to do.
+    assert!(single(&f, &upstream()).command.is_none());
+    let mut ignoring = upstream();
+    ignoring.scheduling.preference_policy = crate::scheduling::PreferencePolicy::Ignore;
+    let command = single(&f, &ignoring).command.expect("a delete");
+    assert_eq!(command.decision, Decision::Delete);
+}

@@ -149,6 +149,23 @@ impl Facts {
         }
     }
 
+    /// Marks `nodes` (whose NodeClaims a command deleted) as queued and marked for deletion,
+    /// as upstream's queue and cluster state do, so that until the watch shows the deletion
+    /// they are no candidates and count against budgets.
+    pub fn mark_deleting(&mut self, nodes: &BTreeSet<String>) {
+        for node in self
+            .snapshot
+            .nodes
+            .iter_mut()
+            .filter(|n| nodes.contains(&n.name))
+        {
+            node.marked_for_deletion = true;
+        }
+        for (_, state) in self.nodes.iter_mut().filter(|(n, _)| nodes.contains(*n)) {
+            state.queued = true;
+        }
+    }
+
     /// The NodeClaim name of the snapshot node `node`.
     pub fn nodeclaim_of(&self, node: &str) -> Option<&str> {
         self.snapshot

@@ -329,6 +329,37 @@ mod tests {
     }
 
     #[test]
+    fn deleting_nodes_are_queued_and_marked_for_deletion() {
+        let node = |name: &str| joist_core::snapshot::Node {
+            name: name.to_owned(),
+            ..joist_core::snapshot::Node::default()
+        };
+        let mut snapshot = Snapshot::default();
+        snapshot.nodes = vec![node("a"), node("b")];
+        let mut facts = Facts {
+            snapshot,
+            nodes: BTreeMap::from([
+                ("a".to_owned(), NodeDisruptionState::default()),
+                ("b".to_owned(), NodeDisruptionState::default()),
+            ]),
+            pools: BTreeMap::new(),
+            pdb_status: BTreeMap::new(),
+            pod_start_times: BTreeMap::new(),
+            unready_pods: BTreeSet::new(),
+        };
+        facts.mark_deleting(&BTreeSet::from(["a".to_owned()]));
+        let marked: Vec<bool> = facts
+            .snapshot
+            .nodes
+            .iter()
+            .map(|n| n.marked_for_deletion)
+            .collect();
+        assert_eq!(marked, [true, false]);
+        assert!(facts.nodes["a"].queued);
+        assert!(!facts.nodes["b"].queued);
+    }
+
+    #[test]
     fn an_invalid_pool_is_never_consolidated() {
         let converted = pool_disruption(&pool(&json!({"consolidateAfter": "soon"})));
         assert!(converted.consolidate_after.is_never());

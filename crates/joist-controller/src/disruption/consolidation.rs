@@ -57,6 +57,13 @@ impl<P: CloudProvider> Disruption<P> {
             self.metrics
                 .failed_validations
                 .inc(&[kind.consolidation_type()]);
+            let message = error.event_message(&command);
+            for candidate in &command.candidates {
+                self.publish_on_both(&facts, &candidate.node, |object| {
+                    events::consolidation_rejected(object, &message)
+                })
+                .await;
+            }
             self.untaint_nodes(&tainted).await?;
             return Ok(Pass::Idle);
         }

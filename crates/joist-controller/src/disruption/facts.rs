@@ -334,10 +334,11 @@ mod tests {
             name: name.to_owned(),
             ..joist_core::snapshot::Node::default()
         };
-        let mut snapshot = Snapshot::default();
-        snapshot.nodes = vec![node("a"), node("b")];
         let mut facts = Facts {
-            snapshot,
+            snapshot: Snapshot {
+                nodes: vec![node("a"), node("b")],
+                ..Snapshot::default()
+            },
             nodes: BTreeMap::from([
                 ("a".to_owned(), NodeDisruptionState::default()),
                 ("b".to_owned(), NodeDisruptionState::default()),

@@ -1,6 +1,7 @@
 //! What the disruption loop publishes (spec core §4.2, §4.12, §6.1, §6.2): `DisruptionBlocked`
 //! on nodes that are no candidates and on NodePools whose budget allows nothing,
-//! `Unconsolidatable`, `DisruptionLaunching` / `DisruptionWaitingReadiness` on replacements,
+//! `Unconsolidatable`, `ConsolidationRejected` when a command fails validation,
+//! `DisruptionLaunching` / `DisruptionWaitingReadiness` on replacements,
 //! `DisruptionTerminating` on the candidates it deletes; the eligible-nodes and
 //! allowed-disruptions gauges, and the decision and disrupted counters with upstream's labels.
 //! An event that cannot be written is logged and never fails the pass.
@@ -154,7 +155,7 @@ impl<P: CloudProvider> Disruption<P> {
     }
 
     /// Publishes `make(object)` on the Node and the NodeClaim behind `node`.
-    async fn publish_on_both(
+    pub(super) async fn publish_on_both(
         &self,
         facts: &Facts,
         node: &str,

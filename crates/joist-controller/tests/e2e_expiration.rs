@@ -2,7 +2,8 @@
 //! it is 30 s old, even though the NodePool's budget (`nodes: "0"`) allows no voluntary
 //! disruption at all (expiration is forceful, §4.13); the pods are evicted and rescheduled onto
 //! fresh nodes by the provisioner, the expired NodeClaims are gone, and
-//! `karpenter_nodeclaims_disrupted_total{reason="expired"}` counts them.
+//! `karpenter_nodeclaims_disrupted_total{reason="expired"}` and
+//! `karpenter_pods_disruption_initiated_total{reason="expired"}` count them and their pods.
 
 mod support;
 
@@ -110,6 +111,17 @@ async fn expired_nodeclaims_are_replaced_whatever_the_budget() {
     assert!(
         expired >= REPLICAS as f64,
         "every expired NodeClaim is counted, got {expired}"
+    );
+    let pods = controller.metrics().pods_disruption_initiated.get(&[
+        "expired",
+        "default",
+        "on-demand",
+        "",
+        "graceful",
+    ]);
+    assert!(
+        pods >= REPLICAS as f64,
+        "each expired node's pod is counted, got {pods}"
     );
     // The budget blocked every voluntary method meanwhile, and said so on the NodePool.
     assert_eq!(

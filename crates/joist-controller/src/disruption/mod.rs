@@ -376,9 +376,39 @@ impl<P: CloudProvider> Disruption<P> {
                 let labels = disrupted_labels(&claim.0, "expired", "");
                 let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
                 self.metrics.nodeclaims_disrupted.inc(&labels);
+                let node = claim.0.status.as_ref().and_then(|s| s.node_name.as_deref());
+                let pods = node.map_or(0, |node| self.reschedulable_pods_on(node));
+                self.metrics
+                    .pods_disruption_initiated
+                    .inc_by(&labels, pods as f64);
             }
         }
         Ok(())
+    }
+
+    /// Pods on `node` that would have to move: active, not owned by a DaemonSet, not mirror pods.
+    fn reschedulable_pods_on(&self, node: &str) -> usize {
+        self.index
+            .pods
+            .state()
+            .iter()
+            .filter(|pod| pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .filter(|pod| {
+                let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+                !matches!(phase, Some("Succeeded" | "Failed"))
+            })
+            .filter(|pod| {
+                let owned_by = |kind: &str| {
+                    pod.metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .any(|o| o.kind == kind)
+                };
+                !owned_by("DaemonSet") && !owned_by("Node")
+            })
+            .count()
     }
 
     /// Runs a delete command: taint, wait, re-validate, delete what is still valid, untaint the

@@ -32,7 +32,7 @@ use kube::{Api, Client};
 use serde_json::json;
 use thiserror::Error;
 
-use crate::disruption::node_ref;
+use crate::disruption::{disruption_reason, node_ref};
 use crate::events::{self, Event, Recorder};
 use crate::index::{Index, provider_id_of_node};
 use crate::lifecycle::Context;
@@ -242,6 +242,17 @@ async fn reconcile<P: CloudProvider>(
     // Started at the first pass, so a drain lasts at least MIN_DRAIN_TIME (upstream: since
     // `Drained` went Unknown).
     let draining_for = termination.draining_for(&name);
+    if !outcome.evicted.is_empty() {
+        // Upstream labels drained pods with the NodeClaim's disruption reason.
+        let reason = claim
+            .as_ref()
+            .and_then(|c| disruption_reason(c))
+            .unwrap_or("Forceful Termination");
+        termination
+            .metrics
+            .pods_drained
+            .inc_by(&[reason], outcome.evicted.len() as f64);
+    }
     if !outcome.is_drained() {
         let waiting = format!("{} pods are waiting to be evicted", outcome.waiting);
         termination

@@ -119,7 +119,13 @@ impl<P: CloudProvider> Disruption<P> {
         for candidate in &command.candidates {
             let node = self.index.nodes.get(&ObjectRef::new(&candidate.node));
             let result = match node {
-                Some(node) => taint(&self.client, &node).await,
+                Some(node) => {
+                    let result = taint(&self.client, &node).await;
+                    if result.is_ok() {
+                        self.mark_reason(&node, Some(command.reason.as_str())).await;
+                    }
+                    result
+                }
                 None => Ok(()),
             };
             if let Err(error) = result {
@@ -132,11 +138,13 @@ impl<P: CloudProvider> Disruption<P> {
         Ok(Some(tainted))
     }
 
-    /// Removes the disrupted taint from `nodes` (as the store has them now).
+    /// Removes the disrupted taint from `nodes` (as the store has them now) and the
+    /// `DisruptionReason` from their NodeClaims.
     pub(super) async fn untaint_nodes(&self, nodes: &[String]) -> Result<(), DisruptionError> {
         for name in nodes {
             if let Some(node) = self.index.nodes.get(&ObjectRef::new(name)) {
                 untaint(&self.client, &node).await?;
+                self.mark_reason(&node, None).await;
             }
         }
         Ok(())

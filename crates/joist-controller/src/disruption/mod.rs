@@ -1,8 +1,9 @@
 //! `disruption` (spec core §4.1), a singleton loop, plus `nodeclaim.expiration` (§4.13).
 //!
 //! Each pass: wait until the index is synced (every NodeClaim launched), remove
-//! `karpenter.sh/disrupted:NoSchedule` from nodes no command owns (recovery after a crash or a
-//! failed validation), delete expired NodeClaims, bring every NodeClaim's `Drifted` condition
+//! `karpenter.sh/disrupted:NoSchedule` and the NodeClaim's `DisruptionReason` condition from
+//! nodes no command owns (recovery after a crash or a failed validation, `marking.rs`), delete
+//! expired NodeClaims, bring every NodeClaim's `Drifted` condition
 //! up to date (`drift.rs`), then run the methods in upstream's order (§4.1): Emptiness, Drift,
 //! multi-node and single-node consolidation; the first that starts a command ends the pass.
 //! StaticDrift is not run: the controller does not support static NodePools (`spec.replicas`),
@@ -26,6 +27,7 @@
 mod consolidation;
 mod drift;
 mod facts;
+mod marking;
 mod observe;
 mod pod_events;
 
@@ -50,6 +52,7 @@ use thiserror::Error;
 pub use consolidation::consolidation_settings;
 pub use drift::{DRIFTED, DriftUpdate, drift_update};
 pub use facts::{Facts, condition_true, is_node_ready, pool_disruption};
+pub use marking::{DISRUPTION_REASON, disruption_reason, with_disruption_reason};
 pub use observe::{
     MethodKind, claim_ref, consolidation_policy_label, disrupted_labels, metric_reason, node_ref,
     termination_mode,
@@ -318,19 +321,23 @@ impl<P: CloudProvider> Disruption<P> {
             .retain(|node| live_nodes.contains(node.as_str()));
     }
 
-    /// §4.1 step 2: untaint nodes that carry the disrupted taint but are not being deleted
-    /// (neither the Node nor its NodeClaim) and belong to no command.
+    /// §4.1 step 2: untaint nodes that carry the disrupted taint, and clear their NodeClaims'
+    /// `DisruptionReason`, when they are not being deleted (neither the Node nor its NodeClaim)
+    /// and belong to no command.
     async fn cleanup_taints(&self) -> Result<(), DisruptionError> {
         for node in self.index.nodes.state() {
             let name = node.metadata.name.as_deref().unwrap_or_default();
             if node.metadata.deletion_timestamp.is_some()
                 || self.deleting.contains(name)
-                || !has_disrupted_taint(&node)
                 || self.nodeclaim_deleting(&node)
             {
                 continue;
             }
-            untaint(&self.client, &node).await?;
+            if has_disrupted_taint(&node) {
+                untaint(&self.client, &node).await?;
+            }
+            // No API call unless the NodeClaim still carries the condition.
+            self.mark_reason(&node, None).await;
         }
         Ok(())
     }
@@ -425,7 +432,10 @@ impl<P: CloudProvider> Disruption<P> {
                 continue;
             };
             match taint(&self.client, &node).await {
-                Ok(()) => tainted.push(candidate.node.clone()),
+                Ok(()) => {
+                    self.mark_reason(&node, Some(command.reason.as_str())).await;
+                    tainted.push(candidate.node.clone());
+                }
                 Err(error) => {
                     tracing::error!(controller = "disruption", Node = %candidate.node, error = %error, "tainting a candidate failed")
                 }

@@ -15,10 +15,12 @@ use joist_core::labels::{CAPACITY_TYPE, NODEPOOL};
 use joist_core::nodepool::budgets::DisruptionReason;
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use kube::runtime::reflector::ObjectRef;
+use std::sync::Arc;
 
 use super::Disruption;
 use super::facts::Facts;
 use crate::events::{self, Event};
+use crate::objects::NodeClaimObject;
 use crate::provider::CloudProvider;
 
 /// Which method produced a command (upstream's `consolidation_type` label and reason).
@@ -143,15 +145,15 @@ impl<P: CloudProvider> Disruption<P> {
 
     /// The Node named `node` and the NodeClaim of it (by the snapshot, else by name: a
     /// NodeClaim without a Node is listed under its own name).
-    fn objects_of(&self, facts: &Facts, node: &str) -> (Option<Node>, Option<NodeClaim>) {
+    fn objects_of(
+        &self,
+        facts: &Facts,
+        node: &str,
+    ) -> (Option<Arc<Node>>, Option<Arc<NodeClaimObject>>) {
         let node_object = self.index.nodes.get(&ObjectRef::new(node));
         let claim_name = facts.nodeclaim_of(node).unwrap_or(node);
-        let claim = self
-            .index
-            .nodeclaims
-            .get(&ObjectRef::new(claim_name))
-            .map(|c| c.0.clone());
-        (node_object.map(|n| (*n).clone()), claim)
+        let claim = self.index.nodeclaims.get(&ObjectRef::new(claim_name));
+        (node_object, claim)
     }
 
     /// Publishes `make(object)` on the Node and the NodeClaim behind `node`.
@@ -166,7 +168,7 @@ impl<P: CloudProvider> Disruption<P> {
             self.publish(make(&node_ref(&node_object))).await;
         }
         if let Some(claim) = claim {
-            self.publish(make(&claim_ref(&claim))).await;
+            self.publish(make(&claim_ref(&claim.0))).await;
         }
     }
 
@@ -304,7 +306,7 @@ impl<P: CloudProvider> Disruption<P> {
             .map(|p| p.consolidation_policy)
             .unwrap_or_default();
         let labels = disrupted_labels(
-            &claim,
+            &claim.0,
             &metric_reason(command.reason),
             consolidation_policy_label(command.reason, policy),
         );

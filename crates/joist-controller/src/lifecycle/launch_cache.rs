@@ -7,11 +7,14 @@
 //! instance here lets that reconcile re-use it for its own status patch instead.
 //!
 //! An entry lives from a successful `create` until the NodeClaim is seen launched (its
-//! providerID is visible), starts deleting, or is deleted unlaunched. A NodeClaim that vanishes
+//! providerID is visible), is finalized (a NodeClaim deleted before its status showed the launch
+//! is finalized under the remembered providerID, so its instance is terminated, not leaked), or
+//! is deleted unlaunched. A NodeClaim that vanishes
 //! without any of those (its finalizer removed by hand) leaves an entry behind, so entries older
-//! than [`ENTRY_TTL`] are dropped when another is added: far longer than any status patch takes
+//! than [`LAUNCH_CACHE_TTL`] are dropped when another is added: far longer than any status patch takes
 //! to show up, so a dropped entry can no longer cause a double launch.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,7 +24,7 @@ use joist_api::nodeclaim::NodeClaim;
 use crate::provider::Launched;
 
 /// How long an entry outlives its NodeClaim's last launch at most.
-pub const ENTRY_TTL: Duration = Duration::from_secs(3600);
+pub const LAUNCH_CACHE_TTL: Duration = Duration::from_secs(3600);
 
 /// Launched instances by NodeClaim UID, until the NodeClaim's status shows them.
 #[derive(Debug)]
@@ -33,7 +36,7 @@ pub struct LaunchCache {
 
 impl Default for LaunchCache {
     fn default() -> Self {
-        Self::with_ttl(ENTRY_TTL)
+        Self::with_ttl(LAUNCH_CACHE_TTL)
     }
 }
 
@@ -45,7 +48,7 @@ struct Entry {
 }
 
 impl LaunchCache {
-    /// An empty cache whose entries live at most [`ENTRY_TTL`].
+    /// An empty cache whose entries live at most [`LAUNCH_CACHE_TTL`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -74,7 +77,29 @@ impl LaunchCache {
         entries.insert(key(claim), Entry { launched, at: now });
     }
 
-    /// Forgets `claim`: its status shows the launch, or it is going away.
+    /// `claim` with the remembered launch's providerID when its status has none, so a NodeClaim
+    /// deleted before its status patch landed is finalized with its instance; `claim` itself
+    /// otherwise.
+    pub fn with_remembered_provider_id<'a>(&self, claim: &'a NodeClaim) -> Cow<'a, NodeClaim> {
+        let has_id = claim
+            .status
+            .as_ref()
+            .and_then(|s| s.provider_id.as_deref())
+            .is_some_and(|id| !id.is_empty());
+        match self.recall(claim).filter(|_| !has_id) {
+            Some(launched) => {
+                let mut claim = claim.clone();
+                claim
+                    .status
+                    .get_or_insert_with(Default::default)
+                    .provider_id = Some(launched.provider_id);
+                Cow::Owned(claim)
+            }
+            None => Cow::Borrowed(claim),
+        }
+    }
+
+    /// Forgets `claim`: its status shows the launch, or it is gone.
     pub fn forget(&self, claim: &NodeClaim) {
         self.lock().remove(&key(claim));
     }
@@ -155,6 +180,35 @@ mod tests {
         assert_eq!(cache.recall(&claim("default-a", "uid-1")), None);
         cache.forget(&claim("default-b", "uid-2"));
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_deleting_claim_without_a_provider_id_gets_the_remembered_one() {
+        let cache = LaunchCache::new();
+        let unpatched = claim("default-a", "uid-1");
+        assert!(matches!(
+            cache.with_remembered_provider_id(&unpatched),
+            Cow::Borrowed(_)
+        ));
+        cache.remember(&unpatched, launched("kwok://default-a"));
+        let finalized = cache.with_remembered_provider_id(&unpatched);
+        assert_eq!(
+            finalized
+                .status
+                .as_ref()
+                .and_then(|s| s.provider_id.as_deref()),
+            Some("kwok://default-a")
+        );
+        // A providerID in the status wins.
+        let mut patched = unpatched.clone();
+        patched
+            .status
+            .get_or_insert_with(Default::default)
+            .provider_id = Some("kwok://other".to_owned());
+        assert!(matches!(
+            cache.with_remembered_provider_id(&patched),
+            Cow::Borrowed(c) if c.status.as_ref().and_then(|s| s.provider_id.as_deref()) == Some("kwok://other")
+        ));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::index::{Index, provider_id_of_claim, provider_id_of_node};
 use crate::objects::NodeClaimObject;
 use crate::provider::{CloudProvider, ProviderError};
 
-pub use launch_cache::LaunchCache;
+pub use launch_cache::{LAUNCH_CACHE_TTL, LaunchCache};
 
 /// `Launched`.
 pub const LAUNCHED: &str = "Launched";
@@ -161,9 +161,10 @@ async fn reconcile<P: CloudProvider>(
     let (context, launches) = (&*lifecycle.context, &lifecycle.launches);
     let claim = &object.0;
     if claim.metadata.deletion_timestamp.is_some() {
-        // A deleting NodeClaim is never launched again; its instance is found by providerID.
-        launches.forget(claim);
-        return finalize::reconcile(claim, context).await;
+        // A launch whose status patch never landed still has an instance to terminate: finalize
+        // it under the remembered providerID (the entry goes once the finalizer is released).
+        let claim = launches.with_remembered_provider_id(claim);
+        return finalize::reconcile(&claim, context, launches).await;
     }
     if !has_finalizer(&claim.metadata.finalizers) {
         // Never launch without the finalizer: it is what guarantees the instance is cleaned up.

@@ -222,9 +222,7 @@ mod tests {
         }
 
         async fn get(&self, provider_id: &str) -> Result<Instance, ProviderError> {
-            Ok(Instance {
-                provider_id: provider_id.to_owned(),
-            })
+            Ok(Instance::new(provider_id))
         }
 
         async fn list(&self) -> Result<Vec<Instance>, ProviderError> {

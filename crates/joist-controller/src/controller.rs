@@ -208,14 +208,18 @@ pub async fn start_gated<P: CloudProvider>(
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let provisioner = Arc::new(Provisioner::new(
-        client.clone(),
-        index.clone(),
-        Arc::clone(&provider),
-        window,
-        seed,
-        Arc::clone(&metrics),
-    ));
+    let nominations = crate::provisioner::nominations::Nominations::default();
+    let provisioner = Arc::new(
+        Provisioner::new(
+            client.clone(),
+            index.clone(),
+            Arc::clone(&provider),
+            window,
+            seed,
+            Arc::clone(&metrics),
+        )
+        .with_nominations(nominations.clone()),
+    );
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),
         provisioner.run(trigger_rx),
@@ -229,7 +233,8 @@ pub async fn start_gated<P: CloudProvider>(
         consolidation_settings(settings.gate("SpotToSpotConsolidation")),
         seed,
     )
-    .observed_by(recorder, Arc::clone(&metrics));
+    .observed_by(recorder, Arc::clone(&metrics))
+    .with_nominations(nominations);
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),
         disruption.run(),

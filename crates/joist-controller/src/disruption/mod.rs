@@ -65,13 +65,10 @@ use crate::metrics::Metrics;
 use crate::node_termination::{to_chrono, with_disrupted_taint};
 use crate::objects::NodeClaimObject;
 use crate::provider::CloudProvider;
+use crate::provisioner::nominations::Nominations;
 
 /// Upstream's polling period: how long an idle pass waits before the next.
 pub const POLL_PERIOD: Duration = Duration::from_secs(10);
-/// How long the replacements and destinations of a consolidation stay nominated (upstream's
-/// nomination window, `max(2 × BATCH_MAX_DURATION, 10 s)` = 20 s by default), so the moved pods
-/// can land before emptiness could take the still-empty replacement.
-const NOMINATION_WINDOW: Duration = Duration::from_secs(20);
 /// How long an unsynced pass waits before trying again (upstream: 1 s).
 const UNSYNCED_RETRY: Duration = Duration::from_secs(1);
 
@@ -107,8 +104,10 @@ pub struct Disruption<P> {
     /// Seeds each pass's RNG (advanced every pass, so passes differ but runs are reproducible
     /// from the starting seed).
     seed: u64,
-    /// Nodes and NodeClaims nominated for the pods a consolidation moves, until when.
-    nominated: Vec<(String, std::time::Instant)>,
+    /// Nodes and NodeClaims nominated for pods: by the provisioner for pending pods, and here
+    /// for the pods a consolidation moves (so they can land before emptiness could take the
+    /// still-empty replacement). Shared with the provisioner when wired by `with_nominations`.
+    nominations: Nominations,
     /// Nodes whose NodeClaim a command deleted: their disrupted taint is termination's now, so
     /// the cleanup must not remove it while the watch has not yet shown the deletion, and they
     /// count as queued and marked for deletion (budgets, candidates) until then.
@@ -153,7 +152,12 @@ impl<P: CloudProvider> Disruption<P> {
             consolidation,
             unseen_nodepools: Vec::new(),
             seed,
-            nominated: Vec::new(),
+            nominations: {
+                // Alone (no provisioner wired), there is no first round to wait for.
+                let own = Nominations::default();
+                own.mark_provisioner_caught_up();
+                own
+            },
             deleting: BTreeSet::new(),
             instance_type_checks: BTreeMap::new(),
             recorder: Arc::new(Recorder::new(client, "joist")),
@@ -167,6 +171,14 @@ impl<P: CloudProvider> Disruption<P> {
     pub fn observed_by(mut self, recorder: Arc<Recorder>, metrics: Arc<Metrics>) -> Self {
         self.recorder = recorder;
         self.metrics = metrics;
+        self
+    }
+
+    /// Reads and records nominations in `nominations`, shared with the provisioner: nodes it
+    /// placed pending pods on are no candidates, and passes wait for its first round.
+    #[must_use]
+    pub fn with_nominations(mut self, nominations: Nominations) -> Self {
+        self.nominations = nominations;
         self
     }
 
@@ -270,8 +282,11 @@ impl<P: CloudProvider> Disruption<P> {
     }
 
     /// Every NodeClaim that is not deleting has a providerID (§4.16 `Synced`).
+    /// Also waits for the provisioner's first look at the pods pending at start: until then the
+    /// nodes those pods are headed for are not nominated and would look empty.
     fn synced(&self) -> bool {
-        self.index.is_ready()
+        self.nominations.provisioner_caught_up()
+            && self.index.is_ready()
             && self.index.nodeclaims.state().iter().all(|claim| {
                 claim.0.metadata.deletion_timestamp.is_some()
                     || crate::index::provider_id_of_claim(claim).is_some()
@@ -279,12 +294,10 @@ impl<P: CloudProvider> Disruption<P> {
     }
 
     fn facts(&mut self) -> Facts {
-        let now = std::time::Instant::now();
-        self.nominated.retain(|(_, until)| *until > now);
         let nominated = self
-            .nominated
-            .iter()
-            .map(|(name, _)| name.clone())
+            .nominations
+            .active(std::time::Instant::now())
+            .into_iter()
             .collect();
         let mut facts = Facts::build(
             &self.index,
@@ -297,11 +310,9 @@ impl<P: CloudProvider> Disruption<P> {
         facts
     }
 
-    /// Nominates `names` (nodes or NodeClaims) for [`NOMINATION_WINDOW`].
+    /// Nominates `names` (nodes or NodeClaims) for the nomination window.
     fn nominate(&mut self, names: impl IntoIterator<Item = String>) {
-        let until = std::time::Instant::now() + NOMINATION_WINDOW;
-        self.nominated
-            .extend(names.into_iter().map(|name| (name, until)));
+        self.nominations.nominate(names, std::time::Instant::now());
     }
 
     /// Drops memory of pods, nodes and deletions that no longer exist.

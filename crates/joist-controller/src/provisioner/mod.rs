@@ -4,6 +4,7 @@
 
 pub mod batcher;
 pub mod nodeclaim;
+pub mod nominations;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use crate::index::{Index, SnapshotInput, provider_id_of_claim};
 use crate::objects::NodeClaimObject;
 use crate::provider::CloudProvider;
 use batcher::{Window, next_batch};
+use nominations::Nominations;
 
 /// How often pods that stay provisionable are triggered again (upstream's 10 s requeue).
 pub const RETRIGGER_INTERVAL: Duration = Duration::from_secs(10);
@@ -68,6 +70,9 @@ pub struct Provisioner<P> {
     rng: Mutex<SeededRng>,
     /// Where each round's scheduling figures go (`karpenter_scheduler_*`).
     metrics: Arc<Metrics>,
+    /// The nodes pending pods were placed on, shared with disruption so it leaves them alone
+    /// until kube-scheduler has bound the pods.
+    nominations: Nominations,
 }
 
 impl<P> std::fmt::Debug for Provisioner<P> {
@@ -158,13 +163,29 @@ impl<P: CloudProvider> Provisioner<P> {
             settings: Arc::new(scheduling_settings()),
             created: Mutex::new(Vec::new()),
             rng: Mutex::new(SeededRng::new(seed)),
+            nominations: Nominations::default(),
         }
+    }
+
+    /// Records nominations in `nominations` (by default a handle nobody else reads).
+    #[must_use]
+    pub fn with_nominations(mut self, nominations: Nominations) -> Self {
+        self.nominations = nominations;
+        self
     }
 
     /// Runs batches until every trigger sender is gone.
     pub async fn run(self: Arc<Self>, mut triggers: UnboundedReceiver<String>) {
+        self.index.wait_until_ready().await;
+        if self.index.pods.find(is_provisionable).is_none() {
+            // Nothing was pending at start: there is nothing disruption could pre-empt.
+            self.nominations.mark_provisioner_caught_up();
+        }
         while let Some(batch) = next_batch(&mut triggers, self.window).await {
-            if let Err(error) = self.round(&batch).await {
+            let result = self.round(&batch).await;
+            // Even a failed round ends the wait: disruption must not stall behind it.
+            self.nominations.mark_provisioner_caught_up();
+            if let Err(error) = result {
                 tracing::error!(controller = "provisioner", error = %error, "provisioning failed");
             }
         }
@@ -195,6 +216,8 @@ impl<P: CloudProvider> Provisioner<P> {
         self.metrics
             .record_scheduling("provisioner", &scheduling_id, &plan.stats, took);
         self.log_plan(&snapshot.pods, &plan, batch.len(), took);
+        self.nominations
+            .nominate(nominated_nodes(&plan), std::time::Instant::now());
         self.create_all(&plan).await
     }
 
@@ -325,6 +348,12 @@ impl<P: CloudProvider> Provisioner<P> {
             tracing::error!(controller = "provisioner", Pod = %pods[failed.pod].key(), error = %failed.explanation.message, "could not schedule pod");
         }
     }
+}
+
+/// The existing and in-flight nodes the plan placed pending pods on (upstream nominates each
+/// for the pods it will receive).
+pub fn nominated_nodes(plan: &Plan) -> BTreeSet<String> {
+    plan.nominations.iter().map(|n| n.node.clone()).collect()
 }
 
 /// Upstream's list abbreviation: `a, b, c, d, e and N other(s)`.

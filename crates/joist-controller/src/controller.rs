@@ -12,6 +12,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::disruption::{Disruption, PodEvents, consolidation_settings};
+use crate::events::Recorder;
 use crate::index::{Hook, Index, own_watches};
 use crate::lifecycle::{self, Context};
 use crate::metrics::{self, Metrics};
@@ -93,6 +94,14 @@ impl Drop for RunningController {
             task.abort();
         }
     }
+}
+
+/// The instance name on the events (`reportingInstance`, `source.host`): `POD_NAME` when set,
+/// else `HOSTNAME` (the kubelet sets it to the pod's name).
+fn event_host() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "joist".to_owned())
 }
 
 /// Starts every controller against the cluster `config` describes, with `provider`, as the only
@@ -210,6 +219,7 @@ pub async fn start_gated<P: CloudProvider>(
         window,
         seed,
         Arc::clone(&metrics),
+        Arc::new(Recorder::new(client.clone(), event_host())),
     ));
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),

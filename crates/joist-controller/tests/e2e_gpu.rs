@@ -1,0 +1,268 @@
+//! End to end on a real control plane, the controller running with the chart's RBAC: GPU and
+//! CPU workloads side by side (spec aws, GPU instance types and `nvidia.com/gpu`). NodePool
+//! `gpu` (weight 10) allows the g5 family and taints its nodes `nvidia.com/gpu=true:NoSchedule`;
+//! NodePool `mixed` allows g5 and c6i without a taint. Pods asking for `nvidia.com/gpu: 1` (and
+//! tolerating the taint) land only on tainted GPU instance types; CPU pods never land on a GPU
+//! node (they cannot tolerate `gpu`, and on `mixed` a c6i is cheaper than any g5).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use joist_controller::objects::NodePoolObject;
+use joist_testenv::{ControlPlane, eventually};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod, Toleration};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use serde_json::json;
+
+use support::{
+    WAIT, apply_example_nodeclass, assert_healthy, controller_config, create_nodepool, deployment,
+    events_about, install_crds, node_labels, running, start,
+};
+
+const GPU_REPLICAS: usize = 3;
+const CPU_REPLICAS: usize = 6;
+const GPU_COUNT: &str = "karpenter.k8s.aws/instance-gpu-count";
+const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+fn nodepool(
+    name: &str,
+    families: &[&str],
+    gpu_taint: bool,
+    weight: Option<i32>,
+) -> serde_json::Value {
+    let mut spec = json!({
+        "requirements": [
+            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": families},
+            {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+        ],
+        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+        "expireAfter": "Never",
+    });
+    if gpu_taint {
+        spec["taints"] = json!([{"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}]);
+    }
+    let mut pool = json!({
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {"spec": spec},
+            "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
+        },
+    });
+    if let Some(weight) = weight {
+        pool["spec"]["weight"] = json!(weight);
+    }
+    pool
+}
+
+/// `support::deployment` renamed to `name` (its pods labelled `app=<name>`).
+fn named_deployment(name: &str, replicas: usize) -> Deployment {
+    let mut workload = deployment(replicas);
+    let labels = BTreeMap::from([("app".to_owned(), name.to_owned())]);
+    workload.metadata.name = Some(name.to_owned());
+    let spec = workload.spec.as_mut().expect("spec");
+    spec.selector.match_labels = Some(labels.clone());
+    spec.template.metadata.as_mut().expect("metadata").labels = Some(labels);
+    workload
+}
+
+/// One GPU per pod (a limit: the API server copies it into requests) and a toleration of the
+/// GPU NodePool's taint.
+fn gpu_deployment() -> Deployment {
+    let mut workload = named_deployment("trainer", GPU_REPLICAS);
+    let pod = workload
+        .spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod");
+    pod.tolerations = Some(vec![Toleration {
+        key: Some(GPU_RESOURCE.to_owned()),
+        operator: Some("Exists".to_owned()),
+        effect: Some("NoSchedule".to_owned()),
+        ..Toleration::default()
+    }]);
+    let resources = pod.containers[0].resources.as_mut().expect("resources");
+    resources.limits = Some(BTreeMap::from([(
+        GPU_RESOURCE.to_owned(),
+        Quantity("1".to_owned()),
+    )]));
+    workload
+}
+
+fn gpu_count(labels: &BTreeMap<String, String>) -> u64 {
+    labels
+        .get(GPU_COUNT)
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
+fn has_gpu_taint(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|spec| spec.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|t| {
+            t.key == GPU_RESOURCE && t.value.as_deref() == Some("true") && t.effect == "NoSchedule"
+        })
+}
+
+/// Node name of every pod of `app`.
+fn placements<'a>(pods: &'a [Pod], app: &str) -> Vec<&'a str> {
+    pods.iter()
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str)
+                == Some(app)
+        })
+        .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
+    let began = Instant::now();
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let control_plane = ControlPlane::start()
+        .await
+        .unwrap_or_else(|err| panic!("control plane: {err}"));
+    let admin = control_plane.client();
+    install_crds(&admin).await;
+    apply_example_nodeclass(&admin).await;
+    create_nodepool(&admin, nodepool("gpu", &["g5"], true, Some(10))).await;
+    create_nodepool(&admin, nodepool("mixed", &["g5", "c6i"], false, None)).await;
+    let config = controller_config(&control_plane).await;
+    let controller = start(&config).await;
+    // A NodePool takes part once Ready; pods created before `gpu` is would go to `mixed`.
+    let pools: Api<NodePoolObject> = Api::all(admin.clone());
+    for name in ["gpu", "mixed"] {
+        eventually(&format!("NodePool {name} Ready"), WAIT, || {
+            let pools = pools.clone();
+            async move {
+                let pool = pools.get(name).await.ok()?;
+                let status = pool.0.status?;
+                status
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+                    .then_some(())
+            }
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    }
+
+    control_plane
+        .create_namespace("e2e")
+        .await
+        .expect("namespace");
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "e2e");
+    for workload in [gpu_deployment(), named_deployment("web", CPU_REPLICAS)] {
+        deployments
+            .create(&PostParams::default(), &workload)
+            .await
+            .expect("deployment");
+    }
+
+    let pods_api: Api<Pod> = Api::namespaced(admin.clone(), "e2e");
+    let total = GPU_REPLICAS + CPU_REPLICAS;
+    let pods = eventually("every pod Running", WAIT, || {
+        let pods_api = pods_api.clone();
+        async move {
+            let pods = pods_api.list(&ListParams::default()).await.ok()?.items;
+            (pods.len() == total && running(&pods) == total).then_some(pods)
+        }
+    })
+    .await
+    .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
+    assert_healthy(&controller, "after provisioning").await;
+
+    let labels = node_labels(&admin).await;
+    let nodes: BTreeMap<String, Node> = Api::<Node>::all(admin.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("nodes")
+        .items
+        .into_iter()
+        .map(|n| (n.metadata.name.clone().unwrap_or_default(), n))
+        .collect();
+    let gpu_nodes = placements(&pods, "trainer");
+    let cpu_nodes = placements(&pods, "web");
+    assert_eq!(gpu_nodes.len(), GPU_REPLICAS);
+    assert_eq!(cpu_nodes.len(), CPU_REPLICAS);
+    for name in &gpu_nodes {
+        let node_labels = &labels[*name];
+        assert!(
+            gpu_count(node_labels) > 0,
+            "GPU pod on {name}: {node_labels:?}"
+        );
+        assert!(
+            has_gpu_taint(&nodes[*name]),
+            "GPU node {name} lacks the taint"
+        );
+        assert_eq!(
+            node_labels.get("karpenter.sh/nodepool").map(String::as_str),
+            Some("gpu")
+        );
+        let allocatable = nodes[*name]
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref())
+            .and_then(|a| a.get(GPU_RESOURCE))
+            .map(|q| q.0.clone());
+        assert!(
+            allocatable.is_some_and(|q| q != "0"),
+            "{name} offers no {GPU_RESOURCE}"
+        );
+    }
+    for name in &cpu_nodes {
+        let node_labels = &labels[*name];
+        assert_eq!(
+            gpu_count(node_labels),
+            0,
+            "CPU pod on GPU node {name}: {node_labels:?}"
+        );
+        assert!(!has_gpu_taint(&nodes[*name]));
+        assert_eq!(
+            node_labels
+                .get("karpenter.k8s.aws/instance-family")
+                .map(String::as_str),
+            Some("c6i"),
+            "{name}"
+        );
+    }
+    // Every pod the provisioner placed on a new NodeClaim was told so.
+    let first = &pods[0];
+    let name = first.metadata.name.as_deref().expect("named");
+    let nominated = eventually("a Nominated event", WAIT, || {
+        let admin = admin.clone();
+        async move {
+            let events = events_about(&admin, "e2e", name, "Nominated").await;
+            (!events.is_empty()).then_some(events)
+        }
+    })
+    .await
+    .expect("nominated");
+    let message = nominated[0].message.as_deref().unwrap_or_default();
+    assert!(
+        message.starts_with("Pod should schedule on: nodeclaim/"),
+        "{message}"
+    );
+    eprintln!(
+        "GPU nodes {gpu_nodes:?}, CPU nodes {cpu_nodes:?}; e2e wall time {:.1}s",
+        began.elapsed().as_secs_f64()
+    );
+}

@@ -1,9 +1,12 @@
 //! End to end on a real control plane, the controller running with the chart's RBAC: GPU and
 //! CPU workloads side by side (spec aws, GPU instance types and `nvidia.com/gpu`). NodePool
-//! `gpu` (weight 10) allows the g5 family and taints its nodes `nvidia.com/gpu=true:NoSchedule`;
-//! NodePool `mixed` allows g5 and c6i without a taint. Pods asking for `nvidia.com/gpu: 1` (and
-//! tolerating the taint) land only on tainted GPU instance types; CPU pods never land on a GPU
-//! node (they cannot tolerate `gpu`, and on `mixed` a c6i is cheaper than any g5).
+//! `gpu` allows a GPU and a non-GPU family (`karpenter.k8s.aws/instance-family In [g5, c6i]`)
+//! and taints its nodes `nvidia.com/gpu=true:NoSchedule`; NodePool `default` is the
+//! general-purpose example (c/m/r, untainted). Pods asking for `nvidia.com/gpu: 1` (and
+//! tolerating the taint) land only on tainted GPU instance types (`instance-gpu-count` > 0,
+//! `nvidia.com/gpu` allocatable): the GPU request filters c6i out. CPU pods never land on a GPU
+//! node. (An untainted pool allowing g5 would not do: upstream adds pods to the round's
+//! in-flight NodeClaims first, so CPU pods may share a GPU pod's g5.)
 
 mod support;
 
@@ -20,7 +23,7 @@ use kube::api::{ListParams, PostParams};
 use serde_json::json;
 
 use support::{
-    WAIT, apply_example_nodeclass, assert_healthy, controller_config, create_nodepool, deployment,
+    WAIT, apply_example, assert_healthy, controller_config, create_nodepool, deployment,
     events_about, install_crds, node_labels, running, start,
 };
 
@@ -29,37 +32,26 @@ const CPU_REPLICAS: usize = 6;
 const GPU_COUNT: &str = "karpenter.k8s.aws/instance-gpu-count";
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
-fn nodepool(
-    name: &str,
-    families: &[&str],
-    gpu_taint: bool,
-    weight: Option<i32>,
-) -> serde_json::Value {
-    let mut spec = json!({
+fn gpu_nodepool() -> serde_json::Value {
+    let spec = json!({
         "requirements": [
-            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": families},
+            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g5", "c6i"]},
             {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
             {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
         ],
         "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+        "taints": [{"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}],
         "expireAfter": "Never",
     });
-    if gpu_taint {
-        spec["taints"] = json!([{"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}]);
-    }
-    let mut pool = json!({
+    json!({
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
-        "metadata": {"name": name},
+        "metadata": {"name": "gpu"},
         "spec": {
             "template": {"spec": spec},
             "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
         },
-    });
-    if let Some(weight) = weight {
-        pool["spec"]["weight"] = json!(weight);
-    }
-    pool
+    })
 }
 
 /// `support::deployment` renamed to `name` (its pods labelled `app=<name>`).
@@ -141,14 +133,13 @@ async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
         .unwrap_or_else(|err| panic!("control plane: {err}"));
     let admin = control_plane.client();
     install_crds(&admin).await;
-    apply_example_nodeclass(&admin).await;
-    create_nodepool(&admin, nodepool("gpu", &["g5"], true, Some(10))).await;
-    create_nodepool(&admin, nodepool("mixed", &["g5", "c6i"], false, None)).await;
+    apply_example(&admin).await;
+    create_nodepool(&admin, gpu_nodepool()).await;
     let config = controller_config(&control_plane).await;
     let controller = start(&config).await;
-    // A NodePool takes part once Ready; pods created before `gpu` is would go to `mixed`.
+    // A NodePool takes part once Ready.
     let pools: Api<NodePoolObject> = Api::all(admin.clone());
-    for name in ["gpu", "mixed"] {
+    for name in ["gpu", "default"] {
         eventually(&format!("NodePool {name} Ready"), WAIT, || {
             let pools = pools.clone();
             async move {
@@ -237,10 +228,8 @@ async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
         );
         assert!(!has_gpu_taint(&nodes[*name]));
         assert_eq!(
-            node_labels
-                .get("karpenter.k8s.aws/instance-family")
-                .map(String::as_str),
-            Some("c6i"),
+            node_labels.get("karpenter.sh/nodepool").map(String::as_str),
+            Some("default"),
             "{name}"
         );
     }

@@ -212,37 +212,6 @@ pub async fn create_nodepool(client: &Client, pool: serde_json::Value) {
     .expect("nodepool");
 }
 
-/// Only the EC2NodeClass `default` of the general-purpose example, for tests that bring their
-/// own NodePools.
-pub async fn apply_example_nodeclass(client: &Client) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/general-purpose.yaml"
-    );
-    let text = std::fs::read_to_string(path).expect("example");
-    for document in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value: serde_json::Value = serde::Deserialize::deserialize(document).expect("yaml");
-        if value["kind"] != "EC2NodeClass" {
-            continue;
-        }
-        let class: EC2NodeClassObject = serde_json::from_value(value).expect("nodeclass");
-        eventually("EC2NodeClass created", WAIT, || {
-            let (api, class) = (
-                Api::<EC2NodeClassObject>::all(client.clone()),
-                class.clone(),
-            );
-            async move {
-                api.create(&PostParams::default(), &class)
-                    .await
-                    .ok()
-                    .map(|_| ())
-            }
-        })
-        .await
-        .expect("nodeclass");
-    }
-}
-
 /// Node name → labels, of every node.
 pub async fn node_labels(client: &Client) -> BTreeMap<String, BTreeMap<String, String>> {
     Api::<k8s_openapi::api::core::v1::Node>::all(client.clone())

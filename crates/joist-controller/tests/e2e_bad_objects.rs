@@ -31,7 +31,7 @@ use support::{
     events_about, install_crds, running, start,
 };
 
-fn nodepool(name: &str, class: &str, requirements: serde_json::Value) -> serde_json::Value {
+fn nodepool(name: &str, class: &str, requirements: &serde_json::Value) -> serde_json::Value {
     json!({
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
@@ -131,11 +131,11 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
     let category_c = json!([
         {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c"]},
     ]);
-    create_nodepool(&admin, nodepool("orphan", "missing", category_c)).await;
+    create_nodepool(&admin, nodepool("orphan", "missing", &category_c)).await;
     let no_such_type = json!([
         {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["x9.nonexistent"]},
     ]);
-    create_nodepool(&admin, nodepool("impossible", "default", no_such_type)).await;
+    create_nodepool(&admin, nodepool("impossible", "default", &no_such_type)).await;
     let config = controller_config(&control_plane).await;
     let controller = start(&config).await;
     assert_healthy(&controller, "at start").await;
@@ -265,7 +265,7 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
         {"key": "karpenter.sh/nodepool", "operator": "In", "values": ["other"]},
     ]);
     let pool: NodePoolObject =
-        serde_json::from_value(nodepool("restricted", "default", restricted)).expect("a NodePool");
+        serde_json::from_value(nodepool("restricted", "default", &restricted)).expect("a NodePool");
     let message = rejection(&pools, &pool).await;
     assert!(
         message.contains("label \"karpenter.sh/nodepool\" is restricted"),

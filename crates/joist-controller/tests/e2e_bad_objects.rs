@@ -10,14 +10,18 @@
 //!   message (spec core §2.13).
 //! * An EC2NodeClass and a NodePool the API server rejects by CEL: its message comes back.
 //!
-//! `/healthz` answers 200 throughout, and no controller task ends.
+//! The controller runs as `joist controller` does, behind a Lease election (the chart's Role
+//! grants the Lease). `/healthz` answers 200 throughout, and no controller task ends.
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use joist_controller::leader::{LeaderElectionConfig, LeaderElector};
 use joist_controller::objects::{EC2NodeClassObject, NodeClaimObject, NodePoolObject};
+use joist_controller::provider::kwok::KwokProvider;
 use joist_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -27,8 +31,8 @@ use kube::{Api, Client};
 use serde_json::json;
 
 use support::{
-    WAIT, apply_example, assert_healthy, controller_config, create_nodepool, deployment,
-    events_about, install_crds, running, start,
+    RELEASE_NAMESPACE, WAIT, apply_example, assert_healthy, controller_client, controller_config,
+    create_nodepool, deployment, events_about, install_crds, running, settings,
 };
 
 fn nodepool(name: &str, class: &str, requirements: &serde_json::Value) -> serde_json::Value {
@@ -137,7 +141,30 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
     ]);
     create_nodepool(&admin, nodepool("impossible", "default", &no_such_type)).await;
     let config = controller_config(&control_plane).await;
-    let controller = start(&config).await;
+    // As `joist controller` runs: gated by the Lease `karpenter-leader-election` in the release
+    // namespace, which the chart's Role lets the ServiceAccount take.
+    let mut elector = LeaderElector::new(
+        controller_client(&config),
+        LeaderElectionConfig::new("karpenter-leader-election", RELEASE_NAMESPACE),
+    )
+    .expect("valid timing")
+    .spawn();
+    let provider =
+        KwokProvider::with_aws_catalog(controller_client(&config), "us-east-1").expect("catalog");
+    let controller = joist_controller::start_gated(
+        config.clone(),
+        &settings(),
+        Arc::new(provider),
+        elector.is_leader(),
+    )
+    .await
+    .expect("controller starts");
+    let leads = tokio::time::timeout(WAIT, elector.wait_for_leadership()).await;
+    assert_eq!(
+        leads.ok(),
+        Some(true),
+        "the ServiceAccount never took the Lease"
+    );
     assert_healthy(&controller, "at start").await;
 
     // The orphaned NodePool says why it is not used.
@@ -276,5 +303,8 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
     // No controller task ended (one that panicked or returned would end `wait`).
     let ended = tokio::time::timeout(Duration::from_secs(3), controller.wait()).await;
     assert!(ended.is_err(), "a controller task ended");
+    // Renewals kept it leading throughout; releasing writes the Lease once more.
+    assert!(*elector.is_leader().borrow(), "leadership was lost");
+    elector.release().await.expect("the Lease is released");
     eprintln!("e2e wall time {:.1}s", began.elapsed().as_secs_f64());
 }

@@ -1,5 +1,6 @@
 //! Wiring: the watches, the provisioner, the NodeClaim lifecycle, node termination, the
-//! disruption loop, NodePool readiness and the health probes, each a task; dropping the [`RunningController`] stops them all.
+//! disruption loop, NodePool readiness and counters, garbage collection and the health probes,
+//! each a task; dropping the [`RunningController`] stops them all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,7 @@ use crate::provider::CloudProvider;
 use crate::provisioner::batcher::Window;
 use crate::provisioner::{self, Provisioner, is_provisionable};
 use crate::settings::Settings;
-use crate::{health, node_termination, nodepool};
+use crate::{garbage_collection, health, node_termination, nodepool, nodepool_counter};
 
 /// Why the controller could not start.
 #[derive(Debug, Error)]
@@ -243,8 +244,16 @@ pub async fn start_gated<P: CloudProvider>(
         provisioner::retrigger(index.clone(), triggers),
     )));
     tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        nodepool::run(client.clone(), index.clone(), nodepool_changed),
+    )));
+    tasks.push(tokio::spawn(when_leading(
+        leading.clone(),
+        nodepool_counter::run(client.clone(), index.clone()),
+    )));
+    tasks.push(tokio::spawn(when_leading(
         leading,
-        nodepool::run(client, index.clone(), nodepool_changed),
+        garbage_collection::run(client, index.clone(), Arc::clone(&provider)),
     )));
     tasks.push(tokio::spawn(metrics::serve(
         metrics_listener,

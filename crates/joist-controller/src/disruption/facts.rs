@@ -238,6 +238,7 @@ fn node_state(
         created: claim
             .and_then(|c| c.metadata.creation_timestamp.as_ref())
             .and_then(to_chrono),
+        termination_grace_period: claim.and_then(|c| c.spec.termination_grace_period.clone()),
     }
 }
 

@@ -314,23 +314,37 @@ impl CloudProvider for KwokProvider {
     async fn get(&self, provider_id: &str) -> Result<Instance, ProviderError> {
         let name = node_name(provider_id).ok_or_else(|| not_found(provider_id))?;
         match self.nodes().get_opt(name).await? {
-            Some(node) if node.metadata.deletion_timestamp.is_none() => Ok(Instance {
-                provider_id: provider_id.to_owned(),
-            }),
+            Some(node) if node.metadata.deletion_timestamp.is_none() => {
+                Ok(instance_of(&node).unwrap_or_else(|| Instance::new(provider_id)))
+            }
             _ => Err(not_found(provider_id)),
         }
     }
 
     async fn list(&self) -> Result<Vec<Instance>, ProviderError> {
         let nodes = self.nodes().list(&ListParams::default()).await?;
-        Ok(nodes
-            .items
-            .iter()
-            .filter_map(|node| node.spec.as_ref()?.provider_id.clone())
-            .filter(|id| id.starts_with(PROVIDER_ID_PREFIX))
-            .map(|provider_id| Instance { provider_id })
-            .collect())
+        Ok(nodes.items.iter().filter_map(instance_of).collect())
     }
+}
+
+/// The instance a kwok Node stands for: the Node is the instance, named after its NodeClaim and
+/// launched when it was created. `None` for Nodes this provider did not launch.
+fn instance_of(node: &Node) -> Option<Instance> {
+    let provider_id = node.spec.as_ref()?.provider_id.clone()?;
+    if !provider_id.starts_with(PROVIDER_ID_PREFIX) {
+        return None;
+    }
+    let name = node.metadata.name.clone();
+    Some(Instance {
+        provider_id,
+        launched: node
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(crate::node_termination::to_chrono),
+        nodeclaim: name.clone(),
+        node: name,
+    })
 }
 
 #[cfg(test)]

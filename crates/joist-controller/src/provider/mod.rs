@@ -39,6 +39,26 @@ pub struct Launched {
 pub struct Instance {
     /// Its provider ID.
     pub provider_id: String,
+    /// When it was launched, if the provider knows: instance garbage collection spares young
+    /// instances whose NodeClaim may not have recorded them yet.
+    pub launched: Option<chrono::DateTime<chrono::Utc>>,
+    /// The NodeClaim it was launched for (AWS tags `karpenter.sh/nodeclaim`; kwok names the Node
+    /// after it), so an instance whose NodeClaim still exists is never collected.
+    pub nodeclaim: Option<String>,
+    /// Its Node object's name, if the provider knows it (deleted with the instance).
+    pub node: Option<String>,
+}
+
+impl Instance {
+    /// An instance known only by its provider ID.
+    pub fn new(provider_id: impl Into<String>) -> Instance {
+        Instance {
+            provider_id: provider_id.into(),
+            launched: None,
+            nodeclaim: None,
+            node: None,
+        }
+    }
 }
 
 /// Where a `delete` left the instance.

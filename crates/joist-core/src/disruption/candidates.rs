@@ -108,8 +108,13 @@ impl fmt::Display for BlockReason {
 }
 
 impl BlockReason {
-    /// The `DisruptionBlocked` event message: the error text with its first letter upper-cased.
+    /// The `DisruptionBlocked` event message: the error text with its first letter upper-cased,
+    /// except for a missing NodePool, whose event upstream words on its own
+    /// ("NodePool not found (NodePool=x)").
     pub fn event_message(&self) -> String {
+        if let Self::NodePoolNotFound { nodepool } = self {
+            return format!("NodePool not found (NodePool={nodepool})");
+        }
         let text = self.to_string();
         let mut chars = text.chars();
         chars.next().map_or_else(String::new, |first| {
@@ -238,7 +243,8 @@ fn candidate(
         .ok_or_else(|| BlockReason::NodePoolNotFound {
             nodepool: nodepool.to_owned(),
         })?;
-    let has_tgp = pool.termination_grace_period.is_some();
+    // Upstream reads the NodeClaim's own `spec.terminationGracePeriod`, not the NodePool's.
+    let has_tgp = state.termination_grace_period.is_some();
     if let Err(reason) = validate_pods(input, pdbs, pods, warnings)
         && !(class == DisruptionClass::Eventual && has_tgp && reason.is_pod_blocker())
     {

@@ -1,8 +1,8 @@
 //! The Drift method (spec core §4.1 step 3.3, §4.5 "Disruption"; upstream `Drift`): replace
 //! drifted nodes of dynamic NodePools, oldest drift first.
 //!
-//! Candidates are listed with the eventual class (pod blockers are ignored when the NodePool
-//! sets a `terminationGracePeriod`; such pods are then left out of the simulation, so no
+//! Candidates are listed with the eventual class (pod blockers are ignored when the NodeClaim
+//! has its own `terminationGracePeriod`; such pods are then left out of the simulation, so no
 //! capacity is pre-spun for them) and must carry `Drifted=True`. Budgets are those for reason
 //! `Drifted`. Every empty drifted candidate within budget is deleted in one command; otherwise
 //! candidates are simulated one at a time and the first whose bound pods all fit becomes a

@@ -16,6 +16,7 @@ mod emptiness;
 mod expiration;
 mod multi_node;
 mod pdb_index;
+mod queue;
 mod replacement;
 mod search;
 mod simulate;
@@ -51,6 +52,10 @@ pub use drift_method::{DriftDecision, drift_command};
 pub use emptiness::{EmptinessDecision, EmptinessError, empty_command, validate_empty_command};
 pub use expiration::{ExpirationDecision, ExpirationFacts, expire, expires_at};
 pub use multi_node::multi_node_consolidation;
+pub use queue::{
+    MAX_QUEUE_TIMEOUT, MIN_QUEUE_TIMEOUT, QUEUE_TIMEOUT_PER_COMMAND, QueueFailure, QueueStep,
+    ReplacementStatus, queue_step, queue_timeout, stale_disrupted_taints,
+};
 pub use replacement::MIN_SPOT_TO_SPOT_OPTIONS;
 pub use search::command_nodes;
 pub use simulate::{
@@ -119,6 +124,11 @@ pub struct NodeDisruptionState {
     pub queued: bool,
     /// The NodeClaim's creation time, for `LifetimeRemaining`; unknown counts as a full lifetime.
     pub created: Option<DateTime<Utc>>,
+    /// The NodeClaim's own `spec.terminationGracePeriod` (a Go duration, as written), copied from
+    /// the template at launch. When set, eventual methods (drift) may disrupt the node despite
+    /// blocking pods, because termination force-deletes them at that deadline (§4.2); the
+    /// NodePool's current value does not matter, as NodePool edits do not reach live NodeClaims.
+    pub termination_grace_period: Option<String>,
 }
 
 /// A PodDisruptionBudget's status, which [`crate::snapshot::PodDisruptionBudget`] leaves out.
@@ -159,6 +169,7 @@ static UNKNOWN_NODE_STATE: NodeDisruptionState = NodeDisruptionState {
     consolidatable: false,
     queued: false,
     created: None,
+    termination_grace_period: None,
 };
 
 impl DisruptionInput<'_> {

@@ -140,6 +140,13 @@ impl Simulation<'_> {
                     consolidatable: consolidatable.contains(node.name.as_str()),
                     queued: node.deletion.is_some() || pending.contains(node.name.as_str()),
                     created: Some(self.at(node.created)),
+                    // The simulator launches NodeClaims with their pool's current value.
+                    termination_grace_period: self
+                        .objects
+                        .nodepools
+                        .iter()
+                        .find(|p| p.name == node.nodepool)
+                        .and_then(|p| p.termination_grace_period.clone()),
                 };
                 (node.name.clone(), state)
             })

@@ -23,11 +23,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         LogLevel::Info => tracing::Level::INFO,
         LogLevel::Error => tracing::Level::ERROR,
     };
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(level)
-        .with_current_span(false)
-        .init();
+    joist_controller::logging::init(level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

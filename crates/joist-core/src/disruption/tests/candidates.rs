@@ -196,10 +196,11 @@ fn item_67_always_allow_lets_unready_pods_through() {
 fn item_67_eventual_class_with_tgp_ignores_pod_blockers() {
     let pinned = bound("pinned", "a-n0").annotation(DO_NOT_DISRUPT, "true");
     let builder = snapshot()
-        .nodepool(nodepool("a").termination_grace_period("1h"))
+        .nodepool(nodepool("a"))
         .node(managed("a-n0", "a"))
         .pod(pinned);
-    let f = Fixture::new(builder);
+    let mut f = Fixture::new(builder);
+    f.node_state("a-n0").termination_grace_period = Some("1h".into());
     let eventual = CandidateSet::build(&f.input(), DisruptionClass::Eventual);
     assert_eq!(eventual.candidates.len(), 1);
     assert!(f.blocked("a-n0").is_some(), "graceful methods stay blocked");

@@ -192,10 +192,11 @@ fn item_70_pod_blockers_stop_drift_without_tgp_but_not_with_one() {
     let f = Fixture::new(without).budgets("a", unlimited());
     assert!(run(&f, &drifted(&["a-n0"])).command.is_none());
     let with_tgp = snapshot()
-        .nodepool(nodepool("a").termination_grace_period("1h"))
+        .nodepool(nodepool("a"))
         .node(sized("a-n0", "a"))
         .pod(blocked_pod());
-    let f = Fixture::new(with_tgp).budgets("a", unlimited());
+    let mut f = Fixture::new(with_tgp).budgets("a", unlimited());
+    f.node_state("a-n0").termination_grace_period = Some("1h".into());
     let command = run(&f, &drifted(&["a-n0"])).command.unwrap();
     assert_eq!(command.candidates[0].node, "a-n0");
     // The do-not-disrupt pod is left out of the simulation: no capacity is pre-spun for it.

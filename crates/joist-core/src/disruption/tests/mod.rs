@@ -9,6 +9,11 @@ mod static_capacity;
 
 mod candidates;
 mod consolidation;
+
+// The §9.2 checklist items the files above did not assert (docs/design/disruption.md).
+mod checklist_candidates;
+mod checklist_consolidation;
+mod checklist_lifecycle;
 mod emptiness;
 mod search;
 mod simulate;

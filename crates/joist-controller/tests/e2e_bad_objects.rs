@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use joist_controller::leader::{LeaderElectionConfig, LeaderElector};
+use joist_controller::RunningController;
+use joist_controller::leader::{LeaderElectionConfig, LeaderElector, LeaderHandle};
 use joist_controller::objects::{EC2NodeClassObject, NodeClaimObject, NodePoolObject};
 use joist_controller::provider::kwok::KwokProvider;
 use joist_testenv::{ControlPlane, eventually};
@@ -122,35 +123,18 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving() {
-    let began = Instant::now();
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    let category_c = json!([
-        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c"]},
-    ]);
-    create_nodepool(&admin, nodepool("orphan", "missing", &category_c)).await;
-    let no_such_type = json!([
-        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["x9.nonexistent"]},
-    ]);
-    create_nodepool(&admin, nodepool("impossible", "default", &no_such_type)).await;
-    let config = controller_config(&control_plane).await;
-    // As `joist controller` runs: gated by the Lease `karpenter-leader-election` in the release
-    // namespace, which the chart's Role lets the ServiceAccount take.
+/// Starts the controller as `joist controller` runs it: gated by the Lease
+/// `karpenter-leader-election` in the release namespace, which the chart's Role lets the
+/// ServiceAccount take. Returns once it leads.
+async fn start_leading(config: &kube::Config) -> (RunningController, LeaderHandle) {
     let mut elector = LeaderElector::new(
-        controller_client(&config),
+        controller_client(config),
         LeaderElectionConfig::new("karpenter-leader-election", RELEASE_NAMESPACE),
     )
     .expect("valid timing")
     .spawn();
     let provider =
-        KwokProvider::with_aws_catalog(controller_client(&config), "us-east-1").expect("catalog");
+        KwokProvider::with_aws_catalog(controller_client(config), "us-east-1").expect("catalog");
     let controller = joist_controller::start_gated(
         config.clone(),
         &settings(),
@@ -165,9 +149,12 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
         Some(true),
         "the ServiceAccount never took the Lease"
     );
-    assert_healthy(&controller, "at start").await;
+    (controller, elector)
+}
 
-    // The orphaned NodePool says why it is not used.
+/// The orphaned NodePool says why it is not used: `NodeClassReady=False/NodeClassNotFound`,
+/// `Ready=False`.
+async fn assert_orphan_not_ready(admin: &Client) {
     let pools: Api<NodePoolObject> = Api::all(admin.clone());
     eventually("orphan NodeClassReady=False, Ready=False", WAIT, || {
         let pools = pools.clone();
@@ -181,38 +168,11 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
     })
     .await
     .expect("orphan conditions");
+}
 
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
-    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "e2e");
-    for bad in [
-        workload("orphaned", 2, "500m", Some("orphan")),
-        workload("huge", 2, "1000", None),
-        workload("web", 3, "500m", None),
-    ] {
-        deployments
-            .create(&PostParams::default(), &bad)
-            .await
-            .expect("deployment");
-    }
-
-    // The good pool keeps serving.
-    let pods_api: Api<Pod> = Api::namespaced(admin.clone(), "e2e");
-    eventually("the web pods Running", WAIT, || {
-        let pods_api = pods_api.clone();
-        async move {
-            let params = ListParams::default().labels("app=web");
-            let pods = pods_api.list(&params).await.ok()?.items;
-            (pods.len() == 3 && running(&pods) == 3).then_some(())
-        }
-    })
-    .await
-    .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
-    assert_healthy(&controller, "after provisioning the good pool").await;
-
-    let huge = failed_scheduling(&admin, "huge").await;
+/// `FailedScheduling` with upstream's messages on the pods no NodePool can take.
+async fn assert_failed_scheduling(admin: &Client) {
+    let huge = failed_scheduling(admin, "huge").await;
     let message = huge.message.as_deref().unwrap_or_default();
     assert_eq!(huge.type_.as_deref(), Some("Warning"));
     assert!(
@@ -221,7 +181,7 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
             && message.contains("resources={\"cpu\":\"1k\""),
         "{message}"
     );
-    let orphaned = failed_scheduling(&admin, "orphaned").await;
+    let orphaned = failed_scheduling(admin, "orphaned").await;
     let message = orphaned.message.as_deref().unwrap_or_default();
     // `orphan` is not Ready, so only `default` was tried, and it is not the selected pool.
     assert!(
@@ -229,7 +189,10 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
             && message.contains("karpenter.sh/nodepool In [orphan]"),
         "{message}"
     );
+}
 
+/// `NoCompatibleInstanceTypes` on NodePool `impossible`.
+async fn assert_no_compatible_instance_types(admin: &Client) {
     let impossible = eventually("NoCompatibleInstanceTypes on impossible", WAIT, || {
         let admin = admin.clone();
         async move {
@@ -246,8 +209,10 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
         Some("NodePool requirements filtered out all compatible available instance types")
     );
     assert_eq!(impossible.involved_object.kind.as_deref(), Some("NodePool"));
+}
 
-    // Nothing was launched for the orphaned or the impossible pool.
+/// Every NodeClaim belongs to `default`: nothing was launched for `orphan` or `impossible`.
+async fn assert_only_default_launched(admin: &Client) {
     let claims = Api::<NodeClaimObject>::all(admin.clone())
         .list(&ListParams::default())
         .await
@@ -264,8 +229,11 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
             .map(String::as_str);
         assert_eq!(pool, Some("default"), "{}", claim.0.name());
     }
+}
 
-    // CEL: the API server refuses, with upstream's message.
+/// CEL: the API server refuses an EC2NodeClass with both `role` and `instanceProfile`, and a
+/// NodePool requiring the restricted `karpenter.sh/nodepool`, with upstream's messages.
+async fn assert_cel_rejections(admin: &Client) {
     let mut both = serde_json::to_value(
         Api::<EC2NodeClassObject>::all(admin.clone())
             .get("default")
@@ -293,11 +261,69 @@ async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving(
     ]);
     let pool: NodePoolObject =
         serde_json::from_value(nodepool("restricted", "default", &restricted)).expect("a NodePool");
-    let message = rejection(&pools, &pool).await;
+    let message = rejection(&Api::all(admin.clone()), &pool).await;
     assert!(
         message.contains("label \"karpenter.sh/nodepool\" is restricted"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_objects_get_conditions_and_events_and_the_controller_keeps_serving() {
+    let began = Instant::now();
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let control_plane = ControlPlane::start()
+        .await
+        .unwrap_or_else(|err| panic!("control plane: {err}"));
+    let admin = control_plane.client();
+    install_crds(&admin).await;
+    apply_example(&admin).await;
+    let category_c = json!([
+        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c"]},
+    ]);
+    create_nodepool(&admin, nodepool("orphan", "missing", &category_c)).await;
+    let no_such_type = json!([
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["x9.nonexistent"]},
+    ]);
+    create_nodepool(&admin, nodepool("impossible", "default", &no_such_type)).await;
+    let config = controller_config(&control_plane).await;
+    let (controller, elector) = start_leading(&config).await;
+    assert_healthy(&controller, "at start").await;
+    assert_orphan_not_ready(&admin).await;
+
+    control_plane
+        .create_namespace("e2e")
+        .await
+        .expect("namespace");
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "e2e");
+    for bad in [
+        workload("orphaned", 2, "500m", Some("orphan")),
+        workload("huge", 2, "1000", None),
+        workload("web", 3, "500m", None),
+    ] {
+        deployments
+            .create(&PostParams::default(), &bad)
+            .await
+            .expect("deployment");
+    }
+    // The good pool keeps serving.
+    let pods_api: Api<Pod> = Api::namespaced(admin.clone(), "e2e");
+    eventually("the web pods Running", WAIT, || {
+        let pods_api = pods_api.clone();
+        async move {
+            let params = ListParams::default().labels("app=web");
+            let pods = pods_api.list(&params).await.ok()?.items;
+            (pods.len() == 3 && running(&pods) == 3).then_some(())
+        }
+    })
+    .await
+    .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
+    assert_healthy(&controller, "after provisioning the good pool").await;
+
+    assert_failed_scheduling(&admin).await;
+    assert_no_compatible_instance_types(&admin).await;
+    assert_only_default_launched(&admin).await;
+    assert_cel_rejections(&admin).await;
 
     assert_healthy(&controller, "after the rejected objects").await;
     // No controller task ended (one that panicked or returned would end `wait`).

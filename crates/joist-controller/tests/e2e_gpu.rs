@@ -18,8 +18,8 @@ use joist_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Toleration};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::Api;
 use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
 use serde_json::json;
 
 use support::{
@@ -124,64 +124,29 @@ fn placements<'a>(pods: &'a [Pod], app: &str) -> Vec<&'a str> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
-    let began = Instant::now();
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    create_nodepool(&admin, gpu_nodepool()).await;
-    let config = controller_config(&control_plane).await;
-    let controller = start(&config).await;
-    // A NodePool takes part once Ready.
+/// Waits until NodePool `name` is Ready (only Ready NodePools take part in a round).
+async fn wait_ready(admin: &Client, name: &str) {
     let pools: Api<NodePoolObject> = Api::all(admin.clone());
-    for name in ["gpu", "default"] {
-        eventually(&format!("NodePool {name} Ready"), WAIT, || {
-            let pools = pools.clone();
-            async move {
-                let pool = pools.get(name).await.ok()?;
-                let status = pool.0.status?;
-                status
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-                    .then_some(())
-            }
-        })
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    }
-
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
-    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "e2e");
-    for workload in [gpu_deployment(), named_deployment("web", CPU_REPLICAS)] {
-        deployments
-            .create(&PostParams::default(), &workload)
-            .await
-            .expect("deployment");
-    }
-
-    let pods_api: Api<Pod> = Api::namespaced(admin.clone(), "e2e");
-    let total = GPU_REPLICAS + CPU_REPLICAS;
-    let pods = eventually("every pod Running", WAIT, || {
-        let pods_api = pods_api.clone();
+    eventually(&format!("NodePool {name} Ready"), WAIT, || {
+        let pools = pools.clone();
         async move {
-            let pods = pods_api.list(&ListParams::default()).await.ok()?.items;
-            (pods.len() == total && running(&pods) == total).then_some(pods)
+            let pool = pools.get(name).await.ok()?;
+            pool.0
+                .status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+                .then_some(())
         }
     })
     .await
-    .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
-    assert_healthy(&controller, "after provisioning").await;
+    .unwrap_or_else(|err| panic!("{err}"));
+}
 
-    let labels = node_labels(&admin).await;
+/// GPU pods on tainted `gpu` nodes with GPUs, CPU pods on untainted `default` nodes without.
+/// Returns the node names of the GPU and of the CPU pods.
+async fn assert_placement(admin: &Client, pods: &[Pod]) -> (Vec<String>, Vec<String>) {
+    let labels = node_labels(admin).await;
     let nodes: BTreeMap<String, Node> = Api::<Node>::all(admin.clone())
         .list(&ListParams::default())
         .await
@@ -190,12 +155,13 @@ async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
         .into_iter()
         .map(|n| (n.metadata.name.clone().unwrap_or_default(), n))
         .collect();
-    let gpu_nodes = placements(&pods, "trainer");
-    let cpu_nodes = placements(&pods, "web");
+    let gpu_nodes = placements(pods, "trainer");
+    let cpu_nodes = placements(pods, "web");
     assert_eq!(gpu_nodes.len(), GPU_REPLICAS);
     assert_eq!(cpu_nodes.len(), CPU_REPLICAS);
     for name in &gpu_nodes {
         let node_labels = &labels[*name];
+        let pool = node_labels.get("karpenter.sh/nodepool").map(String::as_str);
         assert!(
             gpu_count(node_labels) > 0,
             "GPU pod on {name}: {node_labels:?}"
@@ -204,10 +170,7 @@ async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
             has_gpu_taint(&nodes[*name]),
             "GPU node {name} lacks the taint"
         );
-        assert_eq!(
-            node_labels.get("karpenter.sh/nodepool").map(String::as_str),
-            Some("gpu")
-        );
+        assert_eq!(pool, Some("gpu"), "{name}");
         let allocatable = nodes[*name]
             .status
             .as_ref()
@@ -221,35 +184,88 @@ async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
     }
     for name in &cpu_nodes {
         let node_labels = &labels[*name];
+        let pool = node_labels.get("karpenter.sh/nodepool").map(String::as_str);
         assert_eq!(
             gpu_count(node_labels),
             0,
             "CPU pod on GPU node {name}: {node_labels:?}"
         );
-        assert!(!has_gpu_taint(&nodes[*name]));
+        assert!(!has_gpu_taint(&nodes[*name]), "{name}");
+        assert_eq!(pool, Some("default"), "{name}");
+    }
+    let owned = |names: Vec<&str>| names.into_iter().map(str::to_owned).collect();
+    (owned(gpu_nodes), owned(cpu_nodes))
+}
+
+/// Every pod was told which NodeClaim it should schedule on, and it is the one it runs on (kwok
+/// names a node after its NodeClaim).
+async fn assert_nominated(admin: &Client, pods: &[Pod]) {
+    for pod in pods {
+        let name = pod.metadata.name.as_deref().expect("named");
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .expect("bound");
+        let nominated = eventually(&format!("Nominated on {name}"), WAIT, || {
+            let admin = admin.clone();
+            async move {
+                let events = events_about(&admin, "e2e", name, "Nominated").await;
+                (!events.is_empty()).then_some(events)
+            }
+        })
+        .await
+        .expect("nominated");
+        assert_eq!(nominated.len(), 1, "{nominated:?}");
         assert_eq!(
-            node_labels.get("karpenter.sh/nodepool").map(String::as_str),
-            Some("default"),
-            "{name}"
+            nominated[0].message.as_deref(),
+            Some(format!("Pod should schedule on: nodeclaim/{node}").as_str())
         );
     }
-    // Every pod the provisioner placed on a new NodeClaim was told so.
-    let first = &pods[0];
-    let name = first.metadata.name.as_deref().expect("named");
-    let nominated = eventually("a Nominated event", WAIT, || {
-        let admin = admin.clone();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpu_pods_land_only_on_tainted_gpu_nodes_and_cpu_pods_never_do() {
+    let began = Instant::now();
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let control_plane = ControlPlane::start()
+        .await
+        .unwrap_or_else(|err| panic!("control plane: {err}"));
+    let admin = control_plane.client();
+    install_crds(&admin).await;
+    apply_example(&admin).await;
+    create_nodepool(&admin, gpu_nodepool()).await;
+    let config = controller_config(&control_plane).await;
+    let controller = start(&config).await;
+    wait_ready(&admin, "gpu").await;
+    wait_ready(&admin, "default").await;
+
+    control_plane
+        .create_namespace("e2e")
+        .await
+        .expect("namespace");
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "e2e");
+    for workload in [gpu_deployment(), named_deployment("web", CPU_REPLICAS)] {
+        deployments
+            .create(&PostParams::default(), &workload)
+            .await
+            .expect("deployment");
+    }
+    let pods_api: Api<Pod> = Api::namespaced(admin.clone(), "e2e");
+    let total = GPU_REPLICAS + CPU_REPLICAS;
+    let pods = eventually("every pod Running", WAIT, || {
+        let pods_api = pods_api.clone();
         async move {
-            let events = events_about(&admin, "e2e", name, "Nominated").await;
-            (!events.is_empty()).then_some(events)
+            let pods = pods_api.list(&ListParams::default()).await.ok()?.items;
+            (pods.len() == total && running(&pods) == total).then_some(pods)
         }
     })
     .await
-    .expect("nominated");
-    let message = nominated[0].message.as_deref().unwrap_or_default();
-    assert!(
-        message.starts_with("Pod should schedule on: nodeclaim/"),
-        "{message}"
-    );
+    .unwrap_or_else(|err| panic!("{err}\n{}", control_plane.log_tails()));
+    assert_healthy(&controller, "after provisioning").await;
+
+    let (gpu_nodes, cpu_nodes) = assert_placement(&admin, &pods).await;
+    assert_nominated(&admin, &pods).await;
     eprintln!(
         "GPU nodes {gpu_nodes:?}, CPU nodes {cpu_nodes:?}; e2e wall time {:.1}s",
         began.elapsed().as_secs_f64()

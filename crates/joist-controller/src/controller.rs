@@ -188,6 +188,8 @@ pub async fn start_gated<P: CloudProvider>(
         .map_err(metrics_error)?;
     let metrics_address = metrics_listener.local_addr().map_err(metrics_error)?;
     let metrics = Arc::new(Metrics::default());
+    // One recorder for every controller, as upstream: one dedupe cache, one `Nominated` limit.
+    let recorder = Arc::new(Recorder::new(client.clone(), event_host()));
 
     let mut tasks: Vec<JoinHandle<()>> = watches.tasks.into_iter().map(tokio::spawn).collect();
     let context = Arc::new(Context {
@@ -203,7 +205,10 @@ pub async fn start_gated<P: CloudProvider>(
         leading.clone(),
         node_termination::run(
             termination_controller,
-            Arc::new(node_termination::TerminationContext::new(context, drainer)),
+            Arc::new(
+                node_termination::TerminationContext::new(context, drainer)
+                    .observed_by(Arc::clone(&recorder), Arc::clone(&metrics)),
+            ),
         ),
     )));
     let window = Window {
@@ -220,7 +225,7 @@ pub async fn start_gated<P: CloudProvider>(
         window,
         seed,
         Arc::clone(&metrics),
-        Arc::new(Recorder::new(client.clone(), event_host())),
+        Arc::clone(&recorder),
     ));
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),
@@ -234,7 +239,8 @@ pub async fn start_gated<P: CloudProvider>(
         settings.disruption_validation_delay,
         consolidation_settings(settings.gate("SpotToSpotConsolidation")),
         seed,
-    );
+    )
+    .observed_by(recorder, Arc::clone(&metrics));
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),
         disruption.run(),

@@ -183,6 +183,18 @@ pub fn unconsolidatable(object: &ObjectReference, message: &str) -> Event {
     .window(Duration::from_secs(900))
 }
 
+/// `ConsolidationRejected` on a Node or NodeClaim: the validation's `Consolidation rejected:
+/// <command>, reason: <reason> (savings: $x.xx)` (per UID and message).
+pub fn consolidation_rejected(object: &ObjectReference, message: &str) -> Event {
+    Event::new(
+        object,
+        EventType::Normal,
+        "ConsolidationRejected",
+        message.to_owned(),
+    )
+    .dedupe(vec![uid(object), message.to_owned()])
+}
+
 /// `DisruptionLaunching` on a replacement NodeClaim: "Launching NodeClaim: `<Reason>`".
 pub fn disruption_launching(nodeclaim: &ObjectReference, reason: &str) -> Event {
     let message = format!("Launching NodeClaim: {}", capitalise(reason));
@@ -495,6 +507,15 @@ mod tests {
                 "Normal",
                 "Unconsolidatable",
                 "Can't replace with a cheaper node",
+            ),
+            (
+                consolidation_rejected(
+                    &node,
+                    "Consolidation rejected: delete: nodepools=[default]: [n1], reason: churn (savings: $0.10)",
+                ),
+                "Normal",
+                "ConsolidationRejected",
+                "Consolidation rejected: delete: nodepools=[default]: [n1], reason: churn (savings: $0.10)",
             ),
             (
                 disruption_launching(&claim, "underutilized"),

@@ -18,7 +18,7 @@ use joist_api::nodeclaim::{NodeClaim, NodeClaimSpec, NodeClaimStatus};
 use joist_core::labels::{
     DISRUPTED_TAINT_KEY, EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS,
     EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS_VALUE, NODECLAIM_TERMINATION_TIMESTAMP, NODEPOOL,
-    TERMINATION_FINALIZER,
+    TERMINATION_FINALIZER, ZONE,
 };
 use k8s_openapi::api::core::v1::{Node, Taint};
 use k8s_openapi::api::storage::v1::VolumeAttachment;
@@ -32,8 +32,11 @@ use kube::{Api, Client};
 use serde_json::json;
 use thiserror::Error;
 
+use crate::disruption::{disruption_reason, node_ref};
+use crate::events::{self, Event, Recorder};
 use crate::index::{Index, provider_id_of_node};
 use crate::lifecycle::Context;
+use crate::metrics::Metrics;
 use crate::objects::NodeClaimObject;
 use crate::provider::{CloudProvider, Deletion, ProviderError};
 use crate::termination::plan::MIN_DRAIN_TIME;
@@ -66,15 +69,38 @@ pub struct TerminationContext<P> {
     drainer: Drainer,
     /// When the drain of each node started; a drain is complete only `MIN_DRAIN_TIME` after.
     drain_started: Mutex<HashMap<String, Instant>>,
+    /// Where `FailedDraining` and `TerminationGracePeriodExpiring` go.
+    recorder: Arc<Recorder>,
+    /// `karpenter_nodes_drained_total` and `karpenter_nodes_terminated_total`.
+    metrics: Arc<Metrics>,
 }
 
 impl<P> TerminationContext<P> {
     /// A termination context over `shared`, draining with `drainer`.
     pub fn new(shared: Arc<Context<P>>, drainer: Drainer) -> Self {
+        let recorder = Arc::new(Recorder::new(shared.client.clone(), "joist"));
         Self {
             shared,
             drainer,
             drain_started: Mutex::new(HashMap::new()),
+            recorder,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Publishes events through `recorder` and counts into `metrics` (by default a recorder of
+    /// its own and metrics nobody serves).
+    #[must_use]
+    pub fn observed_by(mut self, recorder: Arc<Recorder>, metrics: Arc<Metrics>) -> Self {
+        self.recorder = recorder;
+        self.metrics = metrics;
+        self
+    }
+
+    /// Publishes `event`; a failure is only logged (events never hold up a termination).
+    async fn publish(&self, event: Event) {
+        if let Err(error) = self.recorder.publish(&event).await {
+            tracing::debug!(controller = "node.termination", error = %error, "publishing an event failed");
         }
     }
 
@@ -97,6 +123,24 @@ impl<P> TerminationContext<P> {
             .unwrap_or_else(PoisonError::into_inner);
         started.remove(node);
     }
+}
+
+impl<P> TerminationContext<P> {
+    /// `karpenter_nodes_terminated_total{nodepool,zone}` for a released Node.
+    fn record_terminated(&self, node: &Node) {
+        self.metrics
+            .nodes_terminated
+            .inc(&[label_of(node, NODEPOOL), label_of(node, ZONE)]);
+    }
+}
+
+/// The value of the Node's label `key` ("" without it).
+fn label_of<'a>(node: &'a Node, key: &str) -> &'a str {
+    node.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .map_or("", String::as_str)
 }
 
 impl<P> std::fmt::Debug for TerminationContext<P> {
@@ -180,10 +224,15 @@ async fn reconcile<P: CloudProvider>(
     }
     if !is_ready(&node) && instance_gone(&node, context.provider.as_ref()).await? {
         remove_finalizer(client, &node).await?;
+        termination.record_terminated(&node);
         tracing::info!(controller = "node.termination", Node = %name, "deleted node");
         return Ok(Action::await_change());
     }
     let deadline = claim.as_ref().and_then(termination_deadline);
+    if let Some(deadline) = deadline {
+        let event = events::termination_grace_period_expiring(&node_ref(&node), to_jiff(deadline));
+        termination.publish(event).await;
+    }
     taint_disrupted(client, &node).await?;
     let now = Utc::now();
     let outcome = termination
@@ -193,6 +242,23 @@ async fn reconcile<P: CloudProvider>(
     // Started at the first pass, so a drain lasts at least MIN_DRAIN_TIME (upstream: since
     // `Drained` went Unknown).
     let draining_for = termination.draining_for(&name);
+    if !outcome.evicted.is_empty() {
+        // Upstream labels drained pods with the NodeClaim's disruption reason.
+        let reason = claim
+            .as_ref()
+            .and_then(|c| disruption_reason(c))
+            .unwrap_or("Forceful Termination");
+        termination
+            .metrics
+            .pods_drained
+            .inc_by(&[reason], outcome.evicted.len() as f64);
+    }
+    if !outcome.is_drained() {
+        let waiting = format!("{} pods are waiting to be evicted", outcome.waiting);
+        termination
+            .publish(events::failed_draining(&node_ref(&node), &waiting))
+            .await;
+    }
     if !outcome.is_drained() || draining_for < MIN_DRAIN_TIME {
         tracing::debug!(controller = "node.termination", Node = %name, waiting = outcome.waiting, blocked = outcome.blocked.len(), "draining node");
         return Ok(Action::requeue(DRAIN_REQUEUE));
@@ -212,6 +278,11 @@ async fn reconcile<P: CloudProvider>(
     }
     remove_finalizer(client, &node).await?;
     termination.forget(&name);
+    termination
+        .metrics
+        .nodes_drained
+        .inc(&[label_of(&node, NODEPOOL)]);
+    termination.record_terminated(&node);
     tracing::info!(controller = "node.termination", Node = %name, "deleted node");
     Ok(Action::await_change())
 }

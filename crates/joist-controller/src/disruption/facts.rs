@@ -149,6 +149,23 @@ impl Facts {
         }
     }
 
+    /// Marks `nodes` (whose NodeClaims a command deleted) as queued and marked for deletion,
+    /// as upstream's queue and cluster state do, so that until the watch shows the deletion
+    /// they are no candidates and count against budgets.
+    pub fn mark_deleting(&mut self, nodes: &BTreeSet<String>) {
+        for node in self
+            .snapshot
+            .nodes
+            .iter_mut()
+            .filter(|n| nodes.contains(&n.name))
+        {
+            node.marked_for_deletion = true;
+        }
+        for (_, state) in self.nodes.iter_mut().filter(|(n, _)| nodes.contains(*n)) {
+            state.queued = true;
+        }
+    }
+
     /// The NodeClaim name of the snapshot node `node`.
     pub fn nodeclaim_of(&self, node: &str) -> Option<&str> {
         self.snapshot
@@ -310,6 +327,38 @@ mod tests {
             Some(std::time::Duration::from_secs(30))
         );
         assert_eq!(converted.budgets.len(), 2);
+    }
+
+    #[test]
+    fn deleting_nodes_are_queued_and_marked_for_deletion() {
+        let node = |name: &str| joist_core::snapshot::Node {
+            name: name.to_owned(),
+            ..joist_core::snapshot::Node::default()
+        };
+        let mut facts = Facts {
+            snapshot: Snapshot {
+                nodes: vec![node("a"), node("b")],
+                ..Snapshot::default()
+            },
+            nodes: BTreeMap::from([
+                ("a".to_owned(), NodeDisruptionState::default()),
+                ("b".to_owned(), NodeDisruptionState::default()),
+            ]),
+            pools: BTreeMap::new(),
+            pdb_status: BTreeMap::new(),
+            pod_start_times: BTreeMap::new(),
+            unready_pods: BTreeSet::new(),
+        };
+        facts.mark_deleting(&BTreeSet::from(["a".to_owned()]));
+        let marked: Vec<bool> = facts
+            .snapshot
+            .nodes
+            .iter()
+            .map(|n| n.marked_for_deletion)
+            .collect();
+        assert_eq!(marked, [true, false]);
+        assert!(facts.nodes["a"].queued);
+        assert!(!facts.nodes["b"].queued);
     }
 
     #[test]

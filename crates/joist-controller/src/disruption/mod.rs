@@ -1,32 +1,44 @@
 //! `disruption` (spec core §4.1), a singleton loop, plus `nodeclaim.expiration` (§4.13).
 //!
 //! Each pass: wait until the index is synced (every NodeClaim launched), remove
-//! `karpenter.sh/disrupted:NoSchedule` from nodes no command owns (recovery after a crash or a
-//! failed validation), delete expired NodeClaims, then run Emptiness (§4.4). A command taints
+//! `karpenter.sh/disrupted:NoSchedule` and the NodeClaim's `DisruptionReason` condition from
+//! nodes no command owns (recovery after a crash or a failed validation, `marking.rs`), delete
+//! expired NodeClaims, bring every NodeClaim's `Drifted` condition
+//! up to date (`drift.rs`), then run the methods in upstream's order (§4.1): Emptiness, Drift,
+//! multi-node and single-node consolidation; the first that starts a command ends the pass.
+//! StaticDrift is not run: the controller does not support static NodePools (`spec.replicas`),
+//! which the provisioner does not scale either.
+//!
+//! Emptiness (§4.4): a command taints
 //! its candidates, waits the validation delay (upstream 15 s), re-validates with
 //! `validate_empty_command`, and deletes the NodeClaims that are still empty; node termination
 //! takes it from there. Candidates dropped by validation are untainted. A pass that acted is
 //! followed at once by the next; otherwise the loop sleeps the polling period (10 s).
 //!
-//! When Emptiness finds nothing, multi-node (§4.7) and then single-node (§4.8) consolidation
-//! run; their commands are validated with `validate_command` and, for a replace, launch their
-//! replacements and wait until they are initialized before deleting (`consolidation.rs`).
+//! Drift (§4.5) replaces one drifted node at a time within the `Drifted` budgets, without a
+//! validation delay. Multi-node (§4.7) and single-node (§4.8) consolidation commands are
+//! validated with `validate_command`; a replace (drift or consolidation) launches its
+//! replacements and waits until they are initialized before deleting (`consolidation.rs`).
+//! Events and metrics are published along the way (`observe.rs`).
 //!
 //! Commands run inline (upstream's orchestration queue runs them concurrently), so a pass never
-//! overlaps a command in flight. Drift and StaticDrift are not run here yet.
+//! overlaps a command in flight.
 
 mod consolidation;
+mod drift;
 mod facts;
+mod marking;
+mod observe;
 mod pod_events;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use joist_core::disruption::{
-    Command, ConsolidationSettings, ExpirationFacts, empty_command, expire,
-    multi_node_consolidation, single_node_consolidation, validate_empty_command,
+    Command, ConsolidationSettings, DriftedNodes, ExpirationFacts, drift_command, empty_command,
+    expire, multi_node_consolidation, single_node_consolidation, validate_empty_command,
 };
 use joist_core::duration::NillableDuration;
 use joist_core::labels::DISRUPTED_TAINT_KEY;
@@ -38,10 +50,18 @@ use serde_json::json;
 use thiserror::Error;
 
 pub use consolidation::consolidation_settings;
+pub use drift::{DRIFTED, DriftUpdate, drift_update};
 pub use facts::{Facts, condition_true, is_node_ready, pool_disruption};
+pub use marking::{DISRUPTION_REASON, disruption_reason, with_disruption_reason};
+pub use observe::{
+    MethodKind, claim_ref, consolidation_policy_label, disrupted_labels, metric_reason, node_ref,
+    termination_mode,
+};
 pub use pod_events::PodEvents;
 
+use crate::events::Recorder;
 use crate::index::Index;
+use crate::metrics::Metrics;
 use crate::node_termination::{to_chrono, with_disrupted_taint};
 use crate::objects::NodeClaimObject;
 use crate::provider::CloudProvider;
@@ -90,8 +110,16 @@ pub struct Disruption<P> {
     /// Nodes and NodeClaims nominated for the pods a consolidation moves, until when.
     nominated: Vec<(String, std::time::Instant)>,
     /// Nodes whose NodeClaim a command deleted: their disrupted taint is termination's now, so
-    /// the cleanup must not remove it while the watch has not yet shown the deletion.
+    /// the cleanup must not remove it while the watch has not yet shown the deletion, and they
+    /// count as queued and marked for deletion (budgets, candidates) until then.
     deleting: BTreeSet<String>,
+    /// When each NodeClaim's `InstanceTypeNotFound` check last passed (upstream's 30 min
+    /// cache), so the check does not run every pass.
+    instance_type_checks: BTreeMap<String, DateTime<Utc>>,
+    /// Where events go.
+    recorder: Arc<Recorder>,
+    /// The counters and gauges the loop updates.
+    metrics: Arc<Metrics>,
 }
 
 impl<P> std::fmt::Debug for Disruption<P> {
@@ -117,7 +145,7 @@ impl<P: CloudProvider> Disruption<P> {
         seed: u64,
     ) -> Self {
         Self {
-            client,
+            client: client.clone(),
             index,
             provider,
             pod_events,
@@ -127,7 +155,19 @@ impl<P: CloudProvider> Disruption<P> {
             seed,
             nominated: Vec::new(),
             deleting: BTreeSet::new(),
+            instance_type_checks: BTreeMap::new(),
+            recorder: Arc::new(Recorder::new(client, "joist")),
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// Publishes events through `recorder` and updates `metrics` (by default a recorder of
+    /// its own and metrics nobody serves).
+    #[must_use]
+    pub fn observed_by(mut self, recorder: Arc<Recorder>, metrics: Arc<Metrics>) -> Self {
+        self.recorder = recorder;
+        self.metrics = metrics;
+        self
     }
 
     /// Runs passes until dropped.
@@ -159,28 +199,72 @@ impl<P: CloudProvider> Disruption<P> {
         self.cleanup_taints().await?;
         self.expire().await?;
         let facts = self.facts();
+        let drifted = self.update_drift(&facts).await;
         let decision = empty_command(&facts.input());
-        for (node, reason) in &decision.unconsolidatable {
-            tracing::debug!(controller = "disruption", Node = %node, reason = %reason, "unconsolidatable");
-        }
+        self.observe_budgets(&facts.input(), MethodKind::Empty, decision.eligible_nodes)
+            .await;
+        self.publish_blocked(&facts, &decision.blocked).await;
+        self.publish_unconsolidatable(&facts, &decision.unconsolidatable)
+            .await;
         if let Some(command) = decision.command {
             return self.execute_delete(command).await;
         }
+        // StaticDrift would run here; static NodePools are not supported (module docs).
         self.seed = self.seed.wrapping_add(1);
         let mut rng = SeededRng::new(self.seed);
-        let multi = multi_node_consolidation(&facts.input(), &self.consolidation, &mut rng);
+        if let Some(command) = self.drift(&facts, &drifted, &mut rng).await {
+            return self.execute_drift(command, facts).await;
+        }
+        self.consolidate(&facts, &mut rng).await
+    }
+
+    /// The Drift method's decision, with its events and gauges.
+    async fn drift(
+        &self,
+        facts: &Facts,
+        drifted: &DriftedNodes,
+        rng: &mut SeededRng,
+    ) -> Option<Command> {
+        let decision = drift_command(&facts.input(), drifted, &self.consolidation.scheduling, rng);
+        self.observe_budgets(&facts.input(), MethodKind::Drift, decision.eligible_nodes)
+            .await;
+        // Eventual-class blocks differ from Emptiness's only for drifted nodes with a TGP,
+        // which are candidates here; the graceful ones were published already.
+        self.publish_blocked_messages(facts, &decision.unschedulable)
+            .await;
+        decision.command
+    }
+
+    /// Multi-node, then single-node consolidation.
+    async fn consolidate(
+        &mut self,
+        facts: &Facts,
+        rng: &mut SeededRng,
+    ) -> Result<Pass, DisruptionError> {
+        let multi = multi_node_consolidation(&facts.input(), &self.consolidation, rng);
+        self.observe_budgets(&facts.input(), MethodKind::Multi, multi.eligible_nodes)
+            .await;
+        self.publish_unconsolidatable(facts, &multi.unconsolidatable)
+            .await;
         if let Some(command) = multi.command {
-            return self.execute_consolidation(command, &mut rng).await;
+            return self
+                .execute_consolidation(command, rng, MethodKind::Multi)
+                .await;
         }
         let single = single_node_consolidation(
             &facts.input(),
             &self.consolidation,
             &self.unseen_nodepools,
-            &mut rng,
+            rng,
         );
         self.unseen_nodepools = single.unseen_nodepools;
+        self.publish_unconsolidatable(facts, &single.unconsolidatable)
+            .await;
         match single.command {
-            Some(command) => self.execute_consolidation(command, &mut rng).await,
+            Some(command) => {
+                self.execute_consolidation(command, rng, MethodKind::Single)
+                    .await
+            }
             None => Ok(Pass::Idle),
         }
     }
@@ -202,13 +286,15 @@ impl<P: CloudProvider> Disruption<P> {
             .iter()
             .map(|(name, _)| name.clone())
             .collect();
-        Facts::build(
+        let mut facts = Facts::build(
             &self.index,
             self.provider.instance_types(),
             &self.pod_events,
             &nominated,
             Utc::now(),
-        )
+        );
+        facts.mark_deleting(&self.deleting);
+        facts
     }
 
     /// Nominates `names` (nodes or NodeClaims) for [`NOMINATION_WINDOW`].
@@ -235,19 +321,23 @@ impl<P: CloudProvider> Disruption<P> {
             .retain(|node| live_nodes.contains(node.as_str()));
     }
 
-    /// §4.1 step 2: untaint nodes that carry the disrupted taint but are not being deleted
-    /// (neither the Node nor its NodeClaim) and belong to no command.
+    /// §4.1 step 2: untaint nodes that carry the disrupted taint, and clear their NodeClaims'
+    /// `DisruptionReason`, when they are not being deleted (neither the Node nor its NodeClaim)
+    /// and belong to no command.
     async fn cleanup_taints(&self) -> Result<(), DisruptionError> {
         for node in self.index.nodes.state() {
             let name = node.metadata.name.as_deref().unwrap_or_default();
             if node.metadata.deletion_timestamp.is_some()
                 || self.deleting.contains(name)
-                || !has_disrupted_taint(&node)
                 || self.nodeclaim_deleting(&node)
             {
                 continue;
             }
-            untaint(&self.client, &node).await?;
+            if has_disrupted_taint(&node) {
+                untaint(&self.client, &node).await?;
+            }
+            // No API call unless the NodeClaim still carries the condition.
+            self.mark_reason(&node, None).await;
         }
         Ok(())
     }
@@ -289,8 +379,43 @@ impl<P: CloudProvider> Disruption<P> {
         for name in expire(&facts, Utc::now()).expired {
             tracing::debug!(controller = "nodeclaim.expiration", NodeClaim = %name, "deleting expired nodeclaim");
             delete_nodeclaim(&self.client, &name).await?;
+            if let Some(claim) = claims.iter().find(|c| c.0.name() == name) {
+                let labels = disrupted_labels(&claim.0, "expired", "");
+                let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+                self.metrics.nodeclaims_disrupted.inc(&labels);
+                let node = claim.0.status.as_ref().and_then(|s| s.node_name.as_deref());
+                let pods = node.map_or(0, |node| self.reschedulable_pods_on(node));
+                self.metrics
+                    .pods_disruption_initiated
+                    .inc_by(&labels, pods as f64);
+            }
         }
         Ok(())
+    }
+
+    /// Pods on `node` that would have to move: active, not owned by a DaemonSet, not mirror pods.
+    fn reschedulable_pods_on(&self, node: &str) -> usize {
+        self.index
+            .pods
+            .state()
+            .iter()
+            .filter(|pod| pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .filter(|pod| {
+                let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+                !matches!(phase, Some("Succeeded" | "Failed"))
+            })
+            .filter(|pod| {
+                let owned_by = |kind: &str| {
+                    pod.metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .any(|o| o.kind == kind)
+                };
+                !owned_by("DaemonSet") && !owned_by("Node")
+            })
+            .count()
     }
 
     /// Runs a delete command: taint, wait, re-validate, delete what is still valid, untaint the
@@ -307,7 +432,10 @@ impl<P: CloudProvider> Disruption<P> {
                 continue;
             };
             match taint(&self.client, &node).await {
-                Ok(()) => tainted.push(candidate.node.clone()),
+                Ok(()) => {
+                    self.mark_reason(&node, Some(command.reason.as_str())).await;
+                    tainted.push(candidate.node.clone());
+                }
                 Err(error) => {
                     tracing::error!(controller = "disruption", Node = %candidate.node, error = %error, "tainting a candidate failed")
                 }
@@ -318,17 +446,28 @@ impl<P: CloudProvider> Disruption<P> {
         }
         tokio::time::sleep(self.validation_delay).await;
         let facts = self.facts();
-        let kept: Vec<String> = match validate_empty_command(&facts.input(), &command) {
-            Ok(valid) => valid.candidates.into_iter().map(|c| c.node).collect(),
+        let valid = match validate_empty_command(&facts.input(), &command) {
+            Ok(valid) => valid,
             Err(error) => {
-                tracing::debug!(controller = "disruption", error = %error, "command failed validation");
-                Vec::new()
+                tracing::debug!(controller = "disruption", error = %error, "abandoning empty node consolidation attempt due to pod churn, command is no longer valid");
+                self.metrics
+                    .failed_validations
+                    .inc(&[MethodKind::Empty.consolidation_type()]);
+                Command {
+                    candidates: Vec::new(),
+                    ..command
+                }
             }
         };
-        for node in &kept {
-            if let Some(claim) = facts.nodeclaim_of(node) {
-                self.deleting.insert(node.clone());
+        let kept: Vec<String> = valid.candidates.iter().map(|c| c.node.clone()).collect();
+        if !kept.is_empty() {
+            self.record_decision(&valid, MethodKind::Empty);
+        }
+        for candidate in &valid.candidates {
+            if let Some(claim) = facts.nodeclaim_of(&candidate.node) {
+                self.deleting.insert(candidate.node.clone());
                 delete_nodeclaim(&self.client, claim).await?;
+                self.record_terminating(&facts, &valid, candidate).await;
             }
         }
         let dropped: Vec<String> = tainted.into_iter().filter(|n| !kept.contains(n)).collect();

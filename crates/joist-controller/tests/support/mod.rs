@@ -18,7 +18,9 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, Pod, PodSpec, PodTemplateSpec, ResourceRequirements, ServiceAccount,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -381,4 +383,260 @@ pub fn running(pods: &[Pod]) -> usize {
     pods.iter()
         .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .count()
+}
+
+// === disruption e2e helpers (e2e_drift, e2e_expiration, e2e_blocking) ===
+
+/// Lets the controller's ServiceAccount write Events, so tests can assert on what the
+/// controller publishes. (Redundant since `controller_config` applies the chart's RBAC, which
+/// grants it; harmless.)
+pub async fn grant_events(admin: &Client) {
+    let rule = PolicyRule {
+        api_groups: Some(vec![String::new(), "events.k8s.io".to_owned()]),
+        resources: Some(vec!["events".to_owned()]),
+        verbs: vec!["create".to_owned(), "patch".to_owned()],
+        ..PolicyRule::default()
+    };
+    Api::<ClusterRole>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &ClusterRole {
+                metadata: named("joist-events"),
+                rules: Some(vec![rule]),
+                ..ClusterRole::default()
+            },
+        )
+        .await
+        .expect("events role");
+    let binding = ClusterRoleBinding {
+        metadata: named("joist-events"),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: "joist-events".to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: "joist".to_owned(),
+            namespace: Some("kube-system".to_owned()),
+            ..Subject::default()
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("events binding");
+}
+
+/// Merge-patches NodePool `default`.
+pub async fn patch_default_nodepool(admin: &Client, patch: serde_json::Value) {
+    Api::<NodePoolObject>::all(admin.clone())
+        .patch(
+            "default",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .await
+        .expect("nodepool patched");
+}
+
+/// Requirements that allow only 4-vCPU on-demand amd64 c/m/r instances: a pod requesting
+/// 3 CPUs gets a node of its own.
+pub fn four_cpu_requirements() -> serde_json::Value {
+    serde_json::json!([
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
+        {"key": "karpenter.k8s.aws/instance-cpu", "operator": "In", "values": ["4"]},
+    ])
+}
+
+/// A Deployment `name` (label `app: name`) of `replicas` pods requesting `cpu` each, with
+/// `annotations` on its pods.
+pub fn sized_deployment(
+    name: &str,
+    replicas: usize,
+    cpu: &str,
+    annotations: &[(&str, &str)],
+) -> Deployment {
+    let mut deployment = deployment(replicas);
+    deployment.metadata.name = Some(name.to_owned());
+    let labels = BTreeMap::from([("app".to_owned(), name.to_owned())]);
+    if let Some(spec) = deployment.spec.as_mut() {
+        spec.selector.match_labels = Some(labels.clone());
+        let template = &mut spec.template;
+        let metadata = template.metadata.get_or_insert_with(ObjectMeta::default);
+        metadata.labels = Some(labels);
+        metadata.annotations = Some(
+            annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        for container in template
+            .spec
+            .iter_mut()
+            .flat_map(|s| s.containers.iter_mut())
+        {
+            if let Some(requests) = container
+                .resources
+                .as_mut()
+                .and_then(|r| r.requests.as_mut())
+            {
+                requests.insert("cpu".to_owned(), Quantity(cpu.to_owned()));
+            }
+        }
+    }
+    deployment
+}
+
+/// Every NodeClaim.
+pub async fn nodeclaims(admin: &Client) -> Vec<NodeClaimObject> {
+    Api::<NodeClaimObject>::all(admin.clone())
+        .list(&kube::api::ListParams::default())
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+}
+
+/// Every Node a NodePool launched.
+pub async fn managed_nodes(admin: &Client) -> Vec<k8s_openapi::api::core::v1::Node> {
+    Api::<k8s_openapi::api::core::v1::Node>::all(admin.clone())
+        .list(&kube::api::ListParams::default().labels("karpenter.sh/nodepool"))
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+}
+
+/// The pods of `namespace` with label `app=app`.
+pub async fn app_pods(admin: &Client, namespace: &str, app: &str) -> Vec<Pod> {
+    Api::<Pod>::namespaced(admin.clone(), namespace)
+        .list(&kube::api::ListParams::default().labels(&format!("app={app}")))
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+}
+
+/// Events in `namespace` (cluster-scoped objects' events are in `default`) with `reason`.
+pub async fn events_with_reason(
+    admin: &Client,
+    namespace: &str,
+    reason: &str,
+) -> Vec<k8s_openapi::api::core::v1::Event> {
+    Api::<k8s_openapi::api::core::v1::Event>::namespaced(admin.clone(), namespace)
+        .list(&kube::api::ListParams::default())
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
+}
+
+/// Whether a Node is being disrupted: tainted `karpenter.sh/disrupted` or deleting.
+pub fn is_disrupting(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    node.metadata.deletion_timestamp.is_some()
+        || node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|t| t.key == "karpenter.sh/disrupted")
+}
+
+/// The reason of the NodeClaim's condition `type_` when it is `True`.
+pub fn true_condition_reason(claim: &NodeClaimObject, type_: &str) -> Option<String> {
+    claim
+        .0
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True")
+        .map(|c| c.reason.clone())
+}
+
+/// Waits until the `app` pods in `namespace` number `count`, all Running on Nodes none of
+/// which is in `old_nodes`, and no NodeClaim in `old_claims` exists; the Nodes they run on.
+pub async fn replaced(
+    admin: &Client,
+    namespace: &str,
+    app: &str,
+    count: usize,
+    old_nodes: &std::collections::BTreeSet<String>,
+    old_claims: &std::collections::BTreeSet<String>,
+    wait: Duration,
+) -> std::collections::BTreeSet<String> {
+    eventually(
+        &format!("{app} pods moved off the old nodes"),
+        wait,
+        || async move {
+            let pods = app_pods(admin, namespace, app).await;
+            let claims = nodeclaims(admin).await;
+            let on: std::collections::BTreeSet<String> = pods
+                .iter()
+                .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+                .collect();
+            let old_claim_left = claims.iter().any(|c| old_claims.contains(c.0.name()));
+            (pods.len() == count
+                && running(&pods) == count
+                && on.is_disjoint(old_nodes)
+                && !old_claim_left)
+                .then_some(on)
+        },
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Lets the controller's ServiceAccount hold the leader-election Lease in `namespace` (the
+/// chart's Role grants the same in the release namespace), for tests that run with leader
+/// election on. Idempotent.
+pub async fn grant_leader_election(admin: &Client, namespace: &str) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let rule = PolicyRule {
+        api_groups: Some(vec!["coordination.k8s.io".to_owned()]),
+        resources: Some(vec!["leases".to_owned()]),
+        verbs: ["get", "list", "watch", "create", "update", "patch"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..PolicyRule::default()
+    };
+    let role = Role {
+        metadata: named("joist-leader-election"),
+        rules: Some(vec![rule]),
+    };
+    let binding = RoleBinding {
+        metadata: named("joist-leader-election"),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "Role".to_owned(),
+            name: "joist-leader-election".to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: "joist".to_owned(),
+            namespace: Some("kube-system".to_owned()),
+            ..Subject::default()
+        }]),
+    };
+    let created = |result: Result<(), kube::Error>| match result {
+        Ok(()) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => panic!("leader election RBAC: {error}"),
+    };
+    created(
+        Api::<Role>::namespaced(admin.clone(), namespace)
+            .create(&PostParams::default(), &role)
+            .await
+            .map(drop),
+    );
+    created(
+        Api::<RoleBinding>::namespaced(admin.clone(), namespace)
+            .create(&PostParams::default(), &binding)
+            .await
+            .map(drop),
+    );
 }

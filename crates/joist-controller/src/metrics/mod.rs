@@ -3,14 +3,17 @@
 //! metrics port. The encoder is small enough to own: counters, gauges and histograms with
 //! label sets, nothing more. Labels print sorted by name, as client_golang prints them.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, MutexGuard};
+mod family;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use joist_core::scheduling::SchedulingStats;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use family::Descriptor;
+pub use family::{CounterVec, GaugeVec, HistogramVec};
 
 /// Upstream's default duration buckets: controller-runtime's, then 120–600 s for singleton
 /// controllers without a timeout.
@@ -19,240 +22,6 @@ pub const DURATION_BUCKETS: [f64; 45] = [
     1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0,
     25.0, 30.0, 40.0, 50.0, 60.0, 120.0, 150.0, 300.0, 450.0, 600.0,
 ];
-
-/// Values of one family, keyed by label values in declaration order.
-type Series<T> = Mutex<BTreeMap<Vec<String>, T>>;
-
-fn lock<T>(series: &Series<T>) -> MutexGuard<'_, BTreeMap<Vec<String>, T>> {
-    // A panic while holding the lock leaves a valid map (every update is one insert).
-    series.lock().unwrap_or_else(|poison| poison.into_inner())
-}
-
-fn key(labels: &[&str]) -> Vec<String> {
-    labels.iter().map(|value| (*value).to_owned()).collect()
-}
-
-/// A family's name, help and label names.
-#[derive(Debug)]
-struct Descriptor {
-    name: &'static str,
-    help: &'static str,
-    labels: &'static [&'static str],
-}
-
-impl Descriptor {
-    fn header(&self, out: &mut String, kind: &str) {
-        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
-        let _ = writeln!(out, "# TYPE {} {kind}", self.name);
-    }
-
-    /// `{a="x",b="y"}` sorted by label name, with an optional trailing `le`.
-    fn label_set(&self, values: &[String], le: Option<f64>) -> String {
-        let mut pairs: Vec<(&str, &str)> = self
-            .labels
-            .iter()
-            .copied()
-            .zip(values.iter().map(String::as_str))
-            .collect();
-        pairs.sort_unstable_by_key(|(name, _)| *name);
-        let mut text = String::new();
-        for (name, value) in pairs {
-            let _ = write!(
-                text,
-                "{}{name}=\"{}\"",
-                if text.is_empty() { "" } else { "," },
-                escape(value)
-            );
-        }
-        if let Some(le) = le {
-            let _ = write!(
-                text,
-                "{}le=\"{}\"",
-                if text.is_empty() { "" } else { "," },
-                number(le)
-            );
-        }
-        if text.is_empty() {
-            text
-        } else {
-            format!("{{{text}}}")
-        }
-    }
-}
-
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn number(value: f64) -> String {
-    if value == f64::INFINITY {
-        "+Inf".to_owned()
-    } else {
-        value.to_string()
-    }
-}
-
-// === impl CounterVec, GaugeVec ===
-
-/// A counter family (only goes up).
-#[derive(Debug)]
-pub struct CounterVec {
-    descriptor: Descriptor,
-    series: Series<f64>,
-}
-
-impl CounterVec {
-    fn new(descriptor: Descriptor) -> Self {
-        CounterVec {
-            descriptor,
-            series: Mutex::default(),
-        }
-    }
-
-    /// Adds one to the series with these label values (in declaration order).
-    pub fn inc(&self, labels: &[&str]) {
-        *lock(&self.series).entry(key(labels)).or_default() += 1.0;
-    }
-
-    /// The current value of a series (0 when never incremented).
-    pub fn get(&self, labels: &[&str]) -> f64 {
-        lock(&self.series)
-            .get(&key(labels))
-            .copied()
-            .unwrap_or_default()
-    }
-
-    fn encode(&self, out: &mut String) {
-        self.descriptor.header(out, "counter");
-        for (labels, value) in lock(&self.series).iter() {
-            let _ = writeln!(
-                out,
-                "{}{} {}",
-                self.descriptor.name,
-                self.descriptor.label_set(labels, None),
-                number(*value)
-            );
-        }
-    }
-}
-
-/// A gauge family (set to the latest value).
-#[derive(Debug)]
-pub struct GaugeVec {
-    descriptor: Descriptor,
-    series: Series<f64>,
-}
-
-impl GaugeVec {
-    fn new(descriptor: Descriptor) -> Self {
-        GaugeVec {
-            descriptor,
-            series: Mutex::default(),
-        }
-    }
-
-    /// Sets the series with these label values.
-    pub fn set(&self, labels: &[&str], value: f64) {
-        lock(&self.series).insert(key(labels), value);
-    }
-
-    /// The current value of a series, if set.
-    pub fn get(&self, labels: &[&str]) -> Option<f64> {
-        lock(&self.series).get(&key(labels)).copied()
-    }
-
-    /// Drops every series whose first label value is `first` (e.g. all zones of a controller
-    /// before a new round sets them), so stale label sets stop being exported.
-    pub fn clear_where_first(&self, first: &str) {
-        lock(&self.series).retain(|labels, _| labels.first().is_none_or(|value| value != first));
-    }
-
-    fn encode(&self, out: &mut String) {
-        self.descriptor.header(out, "gauge");
-        for (labels, value) in lock(&self.series).iter() {
-            let _ = writeln!(
-                out,
-                "{}{} {}",
-                self.descriptor.name,
-                self.descriptor.label_set(labels, None),
-                number(*value)
-            );
-        }
-    }
-}
-
-// === impl HistogramVec ===
-
-/// One histogram series: cumulative bucket counts, sum and count.
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    buckets: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-/// A histogram family with fixed buckets.
-#[derive(Debug)]
-pub struct HistogramVec {
-    descriptor: Descriptor,
-    bounds: &'static [f64],
-    series: Series<Histogram>,
-}
-
-impl HistogramVec {
-    fn new(descriptor: Descriptor, bounds: &'static [f64]) -> Self {
-        HistogramVec {
-            descriptor,
-            bounds,
-            series: Mutex::default(),
-        }
-    }
-
-    /// Records one observation (seconds for durations).
-    pub fn observe(&self, labels: &[&str], value: f64) {
-        let mut series = lock(&self.series);
-        let histogram = series.entry(key(labels)).or_insert_with(|| Histogram {
-            buckets: vec![0; self.bounds.len()],
-            ..Histogram::default()
-        });
-        for (bound, count) in self.bounds.iter().zip(histogram.buckets.iter_mut()) {
-            if value <= *bound {
-                *count += 1;
-            }
-        }
-        histogram.sum += value;
-        histogram.count += 1;
-    }
-
-    /// How many observations a series holds.
-    pub fn count(&self, labels: &[&str]) -> u64 {
-        lock(&self.series)
-            .get(&key(labels))
-            .map_or(0, |histogram| histogram.count)
-    }
-
-    fn encode(&self, out: &mut String) {
-        let name = self.descriptor.name;
-        self.descriptor.header(out, "histogram");
-        for (labels, histogram) in lock(&self.series).iter() {
-            for (bound, count) in self.bounds.iter().zip(&histogram.buckets) {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{} {count}",
-                    self.descriptor.label_set(labels, Some(*bound))
-                );
-            }
-            let all = self.descriptor.label_set(labels, Some(f64::INFINITY));
-            let plain = self.descriptor.label_set(labels, None);
-            let _ = writeln!(out, "{name}_bucket{all} {}", histogram.count);
-            let _ = writeln!(out, "{name}_sum{plain} {}", number(histogram.sum));
-            let _ = writeln!(out, "{name}_count{plain} {}", histogram.count);
-        }
-    }
-}
 
 // === impl Metrics ===
 
@@ -340,6 +109,64 @@ const NODEPOOLS_LIMIT: Descriptor = Descriptor {
     labels: &["resource_type", "nodepool"],
 };
 
+/// The labels of `karpenter_nodeclaims_disrupted_total` and
+/// `karpenter_pods_disruption_initiated_total`.
+const DISRUPTED_LABELS: &[&str] = &[
+    "reason",
+    "nodepool",
+    "capacity_type",
+    "consolidation_policy",
+    "termination_mode",
+];
+
+const NODECLAIMS_DISRUPTED: Descriptor = Descriptor {
+    name: "karpenter_nodeclaims_disrupted_total",
+    help: "NodeClaims disrupted, by reason, nodepool, capacity type, consolidation policy and termination mode.",
+    labels: DISRUPTED_LABELS,
+};
+
+const PODS_DISRUPTION_INITIATED: Descriptor = Descriptor {
+    name: "karpenter_pods_disruption_initiated_total",
+    help: "Reschedulable pods on NodeClaims a disruption deleted, with the NodeClaim's labels.",
+    labels: DISRUPTED_LABELS,
+};
+
+const DECISIONS: Descriptor = Descriptor {
+    name: "karpenter_voluntary_disruption_decisions_total",
+    help: "Disruption commands started, by decision, reason and consolidation type.",
+    labels: &["decision", "reason", "consolidation_type"],
+};
+
+const DECISIONS_BY_NODEPOOL: Descriptor = Descriptor {
+    name: "karpenter_voluntary_disruption_decisions_by_nodepool_total",
+    help: "Disruption commands started, per nodepool of their candidates.",
+    labels: &["nodepool", "decision", "reason", "consolidation_type"],
+};
+
+const ELIGIBLE_NODES: Descriptor = Descriptor {
+    name: "karpenter_voluntary_disruption_eligible_nodes",
+    help: "Candidates the last run of a disruption method listed, by reason.",
+    labels: &["reason"],
+};
+
+const FAILED_VALIDATIONS: Descriptor = Descriptor {
+    name: "karpenter_voluntary_disruption_failed_validations_total",
+    help: "Consolidation commands rejected by the validation after the delay, by consolidation type.",
+    labels: &["consolidation_type"],
+};
+
+const QUEUE_FAILURES: Descriptor = Descriptor {
+    name: "karpenter_voluntary_disruption_queue_failures_total",
+    help: "Commands abandoned after their candidates were tainted (replacements failed or timed out).",
+    labels: &["decision", "reason", "consolidation_type"],
+};
+
+const ALLOWED_DISRUPTIONS: Descriptor = Descriptor {
+    name: "karpenter_nodepools_allowed_disruptions",
+    help: "Nodes a nodepool's budgets allow to disrupt now, by nodepool and (capitalised) reason.",
+    labels: &["nodepool", "reason"],
+};
+
 /// Every metric the controller exports, shared (behind an `Arc`) by the controllers that
 /// update them and the `/metrics` server.
 #[derive(Debug)]
@@ -352,6 +179,22 @@ pub struct Metrics {
     pub nodes_created: CounterVec,
     /// `karpenter_nodes_terminated_total{nodepool,zone}` (Node finalizer removed).
     pub nodes_terminated: CounterVec,
+    /// `karpenter_nodeclaims_disrupted_total{reason,nodepool,capacity_type,consolidation_policy,termination_mode}`.
+    pub nodeclaims_disrupted: CounterVec,
+    /// `karpenter_pods_disruption_initiated_total` (same labels).
+    pub pods_disruption_initiated: CounterVec,
+    /// `karpenter_voluntary_disruption_decisions_total{decision,reason,consolidation_type}`.
+    pub disruption_decisions: CounterVec,
+    /// `karpenter_voluntary_disruption_decisions_by_nodepool_total{nodepool,decision,reason,consolidation_type}`.
+    pub disruption_decisions_by_nodepool: CounterVec,
+    /// `karpenter_voluntary_disruption_failed_validations_total{consolidation_type}`.
+    pub failed_validations: CounterVec,
+    /// `karpenter_voluntary_disruption_queue_failures_total{decision,reason,consolidation_type}`.
+    pub queue_failures: CounterVec,
+    /// `karpenter_voluntary_disruption_eligible_nodes{reason}`.
+    pub eligible_nodes: GaugeVec,
+    /// `karpenter_nodepools_allowed_disruptions{nodepool,reason}`.
+    pub allowed_disruptions: GaugeVec,
     /// `karpenter_nodes_drained_total{nodepool}`.
     pub nodes_drained: CounterVec,
     /// `karpenter_pods_eviction_requests_total{code}`.
@@ -382,6 +225,14 @@ impl Default for Metrics {
             nodes_created: CounterVec::new(NODES_CREATED),
             nodes_terminated: CounterVec::new(NODES_TERMINATED),
             nodes_drained: CounterVec::new(NODES_DRAINED),
+            nodeclaims_disrupted: CounterVec::new(NODECLAIMS_DISRUPTED),
+            pods_disruption_initiated: CounterVec::new(PODS_DISRUPTION_INITIATED),
+            disruption_decisions: CounterVec::new(DECISIONS),
+            disruption_decisions_by_nodepool: CounterVec::new(DECISIONS_BY_NODEPOOL),
+            failed_validations: CounterVec::new(FAILED_VALIDATIONS),
+            queue_failures: CounterVec::new(QUEUE_FAILURES),
+            eligible_nodes: GaugeVec::new(ELIGIBLE_NODES),
+            allowed_disruptions: GaugeVec::new(ALLOWED_DISRUPTIONS),
             pods_eviction_requests: CounterVec::new(PODS_EVICTION_REQUESTS),
             pods_drained: CounterVec::new(PODS_DRAINED),
             scheduling_duration: HistogramVec::new(SCHEDULING_DURATION, &DURATION_BUCKETS),
@@ -431,6 +282,12 @@ impl Metrics {
             &self.nodes_drained,
             &self.pods_eviction_requests,
             &self.pods_drained,
+            &self.nodeclaims_disrupted,
+            &self.pods_disruption_initiated,
+            &self.disruption_decisions,
+            &self.disruption_decisions_by_nodepool,
+            &self.failed_validations,
+            &self.queue_failures,
         ] {
             counter.encode(&mut out);
         }
@@ -442,6 +299,8 @@ impl Metrics {
             &self.pending_pods_by_zone,
             &self.nodepools_usage,
             &self.nodepools_limit,
+            &self.eligible_nodes,
+            &self.allowed_disruptions,
         ] {
             gauge.encode(&mut out);
         }
@@ -483,6 +342,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn stats() -> SchedulingStats {
         SchedulingStats {
@@ -571,6 +431,33 @@ mod tests {
         // 700 s is above every bucket: only +Inf counts it.
         assert!(text.contains("karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"600\"} 1\n"), "{text}");
         assert!(text.contains("karpenter_scheduler_scheduling_duration_seconds_bucket{controller=\"provisioner\",le=\"+Inf\"} 2\n"), "{text}");
+    }
+
+    #[test]
+    fn disruption_counters_render_with_upstream_labels() {
+        let metrics = Metrics::default();
+        metrics
+            .nodeclaims_disrupted
+            .inc(&["drifted", "default", "on-demand", "", "graceful"]);
+        metrics
+            .pods_disruption_initiated
+            .inc_by(&["empty", "default", "spot", "when_empty", "graceful"], 3.0);
+        metrics
+            .disruption_decisions
+            .inc(&["replace", "drifted", ""]);
+        metrics.eligible_nodes.set(&["drifted"], 2.0);
+        let text = metrics.render();
+        for line in [
+            "karpenter_nodeclaims_disrupted_total{capacity_type=\"on-demand\",consolidation_policy=\"\",nodepool=\"default\",reason=\"drifted\",termination_mode=\"graceful\"} 1",
+            "karpenter_pods_disruption_initiated_total{capacity_type=\"spot\",consolidation_policy=\"when_empty\",nodepool=\"default\",reason=\"empty\",termination_mode=\"graceful\"} 3",
+            "karpenter_voluntary_disruption_decisions_total{consolidation_type=\"\",decision=\"replace\",reason=\"drifted\"} 1",
+            "karpenter_voluntary_disruption_eligible_nodes{reason=\"drifted\"} 2",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use serde_json::json;
 
+use super::launch_cache::LaunchCache;
 use super::{Context, LifecycleError, has_finalizer};
 use crate::objects::NodeClaimObject;
 use crate::provider::{CloudProvider, Deletion, ProviderError};
@@ -24,8 +25,10 @@ const INSTANCE_WAIT: Duration = Duration::from_secs(5);
 pub(super) async fn reconcile<P: CloudProvider>(
     claim: &NodeClaim,
     context: &Context<P>,
+    launches: &LaunchCache,
 ) -> Result<Action, LifecycleError> {
     if !has_finalizer(&claim.metadata.finalizers) {
+        launches.forget(claim);
         return Ok(Action::await_change());
     }
     if annotate_termination_timestamp(claim, context).await? {
@@ -71,6 +74,8 @@ pub(super) async fn reconcile<P: CloudProvider>(
     Api::<NodeClaimObject>::all(context.client.clone())
         .patch(claim.name(), &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
+    // The NodeClaim is gone now: nothing more to remember of its launch.
+    launches.forget(claim);
     tracing::info!(controller = "nodeclaim.lifecycle", NodeClaim = %claim.name(), "deleted nodeclaim");
     Ok(Action::await_change())
 }

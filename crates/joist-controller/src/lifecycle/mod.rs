@@ -5,6 +5,7 @@
 mod finalize;
 mod initialization;
 mod launch;
+mod launch_cache;
 mod liveness;
 mod registration;
 
@@ -28,6 +29,8 @@ use crate::conditions::Conditions;
 use crate::index::{Index, provider_id_of_claim, provider_id_of_node};
 use crate::objects::NodeClaimObject;
 use crate::provider::{CloudProvider, ProviderError};
+
+pub use launch_cache::{LAUNCH_CACHE_TTL, LaunchCache};
 
 /// `Launched`.
 pub const LAUNCHED: &str = "Launched";
@@ -108,13 +111,24 @@ pub fn controller(client: &Client) -> (Store<NodeClaimObject>, Controller<NodeCl
     (claims, controller)
 }
 
+/// What the lifecycle reconciler alone holds: the shared context and the launches this process
+/// made that NodeClaim statuses may not show yet.
+struct Lifecycle<P> {
+    context: Arc<Context<P>>,
+    launches: LaunchCache,
+}
+
 /// Runs `controller` with `context` until it is dropped.
 pub async fn run<P: CloudProvider>(
     controller: Controller<NodeClaimObject>,
     context: Arc<Context<P>>,
 ) {
+    let lifecycle = Arc::new(Lifecycle {
+        context,
+        launches: LaunchCache::new(),
+    });
     controller
-        .run(reconcile::<P>, error_policy::<P>, context)
+        .run(reconcile::<P>, error_policy::<P>, lifecycle)
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(controller = "nodeclaim.lifecycle", error = %error, "reconcile failed");
@@ -128,7 +142,7 @@ pub async fn run<P: CloudProvider>(
 fn error_policy<P>(
     object: Arc<NodeClaimObject>,
     error: &LifecycleError,
-    _: Arc<Context<P>>,
+    _: Arc<Lifecycle<P>>,
 ) -> Action {
     tracing::error!(
         controller = "nodeclaim.lifecycle",
@@ -142,11 +156,15 @@ fn error_policy<P>(
 /// One pass over a NodeClaim.
 async fn reconcile<P: CloudProvider>(
     object: Arc<NodeClaimObject>,
-    context: Arc<Context<P>>,
+    lifecycle: Arc<Lifecycle<P>>,
 ) -> Result<Action, LifecycleError> {
+    let (context, launches) = (&*lifecycle.context, &lifecycle.launches);
     let claim = &object.0;
     if claim.metadata.deletion_timestamp.is_some() {
-        return finalize::reconcile(claim, &context).await;
+        // A launch whose status patch never landed still has an instance to terminate: finalize
+        // it under the remembered providerID (the entry goes once the finalizer is released).
+        let claim = launches.with_remembered_provider_id(claim);
+        return finalize::reconcile(&claim, context, launches).await;
     }
     if !has_finalizer(&claim.metadata.finalizers) {
         // Never launch without the finalizer: it is what guarantees the instance is cleaned up.
@@ -164,11 +182,11 @@ async fn reconcile<P: CloudProvider>(
         labels: serde_json::Map::new(),
         deleted: false,
     };
-    launch::reconcile(&mut state, &context).await?;
+    launch::reconcile(&mut state, context, launches).await?;
     if !state.deleted {
-        registration::reconcile(&mut state, &context).await?;
-        initialization::reconcile(&mut state, &context).await?;
-        liveness::reconcile(&mut state, &context).await?;
+        registration::reconcile(&mut state, context).await?;
+        initialization::reconcile(&mut state, context).await?;
+        liveness::reconcile(&mut state, context).await?;
     }
     if state.deleted {
         return Ok(Action::await_change());

@@ -186,6 +186,8 @@ pub async fn start_gated<P: CloudProvider>(
         client: client.clone(),
         index: index.clone(),
         provider: Arc::clone(&provider),
+        metrics: Arc::clone(&metrics),
+        registrations_counted: std::sync::Mutex::default(),
     });
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),

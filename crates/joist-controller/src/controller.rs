@@ -156,6 +156,7 @@ pub async fn start_gated<P: CloudProvider>(
         daemonsets: watches.daemonsets,
         pdbs: watches.pdbs,
         nodeclasses: watches.nodeclasses,
+        storage: watches.storage,
     };
     let listener = TcpListener::bind(("0.0.0.0", settings.health_probe_port))
         .await

@@ -58,7 +58,12 @@ pub fn rules() -> Vec<PolicyRule> {
         rule("karpenter.sh", &["nodeclaims/status"], &["patch"]),
         rule(
             "storage.k8s.io",
-            &["volumeattachments"],
+            &["volumeattachments", "storageclasses", "csinodes"],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            "",
+            &["persistentvolumes", "persistentvolumeclaims"],
             &["get", "list", "watch"],
         ),
         rule(

@@ -165,6 +165,7 @@ pub async fn start_gated<P: CloudProvider>(
         daemonsets: watches.daemonsets,
         pdbs: watches.pdbs,
         nodeclasses: watches.nodeclasses,
+        storage: watches.storage,
     };
     let listener = TcpListener::bind(("0.0.0.0", settings.health_probe_port))
         .await
@@ -196,6 +197,8 @@ pub async fn start_gated<P: CloudProvider>(
         client: client.clone(),
         index: index.clone(),
         provider: Arc::clone(&provider),
+        metrics: Arc::clone(&metrics),
+        registrations_counted: std::sync::Mutex::default(),
     });
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),

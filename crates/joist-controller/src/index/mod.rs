@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -45,6 +46,45 @@ pub struct Index {
     pub pdbs: Store<PodDisruptionBudget>,
     /// EC2NodeClasses (the NodeClass kind the kwok provider accepts).
     pub nodeclasses: Store<EC2NodeClassObject>,
+    /// The cluster's storage, which pods with volumes are scheduled against.
+    pub storage: StorageStores,
+}
+
+/// What volume scheduling reads (spec core §2.10): claims and their bound volumes (a bound
+/// volume's node affinity pins the pod's zone), StorageClasses (a `WaitForFirstConsumer`
+/// class's allowed topologies) and CSINodes (per-driver attach limits of existing nodes).
+#[derive(Clone)]
+pub struct StorageStores {
+    /// PersistentVolumeClaims.
+    pub claims: Store<PersistentVolumeClaim>,
+    /// PersistentVolumes.
+    pub volumes: Store<PersistentVolume>,
+    /// StorageClasses.
+    pub classes: Store<StorageClass>,
+    /// CSINodes, named after their Node.
+    pub csinodes: Store<CSINode>,
+}
+
+impl std::fmt::Debug for StorageStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageStores")
+            .field("claims", &self.claims.len())
+            .field("volumes", &self.volumes.len())
+            .field("classes", &self.classes.len())
+            .field("csinodes", &self.csinodes.len())
+            .finish()
+    }
+}
+
+impl StorageStores {
+    /// Whether every storage store has had its initial list.
+    fn is_ready(&self) -> bool {
+        use futures::FutureExt;
+        self.claims.wait_until_ready().now_or_never().is_some()
+            && self.volumes.wait_until_ready().now_or_never().is_some()
+            && self.classes.wait_until_ready().now_or_never().is_some()
+            && self.csinodes.wait_until_ready().now_or_never().is_some()
+    }
 }
 
 impl std::fmt::Debug for Index {
@@ -109,6 +149,8 @@ pub struct OwnWatches {
     pub pdbs: Store<PodDisruptionBudget>,
     /// EC2NodeClasses.
     pub nodeclasses: Store<EC2NodeClassObject>,
+    /// PVCs, PVs, StorageClasses and CSINodes.
+    pub storage: StorageStores,
     /// The watch futures; the caller spawns them.
     pub tasks: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
@@ -121,7 +163,7 @@ impl std::fmt::Debug for OwnWatches {
     }
 }
 
-/// Creates the watches of pods, NodePools, DaemonSets, PDBs and EC2NodeClasses.
+/// Creates the watches of pods, NodePools, DaemonSets, PDBs, EC2NodeClasses and storage.
 pub fn own_watches(
     client: &Client,
     on_pod: Hook<Pod>,
@@ -136,18 +178,32 @@ pub fn own_watches(
     let (pdbs, pdbs_task) = watch(Api::<PodDisruptionBudget>::all(client.clone()), None);
     let (nodeclasses, nodeclasses_task) =
         watch(Api::<EC2NodeClassObject>::all(client.clone()), None);
+    let (claims, claims_task) = watch(Api::<PersistentVolumeClaim>::all(client.clone()), None);
+    let (volumes, volumes_task) = watch(Api::<PersistentVolume>::all(client.clone()), None);
+    let (classes, classes_task) = watch(Api::<StorageClass>::all(client.clone()), None);
+    let (csinodes, csinodes_task) = watch(Api::<CSINode>::all(client.clone()), None);
     OwnWatches {
         pods,
         nodepools,
         daemonsets,
         pdbs,
         nodeclasses,
+        storage: StorageStores {
+            claims,
+            volumes,
+            classes,
+            csinodes,
+        },
         tasks: vec![
             Box::pin(pods_task),
             Box::pin(nodepools_task),
             Box::pin(daemonsets_task),
             Box::pin(pdbs_task),
             Box::pin(nodeclasses_task),
+            Box::pin(claims_task),
+            Box::pin(volumes_task),
+            Box::pin(classes_task),
+            Box::pin(csinodes_task),
         ],
     }
 }
@@ -166,6 +222,7 @@ impl Index {
             && self.daemonsets.wait_until_ready().now_or_never().is_some()
             && self.pdbs.wait_until_ready().now_or_never().is_some()
             && self.nodeclasses.wait_until_ready().now_or_never().is_some()
+            && self.storage.is_ready()
     }
 
     /// Waits until every store has had its initial list. Polls [`Index::is_ready`]: several

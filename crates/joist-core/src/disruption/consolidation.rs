@@ -40,8 +40,8 @@ pub struct ConsolidationSettings {
     pub spot_to_spot: bool,
     /// Upstream-exact or joist search.
     pub search: SearchMode,
-    /// Joist mode only: moves saving less than this many dollars per hour are not made (the
-    /// churn floor). Upstream mode makes any strictly cheaper move.
+    /// Joist mode only: moves saving less than this many dollars per hour **per disrupted
+    /// node** are not made (the churn floor). Upstream mode makes any strictly cheaper move.
     pub min_savings: f64,
     /// Multi-node consolidation considers at most this many candidates (upstream: 100).
     pub multi_node_max_candidates: usize,
@@ -51,8 +51,12 @@ pub struct ConsolidationSettings {
     pub multi_node_max_simulations: usize,
     /// The single-node walk's work budget in simulations (upstream: a 3-minute timeout).
     pub single_node_max_simulations: usize,
-    /// Joist mode: simulations the wider search may spend after upstream's search.
+    /// Joist mode: simulations the wider search may spend.
     pub joist_search_max_simulations: usize,
+    /// Joist mode: the most candidates one command may take (upstream's batch cap is
+    /// [`Self::multi_node_max_candidates`]). Budgets bound every batch anyway; this bounds the
+    /// size of one simulation.
+    pub joist_max_candidates: usize,
 }
 
 impl Default for ConsolidationSettings {
@@ -66,6 +70,7 @@ impl Default for ConsolidationSettings {
             multi_node_max_simulations: 16,
             single_node_max_simulations: 200,
             joist_search_max_simulations: 24,
+            joist_max_candidates: 1_000,
         }
     }
 }
@@ -200,9 +205,9 @@ pub(crate) fn decide(
             Computed::Command(command)
         }
         1 => replace_one(input, settings, candidates, method, claims),
-        n if joist && candidates.len() > 1 && n <= candidates.len() => {
-            replace_many(input, settings, candidates, claims)
-        }
+        // joist: N nodes into any M cheaper NodeClaims (cost-aware packing may split even one
+        // node's pods when that is cheaper, e.g. over small spot types).
+        _ if joist => replace_many(input, settings, candidates, claims),
         n => Computed::NoOp(Some(format!(
             "Can't remove without creating {n} candidates"
         ))),
@@ -219,13 +224,17 @@ pub(crate) fn decide(
     }
 }
 
-/// Joist's churn guard: no move below the savings floor, and no replacement whose launch
+/// Joist's churn guard: no move below the savings floor ([`ConsolidationSettings::min_savings`]
+/// per candidate), and no replacement whose launch
 /// choice is a candidate's own instance type at no lower price.
 fn churn_guard(settings: &ConsolidationSettings, command: &Command) -> Option<String> {
-    if command.savings < settings.min_savings {
+    // Per disrupted node: a large batch must pay for every node it disrupts, or each pass could
+    // churn a tenth of the fleet for a cent (and passes would take ages to converge).
+    let floor = settings.min_savings * command.candidates.len().max(1) as f64;
+    if command.savings < floor {
         return Some(format!(
-            "Savings ${:.4}/h are below the consolidation floor ${:.4}/h",
-            command.savings, settings.min_savings
+            "Savings ${:.4}/h are below the consolidation floor ${floor:.4}/h",
+            command.savings
         ));
     }
     let same = command.replacements.iter().any(|r| {

@@ -9,10 +9,10 @@
 //!    [`ConsolidationSettings::joist_max_candidates`]) in one move; when it is valid it is the
 //!    command (one simulation: the common case while the cluster is far from packed);
 //! 2. the prefix binary search over that list, with joist's rules;
-//! 3. greedy growth: starting from the best move so far, add each remaining candidate (savings
-//!    ratio order) and keep it when the move saves strictly more (two thirds of what is left);
-//! 4. each NodePool's candidates, then each group sharing NodePool, zone and capacity type:
-//!    the whole group, then its prefix binary search.
+//! 3. when no prefix works, each NodePool's candidates, then each group sharing NodePool, zone
+//!    and capacity type: the whole group, then its prefix binary search;
+//! 4. greedy growth: starting from the best move so far, add each remaining candidate (in list
+//!    order) and keep it when the move saves strictly more, until the budget is spent.
 //!
 //! Moves are judged by [`super::consolidation`]'s joist rules: N nodes into any M cheaper
 //! NodeClaims packed cost-aware ([`Simulator::for_consolidation`]), and the churn guard (savings
@@ -48,21 +48,22 @@ pub(crate) fn search(
         return (Some(command), false);
     }
     let mut best = prefix_search(simulator, settings, whole, budget_end, rng);
-    let left = budget_end.saturating_sub(simulator.runs());
-    let grow_end = simulator.runs() + left * 2 / 3;
+    if best.is_none() {
+        // No prefix works: the list may mix pools or zones that cannot share NodeClaims.
+        for group in groups(whole) {
+            if simulator.runs() >= budget_end {
+                return (best, true);
+            }
+            let found = valid_command(simulator, settings, &group, rng)
+                .or_else(|| prefix_search(simulator, settings, &group, budget_end, rng));
+            best = better(best, found);
+        }
+    }
     let grow = Grow {
         settings,
         candidates: whole,
     };
-    best = grow.grow(simulator, best, grow_end, rng);
-    for group in groups(whole) {
-        if simulator.runs() >= budget_end {
-            return (best, true);
-        }
-        let found = valid_command(simulator, settings, &group, rng)
-            .or_else(|| prefix_search(simulator, settings, &group, budget_end, rng));
-        best = better(best, found);
-    }
+    best = grow.grow(simulator, best, budget_end, rng);
     (best, simulator.runs() >= budget_end)
 }
 

@@ -10,6 +10,7 @@ mod static_capacity;
 mod candidates;
 mod consolidation;
 mod emptiness;
+mod joist_search;
 mod search;
 mod simulate;
 mod validation;

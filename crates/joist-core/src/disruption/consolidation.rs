@@ -21,12 +21,12 @@ use crate::scheduling::SchedulingSettings;
 pub enum SearchMode {
     /// Exactly upstream: prefix binary search for multi-node, one replacement at most, no floor.
     Upstream,
-    /// Upstream's search first, then joist's wider search (largest batch, per-pool and per-zone
-    /// prefixes, greedy non-prefix growth, N nodes into M ≤ N replacements) and the churn guard
-    /// (savings floor, no same-type-same-price replacement). The default: its multi-node search
-    /// starts from upstream's result and only returns another move when that saves strictly
-    /// more; its per-move rules differ (N → M, the floor), so a move upstream makes below the
-    /// floor is not made.
+    /// joist's search (`disruption/search.rs`) instead of upstream's multi-node search: the whole
+    /// budget-walked batch first, then prefixes, per-pool and per-zone groups and greedy
+    /// non-prefix growth; candidates ordered by estimated waste (`disruption/waste.rs`);
+    /// simulations packed cost-aware so N nodes may go into any M cheaper NodeClaims; and the
+    /// churn guard (a savings floor per disrupted node, no same-type-same-price replacement).
+    /// The default. A move upstream makes below the floor is not made.
     #[default]
     Joist,
 }
@@ -54,8 +54,8 @@ pub struct ConsolidationSettings {
     /// Joist mode: simulations the wider search may spend.
     pub joist_search_max_simulations: usize,
     /// Joist mode: the most candidates one command may take (upstream's batch cap is
-    /// [`Self::multi_node_max_candidates`]). Budgets bound every batch anyway; this bounds the
-    /// size of one simulation.
+    /// [`Self::multi_node_max_candidates`], 100). Budgets bound every batch anyway; this bounds
+    /// the size of one simulation (250 keeps a pass at 5,000 nodes within a few seconds).
     pub joist_max_candidates: usize,
 }
 
@@ -70,7 +70,7 @@ impl Default for ConsolidationSettings {
             multi_node_max_simulations: 16,
             single_node_max_simulations: 200,
             joist_search_max_simulations: 24,
-            joist_max_candidates: 1_000,
+            joist_max_candidates: 250,
         }
     }
 }

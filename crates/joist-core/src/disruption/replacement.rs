@@ -1,6 +1,6 @@
 //! Pricing replacements (spec core §4.9, the replace half of upstream `computeConsolidation`):
 //! which instance types a replacement NodeClaim may keep, the spot-to-spot rules, forced spot,
-//! and joist's N → M ≤ N replacements.
+//! and joist's N → M replacements.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

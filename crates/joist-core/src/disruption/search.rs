@@ -41,7 +41,12 @@ pub(crate) fn search(
     let budget_end = simulator.runs() + settings.joist_search_max_simulations;
     let largest = candidates.len().min(settings.joist_max_candidates);
     if largest < 2 {
-        return (None, false);
+        // One candidate: joist's multi-node also makes a single move (judged by single-node
+        // rules), so a pass needs no single-node walk for it.
+        let single = candidates.first().and_then(|c| {
+            valid_command(simulator, settings, std::slice::from_ref(c), rng)
+        });
+        return (single, false);
     }
     let whole = &candidates[..largest];
     if let Some(command) = valid_command(simulator, settings, whole, rng) {

@@ -11,8 +11,8 @@
 //! 2. the prefix binary search over that list, with joist's rules;
 //! 3. when no prefix works, each NodePool's candidates, then each group sharing NodePool, zone
 //!    and capacity type: the whole group, then its prefix binary search;
-//! 4. greedy growth: starting from the best move so far, add each remaining candidate (in list
-//!    order) and keep it when the move saves strictly more, until the budget is spent.
+//! 4. when still nothing is found, greedy growth: add each candidate (in list order) to the
+//!    move and keep it when the move then saves strictly more, until the budget is spent.
 //!
 //! Moves are judged by [`super::consolidation`]'s joist rules: N nodes into any M cheaper
 //! NodeClaims packed cost-aware ([`Simulator::for_consolidation`]), and the churn guard (savings
@@ -64,11 +64,16 @@ pub(crate) fn search(
             best = better(best, found);
         }
     }
-    let grow = Grow {
-        settings,
-        candidates: whole,
-    };
-    best = grow.grow(simulator, best, budget_end, rng);
+    if best.is_none() {
+        // Nothing found in shape: grow a non-prefix move one candidate at a time. Growing a
+        // found move instead would spend a simulation per candidate for little: the next pass
+        // takes the rest of the list anyway.
+        let grow = Grow {
+            settings,
+            candidates: whole,
+        };
+        best = grow.grow(simulator, best, budget_end, rng);
+    }
     (best, simulator.runs() >= budget_end)
 }
 

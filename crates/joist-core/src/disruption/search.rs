@@ -43,9 +43,9 @@ pub(crate) fn search(
     if largest < 2 {
         // One candidate: joist's multi-node also makes a single move (judged by single-node
         // rules), so a pass needs no single-node walk for it.
-        let single = candidates.first().and_then(|c| {
-            valid_command(simulator, settings, std::slice::from_ref(c), rng)
-        });
+        let single = candidates
+            .first()
+            .and_then(|c| valid_command(simulator, settings, std::slice::from_ref(c), rng));
         return (single, false);
     }
     let whole = &candidates[..largest];

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::consolidation::{
-    Computed, ConsolidationDecision, ConsolidationSettings, Method, SearchMode, compute_consolidation,
-    list_candidates, remaining_budgets,
+    Computed, ConsolidationDecision, ConsolidationSettings, Method, SearchMode,
+    compute_consolidation, list_candidates, remaining_budgets,
 };
 use super::{Candidate, DisruptionInput, Simulator, balanced_approves, balanced_scores};
 use crate::rng::SeededRng;

@@ -41,7 +41,10 @@ pub(crate) fn order_by_waste(
             .get(pool)
             .map_or(candidate.price, |s| estimate(s, cpu, memory));
         let waste = (candidate.price - best.min(candidate.price)).max(0.0);
-        keyed.push((waste / candidate.reschedule_disruption_cost.max(1.0), candidate));
+        keyed.push((
+            waste / candidate.reschedule_disruption_cost.max(1.0),
+            candidate,
+        ));
     }
     keyed.sort_by(|(a, x), (b, y)| b.total_cmp(a).then_with(|| x.node.cmp(&y.node)));
     keyed.into_iter().map(|(_, c)| c).collect()

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use chrono::DateTime;
 use joist_aws::labels::INSTANCE_CATEGORY;
 use joist_core::disruption::{
-    Command, ConsolidationSettings, DisruptionInput, NodeDisruptionState, PdbStatus, PoolDisruption, Simulator,
+    Command, ConsolidationSettings, DisruptionInput, NodeDisruptionState, PdbStatus,
+    PoolDisruption, Simulator,
 };
 use joist_core::instancetype::InstanceType;
 use joist_core::labels::{

@@ -29,7 +29,7 @@ use joist_core::disruption::{
     single_node_consolidation,
 };
 use joist_core::rng::SeededRng;
-use joist_core::scheduling::{Plan, solve};
+use joist_core::scheduling::{NewNodeClaim, Plan, solve};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -157,6 +157,24 @@ fn pass(
     single.command.map(|command| (2, command))
 }
 
+/// The cheapest instance type a NodeClaim of `snapshot`'s plan may launch (for `--trace`).
+fn cheapest_type(snapshot: &joist_core::snapshot::Snapshot, nodeclaim: &NewNodeClaim) -> String {
+    let price = |it: &joist_core::instancetype::InstanceType| {
+        it.cheapest_compatible_price(&nodeclaim.requirements)
+    };
+    snapshot
+        .instance_types
+        .get(&nodeclaim.nodepool)
+        .and_then(|types| {
+            types
+                .iter()
+                .filter(|it| nodeclaim.instance_types.iter().any(|n| **n == *it.name))
+                .min_by(|a, b| price(a).total_cmp(&price(b)))
+        })
+        .map(|it| it.name.clone())
+        .unwrap_or_default()
+}
+
 /// Measures one size in this process.
 pub fn measure(
     size: &str,
@@ -183,18 +201,9 @@ pub fn measure(
             .entry(nodeclaim.nodepool.clone())
             .or_default() += plan_cost(&repack, &single)?;
         if trace {
-            let cheapest = repack.instance_types.get(&nodeclaim.nodepool).and_then(|types| {
-                types
-                    .iter()
-                    .filter(|it| nodeclaim.instance_types.iter().any(|n| **n == *it.name))
-                    .min_by(|a, b| {
-                        a.cheapest_compatible_price(&nodeclaim.requirements)
-                            .total_cmp(&b.cheapest_compatible_price(&nodeclaim.requirements))
-                    })
-                    .map(|it| it.name.clone())
-            });
+            let cheapest = cheapest_type(&repack, nodeclaim);
             *repack_types
-                .entry((nodeclaim.nodepool.clone(), cheapest.unwrap_or_default()))
+                .entry((nodeclaim.nodepool.clone(), cheapest))
                 .or_default() += 1;
         }
     }
@@ -408,9 +417,7 @@ mod tests {
         let mut unseen = Vec::new();
         let (_, command) =
             pass(&cluster, &settings, &mut unseen, &mut rng).expect("an under-utilised cluster");
-        cluster
-            .apply(&command, &settings, &mut rng)
-            .expect("apply");
+        cluster.apply(&command, &settings, &mut rng).expect("apply");
         assert!(cluster.cost() < before);
         let nodes: std::collections::BTreeSet<&str> = cluster
             .snapshot

@@ -29,9 +29,7 @@ fn one_big() -> SnapshotBuilder {
 fn joist_replaces_one_node_by_two_cheaper_ones_where_upstream_finds_nothing() {
     let f = open(one_big());
     assert!(single(&f, &upstream()).command.is_none());
-    let command = single(&f, &joist())
-        .command
-        .expect("two fours for one big");
+    let command = single(&f, &joist()).command.expect("two fours for one big");
     assert_eq!(nodes_of(&command), vec!["b0"]);
     assert_eq!(command.decision, Decision::Replace);
     assert_eq!(command.replacements.len(), 2);
@@ -41,7 +39,11 @@ fn joist_replaces_one_node_by_two_cheaper_ones_where_upstream_finds_nothing() {
             .iter()
             .all(|r| r.options[0].name == "four")
     );
-    assert!((command.savings - 1.0).abs() < 1e-9, "{}", command.explanation);
+    assert!(
+        (command.savings - 1.0).abs() < 1e-9,
+        "{}",
+        command.explanation
+    );
 }
 
 /// `count` `medium` nodes (4 CPU, $1.00) of pool `a`, each running a 0.5-CPU pod: any seven of
@@ -141,7 +143,9 @@ fn the_walk_looks_first_at_the_node_with_the_most_to_give() {
         .pod(app("px", "x", "6"))
         .pod(app("py", "y", "0.25"));
     let f = open(builder);
-    let upstream = single(&f, &upstream()).command.expect("upstream replaces x");
+    let upstream = single(&f, &upstream())
+        .command
+        .expect("upstream replaces x");
     assert_eq!(nodes_of(&upstream), vec!["x"]);
     assert!((upstream.savings - 0.4).abs() < 1e-9);
     let joist = single(&f, &joist()).command.expect("joist deletes y");

@@ -6,6 +6,10 @@
 //! NodeClaim and Node stores are the ones the lifecycle and termination controllers own (their
 //! watches feed them); the others are fed by watch tasks started here, which also call a hook per
 //! changed object (the provisioner's trigger).
+//!
+//! Those watches drop what no decision reads before an object reaches its store
+//! ([`strip_unused`]): `metadata.managedFields` (a few KiB of JSON per pod, written by every
+//! client that touches the pod) and kubectl's last-applied annotation (a copy of the object).
 
 mod snapshot;
 
@@ -25,6 +29,10 @@ use serde::de::DeserializeOwned;
 use crate::objects::{EC2NodeClassObject, NodeClaimObject, NodePoolObject};
 
 pub use snapshot::SnapshotInput;
+
+/// The annotation `kubectl apply` keeps a copy of the applied object in; nothing joist decides
+/// reads it.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How often readiness is checked while the watches list.
 const READY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
@@ -114,9 +122,11 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
+    let stream = cached(
+        writer,
+        watcher(api, watcher::Config::default()).default_backoff(),
+    )
+    .touched_objects();
     let run = async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
@@ -135,6 +145,28 @@ where
         }
     };
     (reader, run)
+}
+
+/// `events` with [`strip_unused`] applied to every object, applied to the store `writer` feeds.
+/// Stripping comes first so the store never holds the parts it drops.
+fn cached<K, S>(
+    writer: reflector::store::Writer<K>,
+    events: S,
+) -> impl futures::Stream<Item = S::Item> + Send
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    reflector::reflector(writer, events.modify(strip_unused::<K>))
+}
+
+/// Drops the metadata no decision reads: `managedFields` and the last-applied annotation.
+pub fn strip_unused<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = &mut meta.annotations {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
 }
 
 /// The watches the index starts itself (everything but Nodes and NodeClaims).
@@ -270,3 +302,6 @@ pub fn provider_id_of_node(node: &Node) -> Option<&str> {
         .and_then(|s| s.provider_id.as_deref())
         .filter(|id| !id.is_empty())
 }
+
+#[cfg(test)]
+mod tests;

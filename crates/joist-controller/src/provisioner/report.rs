@@ -37,7 +37,7 @@ pub fn nodepool_reference(name: &str, uid: Option<String>) -> ObjectReference {
 }
 
 /// `Nominated` for every pod a new NodeClaim named `nodeclaim` was computed for ("Pod should
-/// schedule on: nodeclaim/<name>"). `pods` are indices into `snapshot_pods`.
+/// schedule on: nodeclaim/NAME"). `pods` are indices into `snapshot_pods`.
 pub fn created_events(snapshot_pods: &[Pod], pods: &[usize], nodeclaim: &str) -> Vec<Event> {
     pods.iter()
         .filter_map(|&index| snapshot_pods.get(index))

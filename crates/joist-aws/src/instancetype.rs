@@ -3,6 +3,7 @@
 
 use joist_core::instancetype::InstanceType;
 use joist_core::labels::CAPACITY_TYPE_RESERVED;
+use joist_core::requirements::Interner;
 
 use crate::capacity::capacity;
 use crate::catalog::{Catalog, InstanceTypeRecord};
@@ -45,7 +46,8 @@ pub enum BuildError {
 }
 
 /// Every catalog type as an [`InstanceType`], in catalog (name) order, priced with the embedded
-/// spot snapshot.
+/// spot snapshot. The types share their equal requirement keys, values and requirements (see
+/// [`Interner`]): built one by one they would take about four times the memory.
 pub fn build_instance_types(
     catalog: &Catalog,
     settings: &Settings,
@@ -65,11 +67,26 @@ pub fn build_instance_types_with(
         settings.placement.region(),
         settings.spot_policy,
     );
+    let mut interner = Interner::new();
     catalog
         .records()
         .iter()
-        .map(|record| build_instance_type(record, &spot, settings))
+        .map(|record| {
+            build_instance_type(record, &spot, settings)
+                .map(|instance_type| shared(instance_type, &mut interner))
+        })
         .collect()
+}
+
+/// `instance_type` with its requirements and its offerings' requirements taken from `interner`,
+/// so that they share storage with every other type's.
+fn shared(mut instance_type: InstanceType, interner: &mut Interner) -> InstanceType {
+    instance_type.requirements = interner.requirements(&instance_type.requirements);
+    for offering in &mut instance_type.offerings {
+        offering.requirements = interner.requirements(&offering.requirements);
+    }
+    instance_type.offerings.shrink_to_fit();
+    instance_type
 }
 
 /// One catalog type as an [`InstanceType`].
@@ -144,6 +161,45 @@ mod tests {
         let first = build_instance_types(catalog(), &Settings::default()).expect("build");
         let second = build_instance_types(catalog(), &Settings::default()).expect("build");
         assert_eq!(first, second);
+    }
+
+    #[test]
+    fn built_types_equal_unshared_builds_and_share_equal_requirements() {
+        let settings = Settings::default();
+        let types = build_instance_types(catalog(), &settings).expect("build");
+        let spot = SpotPricing::new(
+            catalog(),
+            SpotSnapshot::embedded().expect("snapshot"),
+            settings.placement.region(),
+            settings.spot_policy,
+        );
+        for (shared, record) in types.iter().zip(catalog().records()).step_by(50) {
+            let alone = build_instance_type(record, &spot, &settings).expect("build");
+            assert_eq!(*shared, alone, "{}", record.name);
+        }
+        let find = |name: &str| types.iter().find(|t| t.name == name).expect("type");
+        let (m5, c5) = (find("m5.large"), find("c5.large"));
+        let arch = |t: &InstanceType| {
+            t.requirements
+                .find(joist_core::labels::ARCH)
+                .expect("arch")
+                .clone()
+        };
+        assert!(std::ptr::eq(
+            arch(m5).shared_values().as_ptr(),
+            arch(c5).shared_values().as_ptr()
+        ));
+        let zone = |o: &joist_core::instancetype::Offering| {
+            o.requirements
+                .find(joist_core::labels::ZONE)
+                .expect("zone")
+                .clone()
+        };
+        assert_eq!(m5.offerings[0].zone(), c5.offerings[0].zone());
+        assert!(std::sync::Arc::ptr_eq(
+            &zone(&m5.offerings[0]).shared_values()[0],
+            &zone(&c5.offerings[0]).shared_values()[0]
+        ));
     }
 
     #[test]

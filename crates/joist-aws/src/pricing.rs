@@ -94,6 +94,12 @@ impl SpotSnapshot {
             .map_err(Clone::clone)
     }
 
+    /// The embedded snapshot parsed anew, owned by the caller and not cached (see
+    /// [`Catalog::parse_embedded`](crate::catalog::Catalog::parse_embedded)).
+    pub fn parse_embedded() -> Result<SpotSnapshot, PricingError> {
+        SpotSnapshot::from_json(EMBEDDED_SPOT_JSON)
+    }
+
     /// Parses and validates a snapshot.
     pub fn from_json(text: &str) -> Result<SpotSnapshot, PricingError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -323,6 +329,8 @@ mod tests {
         );
         assert_eq!(snapshot.price("us-east-1", "m5.large", "use1-az1"), None);
         assert!(snapshot.provenance().get("repo").is_some());
+        let owned = SpotSnapshot::parse_embedded().expect("snapshot parses");
+        assert_eq!(&owned, snapshot);
     }
 
     #[test]

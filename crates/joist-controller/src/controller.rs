@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::disruption::{Disruption, PodEvents, consolidation_settings};
+use crate::events::Recorder;
 use crate::index::{Hook, Index, own_watches};
 use crate::lifecycle::{self, Context};
 use crate::metrics::{self, Metrics};
@@ -96,6 +97,14 @@ impl Drop for RunningController {
     }
 }
 
+/// The instance name on the events (`reportingInstance`, `source.host`): `POD_NAME` when set,
+/// else `HOSTNAME` (the kubelet sets it to the pod's name).
+fn event_host() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "joist".to_owned())
+}
+
 /// Starts every controller against the cluster `config` describes, with `provider`, as the only
 /// replica (no leader election; see [`start_gated`]).
 ///
@@ -156,6 +165,7 @@ pub async fn start_gated<P: CloudProvider>(
         daemonsets: watches.daemonsets,
         pdbs: watches.pdbs,
         nodeclasses: watches.nodeclasses,
+        storage: watches.storage,
     };
     let listener = TcpListener::bind(("0.0.0.0", settings.health_probe_port))
         .await
@@ -179,13 +189,16 @@ pub async fn start_gated<P: CloudProvider>(
         .map_err(metrics_error)?;
     let metrics_address = metrics_listener.local_addr().map_err(metrics_error)?;
     let metrics = Arc::new(Metrics::default());
-    let recorder = Arc::new(crate::events::Recorder::new(client.clone(), "joist"));
+    // One recorder for every controller, as upstream: one dedupe cache, one `Nominated` limit.
+    let recorder = Arc::new(Recorder::new(client.clone(), event_host()));
 
     let mut tasks: Vec<JoinHandle<()>> = watches.tasks.into_iter().map(tokio::spawn).collect();
     let context = Arc::new(Context {
         client: client.clone(),
         index: index.clone(),
         provider: Arc::clone(&provider),
+        metrics: Arc::clone(&metrics),
+        registrations_counted: std::sync::Mutex::default(),
     });
     tasks.push(tokio::spawn(when_leading(
         leading.clone(),
@@ -217,6 +230,7 @@ pub async fn start_gated<P: CloudProvider>(
             window,
             seed,
             Arc::clone(&metrics),
+            Arc::clone(&recorder),
         )
         .with_nominations(nominations.clone()),
     );

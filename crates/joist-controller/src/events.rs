@@ -431,6 +431,18 @@ pub fn core_event(event: &Event, host: &str, now: Timestamp) -> CoreEvent {
     }
 }
 
+// === provisioner additions ===
+
+/// `Nominated` on a pod expected on a node Karpenter does not manage (no NodeClaim): "Pod
+/// should schedule on: node/Y" (per pod UID, rate limited), as upstream builds the message from
+/// whichever of NodeClaim and Node exist.
+pub fn nominated_to_node(pod: &ObjectReference, node: &str) -> Event {
+    let message = format!("Pod should schedule on: node/{node}");
+    let mut event = Event::new(pod, EventType::Normal, "Nominated", message);
+    event.rate_limited = true;
+    event
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

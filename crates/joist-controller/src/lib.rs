@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod node_termination;
 pub mod nodepool;
 pub mod nodepool_counter;
+pub mod nodepool_hash;
 pub mod objects;
 pub mod provider;
 pub mod provisioner;

@@ -1,4 +1,5 @@
-//! NodePool readiness (spec core §3.4, `nodepool.readiness` and `nodepool.validation`):
+//! NodePool readiness (spec core §3.4, `nodepool.readiness` and `nodepool.validation`), with
+//! `nodepool.hash` ([`crate::nodepool_hash`]) run on the same triggers:
 //! `ValidationSucceeded` from joist's runtime validation, `NodeClassReady` from the referenced
 //! EC2NodeClass, and the root `Ready`. The solver only uses Ready NodePools.
 //!
@@ -28,6 +29,9 @@ pub async fn run(client: Client, index: Index, changed: std::sync::Arc<Notify>) 
         for pool in index.nodepools.state() {
             if let Err(error) = reconcile(&client, &index, &pool.0).await {
                 tracing::error!(controller = "nodepool.readiness", NodePool = %pool.0.name(), error = %error, "reconciler error");
+            }
+            if let Err(error) = crate::nodepool_hash::reconcile(&client, &index, &pool.0).await {
+                tracing::error!(controller = "nodepool.hash", NodePool = %pool.0.name(), error = %error, "reconciler error");
             }
         }
         tokio::select! {

@@ -150,6 +150,15 @@ async fn provisions_kwok_nodes_for_a_deployment_and_restarts_without_duplicates(
     let names: BTreeSet<String> = claims.iter().map(|c| c.0.name().to_owned()).collect();
     eprintln!("{} NodeClaims for {REPLICAS} pods: {names:?}", claims.len());
 
+    // Every registration was counted, under the node's NodePool and zone.
+    let rendered = controller.metrics().render();
+    let registered: f64 = rendered
+        .lines()
+        .filter(|l| l.starts_with("karpenter_nodes_created_total{nodepool=\"default\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(registered, claims.len() as f64, "{rendered}");
+
     // Restart: the new controller sees the NodeClaims (in flight or not) and launches nothing.
     drop(controller);
     let restarted = start(&config).await;

@@ -260,6 +260,11 @@ async fn sigkill_during_launch_and_termination_leaks_nothing_and_launches_once()
     assert!(twice.is_empty(), "double launches: {twice:?}");
     let relaunched = relaunched_after_a_crash(&crashes.replicas);
     let launches: usize = crashes.replicas.iter().map(|r| r.launches().len()).sum();
+    // The double-launch check reads the logs: it proves something only if they were read.
+    assert!(
+        launches > 0,
+        "no `launched nodeclaim` log line was recognised"
+    );
     // A restarted provisioner may add NodeClaims for pods still being bound; consolidation
     // removes the surplus. Printed, not asserted: it is the provisioner's behaviour.
     let created: BTreeSet<String> = crashes.replicas.iter().flat_map(Replica::created).collect();

@@ -67,6 +67,14 @@ fn embedded_is_parsed_once_and_shared() {
 }
 
 #[test]
+fn parse_embedded_gives_an_owned_copy_of_the_shared_catalog() {
+    let owned = Catalog::parse_embedded().expect("parses");
+    let shared = Catalog::embedded().expect("parses");
+    assert_eq!(&owned, shared);
+    assert!(!std::ptr::eq(&owned, shared));
+}
+
+#[test]
 fn lookup_by_name_finds_records_and_misses_unknown_names() {
     let catalog = Catalog::embedded().expect("parses");
     let m5 = catalog.get("m5.large").expect("m5.large is in the catalog");

@@ -11,6 +11,7 @@ use joist_api::convert::{self, ConvertOptions};
 use joist_api::nodeclaim::NodeClaim;
 use joist_core::instancetype::InstanceType;
 use joist_core::snapshot::{self, Snapshot};
+use kube::runtime::reflector::ObjectRef;
 
 use super::{Index, provider_id_of_claim, provider_id_of_node};
 
@@ -70,6 +71,7 @@ impl Index {
             .iter()
             .map(|pool| (pool.name.clone(), Arc::clone(input.instance_types)))
             .collect();
+        let volumes = self.snapshot_volumes(&options, &mut errors);
         let snapshot = Snapshot {
             now: input.now,
             pods,
@@ -78,9 +80,51 @@ impl Index {
             instance_types,
             daemonsets,
             pdbs,
+            volumes,
             ..Snapshot::default()
         };
         (snapshot, errors)
+    }
+
+    /// PVCs, PVs and StorageClasses, each sorted by key.
+    fn snapshot_volumes(
+        &self,
+        options: &ConvertOptions,
+        errors: &mut Vec<String>,
+    ) -> snapshot::Volumes {
+        let storage = &self.storage;
+        let mut claims = converted(
+            storage
+                .claims
+                .state()
+                .iter()
+                .map(|claim| convert::persistent_volume_claim(claim, options)),
+            errors,
+        );
+        claims.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let mut volumes = converted(
+            storage
+                .volumes
+                .state()
+                .iter()
+                .map(|volume| convert::persistent_volume(volume)),
+            errors,
+        );
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut storage_classes = converted(
+            storage
+                .classes
+                .state()
+                .iter()
+                .map(|class| convert::storage_class(class, options)),
+            errors,
+        );
+        storage_classes.sort_by(|a, b| a.name.cmp(&b.name));
+        snapshot::Volumes {
+            claims,
+            volumes,
+            storage_classes,
+        }
     }
 
     /// Nodes (with the NodeClaim that launched each, matched by providerID) and in-flight
@@ -103,10 +147,16 @@ impl Index {
             if let Some(claim) = claim {
                 with_node.insert(claim.name());
             }
-            out.extend(converted(
-                std::iter::once(convert::node(node, claim)),
-                errors,
-            ));
+            let mut converted_node = converted(std::iter::once(convert::node(node, claim)), errors);
+            // The CSINode named after the node says how many volumes each driver can attach.
+            let name = node.metadata.name.as_deref().unwrap_or_default();
+            if let (Some(snapshot_node), Some(csinode)) = (
+                converted_node.first_mut(),
+                self.storage.csinodes.get(&ObjectRef::new(name)),
+            ) {
+                snapshot_node.csi_volume_limits = convert::csinode_volume_limits(&csinode);
+            }
+            out.extend(converted_node);
         }
         let known: BTreeSet<&str> = claims.iter().map(|c| c.0.name()).collect();
         let in_flight = claims

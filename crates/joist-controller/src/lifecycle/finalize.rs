@@ -77,6 +77,27 @@ pub(super) async fn reconcile<P: CloudProvider>(
     // The NodeClaim is gone now: nothing more to remember of its launch.
     launches.forget(claim);
     tracing::info!(controller = "nodeclaim.lifecycle", NodeClaim = %claim.name(), "deleted nodeclaim");
+    let label = |key: &str| {
+        claim
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .cloned()
+            .unwrap_or_default()
+    };
+    if let Some(uid) = &claim.metadata.uid {
+        context
+            .registrations_counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
+    }
+    context.metrics.nodeclaims_terminated.inc(&[
+        &label(joist_core::labels::NODEPOOL),
+        &label(joist_core::labels::CAPACITY_TYPE),
+        &label(joist_core::labels::ZONE),
+    ]);
     Ok(Action::await_change())
 }
 

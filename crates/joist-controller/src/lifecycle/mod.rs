@@ -65,6 +65,13 @@ pub struct Context<P> {
     pub index: Index,
     /// The cloud provider.
     pub provider: Arc<P>,
+    /// Where registrations and terminations are counted (`karpenter_nodes_created_total`,
+    /// `karpenter_nodeclaims_terminated_total`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// UIDs of the NodeClaims whose registration was counted. A reconcile that still sees the
+    /// NodeClaim from before its Registered write re-runs registration (harmless: the Node
+    /// patch is idempotent), and must not count the Node twice. Entries go at finalization.
+    pub registrations_counted: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<P> std::fmt::Debug for Context<P> {

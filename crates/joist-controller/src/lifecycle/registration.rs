@@ -57,7 +57,34 @@ pub(super) async fn reconcile<P: CloudProvider>(
     let status = state.claim.status.get_or_insert_with(Default::default);
     status.node_name = Some(node_name.clone());
     tracing::info!(controller = "nodeclaim.lifecycle", NodeClaim = %state.claim.name(), Node = %node_name, "registered nodeclaim");
+    count_registration(context, state, &node);
     Ok(())
+}
+
+/// `karpenter_nodes_created_total{nodepool,zone}`, once per NodeClaim.
+fn count_registration<P>(context: &Context<P>, state: &State, node: &Node) {
+    let label = |key: &str| {
+        node.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let uid = state.claim.metadata.uid.clone().unwrap_or_default();
+    // A poisoned lock only means another reconcile panicked mid-insert; the set is still a set.
+    let first = context
+        .registrations_counted
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(uid);
+    if !first {
+        return;
+    }
+    context.metrics.nodes_created.inc(&[
+        &label(joist_core::labels::NODEPOOL),
+        &label(joist_core::labels::ZONE),
+    ]);
 }
 
 /// One patch of the Node: finalizer, owner reference to the NodeClaim, NodeClaim labels and

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use joist_api::nodeclaim::NodeClaim;
 use joist_aws::catalog::Catalog;
-use joist_aws::instancetype::{Settings, build_instance_types};
+use joist_aws::instancetype::{Settings, build_instance_types_with};
 use joist_aws::labels::label_aliases;
 use joist_aws::offerings::Placement;
+use joist_aws::pricing::SpotSnapshot;
 use joist_core::instancetype::{InstanceType, Offering};
 use joist_core::labels::{HOSTNAME, INSTANCE_TYPE, LabelAliases};
 use joist_core::requirements::{Operator, Requirements};
@@ -89,12 +90,16 @@ impl KwokProvider {
             message,
         };
         let placement = Placement::default_for_region(region).map_err(|e| failed(e.to_string()))?;
-        let catalog = Catalog::embedded().map_err(|e| failed(e.to_string()))?;
+        // Parsed for this build only, not the process-wide cached copies: the records and spot
+        // prices are dropped as soon as the types exist (a few MB the controller never reads).
+        let catalog = Catalog::parse_embedded().map_err(|e| failed(e.to_string()))?;
+        let spot = SpotSnapshot::parse_embedded().map_err(|e| failed(e.to_string()))?;
         let settings = Settings {
             placement,
             ..Settings::default()
         };
-        let types = build_instance_types(catalog, &settings).map_err(|e| failed(e.to_string()))?;
+        let types = build_instance_types_with(&catalog, &spot, &settings)
+            .map_err(|e| failed(e.to_string()))?;
         Ok(Self::new(client, Arc::from(types)))
     }
 

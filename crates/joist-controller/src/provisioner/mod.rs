@@ -1,10 +1,12 @@
 //! The provisioner (spec core §2.1): pending pods trigger a batch; when the batch closes and the
 //! cluster state is synced, the index's snapshot goes through `joist_core::scheduling::solve` and
-//! the plan's NodeClaims are created. kube-scheduler binds the pods; joist never does.
+//! the plan's NodeClaims are created. kube-scheduler binds the pods; joist never does. Each
+//! round's outcome is published as events (`report`).
 
 pub mod batcher;
 pub mod nodeclaim;
 pub mod nominations;
+pub mod report;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,7 @@ use kube::{Api, Client};
 use thiserror::Error;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+use crate::events::{Event, Recorder};
 use crate::index::{Index, SnapshotInput, provider_id_of_claim};
 use crate::objects::NodeClaimObject;
 use crate::provider::CloudProvider;
@@ -70,6 +73,9 @@ pub struct Provisioner<P> {
     rng: Mutex<SeededRng>,
     /// Where each round's scheduling figures go (`karpenter_scheduler_*`).
     metrics: Arc<Metrics>,
+    /// Publishes the rounds' `Nominated`, `FailedScheduling` and `NoCompatibleInstanceTypes`
+    /// events (deduplicated across rounds, so it lives as long as the provisioner).
+    recorder: Arc<Recorder>,
     /// The nodes pending pods were placed on, shared with disruption so it leaves them alone
     /// until kube-scheduler has bound the pods.
     nominations: Nominations,
@@ -145,7 +151,8 @@ pub async fn retrigger(index: Index, triggers: UnboundedSender<String>) {
 // === impl Provisioner ===
 
 impl<P: CloudProvider> Provisioner<P> {
-    /// A provisioner over `index`, launching through `provider`.
+    /// A provisioner over `index`, launching through `provider`, publishing events through
+    /// `recorder`.
     pub fn new(
         client: Client,
         index: Index,
@@ -153,9 +160,11 @@ impl<P: CloudProvider> Provisioner<P> {
         window: Window,
         seed: u64,
         metrics: Arc<Metrics>,
+        recorder: Arc<Recorder>,
     ) -> Self {
         Self {
             metrics,
+            recorder,
             client,
             index,
             provider,
@@ -218,7 +227,21 @@ impl<P: CloudProvider> Provisioner<P> {
         self.log_plan(&snapshot.pods, &plan, batch.len(), took);
         self.nominations
             .nominate(nominated_nodes(&plan), std::time::Instant::now());
-        self.create_all(&plan).await
+        let mut events = report::round_events(&snapshot.pods, &snapshot.nodes, &plan, |name| {
+            self.nodepool_uid(name)
+        });
+        let created = self.create_all(&plan, &snapshot.pods, &mut events).await;
+        // The API calls run beside the next round, as client-go's recorder sends in the
+        // background: a thousand unschedulable pods must not hold provisioning up.
+        tokio::spawn(report::publish(Arc::clone(&self.recorder), events));
+        created
+    }
+
+    fn nodepool_uid(&self, name: &str) -> Option<String> {
+        self.index
+            .nodepools
+            .find(|pool| pool.0.name() == name)
+            .and_then(|pool| pool.0.metadata.uid.clone())
     }
 
     /// Upstream's `Synced`: every watch has listed, and every NodeClaim (including the ones
@@ -282,15 +305,17 @@ impl<P: CloudProvider> Provisioner<P> {
             .next_u64()
     }
 
-    async fn create_all(&self, plan: &Plan) -> Result<(), ProvisionError> {
+    /// Creates the plan's NodeClaims in order, adding a `Nominated` event to `events` for the
+    /// pods of each one created; stops at the first refusal.
+    async fn create_all(
+        &self,
+        plan: &Plan,
+        pods: &[joist_core::snapshot::Pod],
+        events: &mut Vec<Event>,
+    ) -> Result<(), ProvisionError> {
         let api: Api<NodeClaimObject> = Api::all(self.client.clone());
         for planned in &plan.new_nodeclaims {
-            let uid = self
-                .index
-                .nodepools
-                .find(|pool| pool.0.name() == planned.nodepool)
-                .and_then(|pool| pool.0.metadata.uid.clone())
-                .unwrap_or_default();
+            let uid = self.nodepool_uid(&planned.nodepool).unwrap_or_default();
             let object = NodeClaimObject(nodeclaim::nodeclaim_object(planned, &uid));
             let created = api
                 .create(&PostParams::default(), &object)
@@ -307,6 +332,11 @@ impl<P: CloudProvider> Provisioner<P> {
                 "instance-types" = %first_five(&planned.instance_types),
                 "created nodeclaim"
             );
+            events.extend(report::created_events(
+                pods,
+                &planned.pods,
+                created.0.name(),
+            ));
             self.created
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -76,7 +76,7 @@ mod restart {
     use super::super::nominations::Nominations;
     use super::super::{nominated_nodes, scheduling_settings};
     use crate::disruption::{Facts, PodEvents};
-    use crate::index::{Index, SnapshotInput};
+    use crate::index::{Index, SnapshotInput, StorageStores};
     use crate::objects::{NodeClaimObject, NodePoolObject};
 
     /// A listed store holding `objects` (as a watch's initial list leaves it).
@@ -162,6 +162,12 @@ mod restart {
             daemonsets: store(Vec::new()),
             pdbs: store(Vec::new()),
             nodeclasses: store(Vec::new()),
+            storage: StorageStores {
+                claims: store(Vec::new()),
+                volumes: store(Vec::new()),
+                classes: store(Vec::new()),
+                csinodes: store(Vec::new()),
+            },
         }
     }
 

@@ -1,10 +1,12 @@
-//! What the end-to-end tests share: the controller's RBAC (docs/controller.md lists the same
-//! rules), its ServiceAccount client, the CRDs, the general-purpose example, a Deployment, and
-//! starting the controller in-process with the kwok provider.
+//! What the end-to-end tests share: the controller's RBAC rendered from the Helm chart
+//! (`charts/joist`, the same objects a `helm install` creates), its ServiceAccount client, the
+//! CRDs, the general-purpose example, a Deployment, and starting the controller in-process with
+//! the kwok provider.
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,9 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, Pod, PodSpec, PodTemplateSpec, ResourceRequirements, ServiceAccount,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -26,48 +30,11 @@ use kube::{Api, Client};
 /// Generous: the machine these run on is small and often busy.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// The controller's permissions (docs/controller.md lists the same).
-pub fn rules() -> Vec<PolicyRule> {
-    let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
-        api_groups: Some(vec![group.to_owned()]),
-        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
-        verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
-        ..PolicyRule::default()
-    };
-    vec![
-        rule("", &["pods"], &["get", "list", "watch", "delete"]),
-        rule("", &["pods/eviction"], &["create"]),
-        rule(
-            "",
-            &["nodes"],
-            &["get", "list", "watch", "create", "patch", "delete"],
-        ),
-        rule("apps", &["daemonsets"], &["get", "list", "watch"]),
-        rule(
-            "policy",
-            &["poddisruptionbudgets"],
-            &["get", "list", "watch"],
-        ),
-        rule("karpenter.sh", &["nodepools"], &["get", "list", "watch"]),
-        rule("karpenter.sh", &["nodepools/status"], &["patch"]),
-        rule(
-            "karpenter.sh",
-            &["nodeclaims"],
-            &["get", "list", "watch", "create", "patch", "delete"],
-        ),
-        rule("karpenter.sh", &["nodeclaims/status"], &["patch"]),
-        rule(
-            "storage.k8s.io",
-            &["volumeattachments"],
-            &["get", "list", "watch"],
-        ),
-        rule(
-            "karpenter.k8s.aws",
-            &["ec2nodeclasses"],
-            &["get", "list", "watch"],
-        ),
-    ]
-}
+/// The Helm release (and so the ServiceAccount, whose name is the chart's full name `joist`)
+/// and its namespace, as upstream installs Karpenter.
+pub const RELEASE: &str = "joist";
+/// The release namespace: the ServiceAccount and the leader-election Role live here.
+pub const RELEASE_NAMESPACE: &str = "kube-system";
 
 pub fn named(name: &str) -> ObjectMeta {
     ObjectMeta {
@@ -76,57 +43,190 @@ pub fn named(name: &str) -> ObjectMeta {
     }
 }
 
-/// The controller's ServiceAccount with its RBAC, and a client configuration authenticating as
-/// it (the controller builds its own clients from it).
-pub async fn controller_config(control_plane: &ControlPlane) -> kube::Config {
+/// `helm template joist charts/joist --namespace kube-system` with the chart's defaults,
+/// through joist-testenv's pinned helm (its home inside `scratch`, so the user's repositories
+/// and plugins play no part): every rendered object.
+pub async fn render_chart(scratch: &Path) -> Vec<serde_json::Value> {
+    let helm = joist_testenv::helm()
+        .await
+        .unwrap_or_else(|err| panic!("helm is not available: {err}"));
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../../charts/joist");
+    let home = scratch.join("helm-home");
+    let run = helm.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&run)
+            .args(["template", RELEASE, chart, "--namespace", RELEASE_NAMESPACE])
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"))
+            .env_remove("KUBECONFIG")
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .expect("helm task")
+    .unwrap_or_else(|err| panic!("running {}: {err}", helm.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "helm template failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_yaml_ng::Deserializer::from_str(&stdout)
+        .map(|document| serde::Deserialize::deserialize(document).expect("rendered YAML"))
+        .filter(|object: &serde_json::Value| !object.is_null())
+        .collect()
+}
+
+/// Creates one rendered object through `api`; returns its `Kind/name`.
+async fn create_rendered<K>(api: Api<K>, object: serde_json::Value) -> String
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let object: K = serde_json::from_value(object).expect("a rendered object of its kind");
+    let id = format!(
+        "{}/{}",
+        K::kind(&()),
+        object.meta().name.as_deref().unwrap_or_default()
+    );
+    api.create(&PostParams::default(), &object)
+        .await
+        .unwrap_or_else(|err| panic!("creating {id}: {err}"));
+    id
+}
+
+/// Applies the chart's ServiceAccount and RBAC (ClusterRoles, Roles and their bindings, e.g. the
+/// namespaced Role for the leader Lease); the Deployment, Service and PDB are left out, the
+/// controller runs in-process instead. Returns `Kind/name` of what was created.
+pub async fn apply_chart_rbac(control_plane: &ControlPlane) -> Vec<String> {
     let admin = control_plane.client();
-    Api::<ServiceAccount>::namespaced(admin.clone(), "kube-system")
-        .create(
-            &PostParams::default(),
-            &ServiceAccount {
-                metadata: named("joist"),
-                ..ServiceAccount::default()
-            },
-        )
-        .await
-        .expect("service account");
-    Api::<ClusterRole>::all(admin.clone())
-        .create(
-            &PostParams::default(),
-            &ClusterRole {
-                metadata: named("joist"),
-                rules: Some(rules()),
-                ..ClusterRole::default()
-            },
-        )
-        .await
-        .expect("cluster role");
-    let binding = ClusterRoleBinding {
-        metadata: named("joist"),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
-            kind: "ClusterRole".to_owned(),
-            name: "joist".to_owned(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_owned(),
-            name: "joist".to_owned(),
-            namespace: Some("kube-system".to_owned()),
-            ..Subject::default()
-        }]),
-    };
-    Api::<ClusterRoleBinding>::all(admin)
-        .create(&PostParams::default(), &binding)
-        .await
-        .expect("binding");
+    let mut created = Vec::new();
+    for object in render_chart(control_plane.dir()).await {
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(RELEASE_NAMESPACE)
+            .to_owned();
+        let id = match object["kind"].as_str() {
+            Some("ServiceAccount") => {
+                let api = Api::<ServiceAccount>::namespaced(admin.clone(), &namespace);
+                create_rendered(api, object).await
+            }
+            Some("Role") => {
+                let api = Api::<Role>::namespaced(admin.clone(), &namespace);
+                create_rendered(api, object).await
+            }
+            Some("RoleBinding") => {
+                let api = Api::<RoleBinding>::namespaced(admin.clone(), &namespace);
+                create_rendered(api, object).await
+            }
+            Some("ClusterRole") => {
+                create_rendered(Api::<ClusterRole>::all(admin.clone()), object).await
+            }
+            Some("ClusterRoleBinding") => {
+                create_rendered(Api::<ClusterRoleBinding>::all(admin.clone()), object).await
+            }
+            _ => continue,
+        };
+        created.push(id);
+    }
+    created
+}
+
+/// The controller's ServiceAccount with the chart's RBAC, and a client configuration
+/// authenticating as it (the controller builds its own clients from it): every call the
+/// controller makes is authorised exactly as for the chart's Deployment.
+pub async fn controller_config(control_plane: &ControlPlane) -> kube::Config {
+    let created = apply_chart_rbac(control_plane).await;
+    assert!(
+        created
+            .iter()
+            .any(|id| id == &format!("ServiceAccount/{RELEASE}")),
+        "the chart rendered no ServiceAccount {RELEASE}: {created:?}"
+    );
     let path = control_plane
-        .service_account_kubeconfig("kube-system", "joist")
+        .service_account_kubeconfig(RELEASE_NAMESPACE, RELEASE)
         .await
         .expect("service account kubeconfig");
     let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
     kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
         .await
         .expect("config")
+}
+
+/// `GET path` on `address` (the controller's probe or metrics port): the whole response.
+pub async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    response
+}
+
+/// Asserts the controller's `/healthz` answers 200 (`when` says at which step, for the panic).
+pub async fn assert_healthy(controller: &joist_controller::RunningController, when: &str) {
+    let response = http_get(controller.health_address(), "/healthz").await;
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "/healthz {when}: {response}"
+    );
+}
+
+/// The Events about the object named `name` in `namespace` with `reason`.
+pub async fn events_about(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> Vec<k8s_openapi::api::core::v1::Event> {
+    let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), namespace);
+    let params = kube::api::ListParams::default()
+        .fields(&format!("involvedObject.name={name},reason={reason}"));
+    api.list(&params)
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+}
+
+/// Creates a NodePool from its JSON (retrying while the API catches up with the CRD).
+pub async fn create_nodepool(client: &Client, pool: serde_json::Value) {
+    let pool: NodePoolObject = serde_json::from_value(pool).expect("a NodePool");
+    eventually("NodePool created", WAIT, || {
+        let (api, pool) = (Api::<NodePoolObject>::all(client.clone()), pool.clone());
+        async move {
+            api.create(&PostParams::default(), &pool)
+                .await
+                .ok()
+                .map(|_| ())
+        }
+    })
+    .await
+    .expect("nodepool");
+}
+
+/// Node name → labels, of every node.
+pub async fn node_labels(client: &Client) -> BTreeMap<String, BTreeMap<String, String>> {
+    Api::<k8s_openapi::api::core::v1::Node>::all(client.clone())
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("nodes")
+        .items
+        .into_iter()
+        .map(|node| {
+            let name = node.metadata.name.clone().unwrap_or_default();
+            (name, node.metadata.labels.unwrap_or_default())
+        })
+        .collect()
 }
 
 /// A client as the controller's ServiceAccount.
@@ -287,8 +387,9 @@ pub fn running(pods: &[Pod]) -> usize {
 
 // === disruption e2e helpers (e2e_drift, e2e_expiration, e2e_blocking) ===
 
-/// Lets the controller's ServiceAccount write Events (the chart grants it; the minimal
-/// [`rules`] above do not), so tests can assert on what the controller publishes.
+/// Lets the controller's ServiceAccount write Events, so tests can assert on what the
+/// controller publishes. (Redundant since `controller_config` applies the chart's RBAC, which
+/// grants it; harmless.)
 pub async fn grant_events(admin: &Client) {
     let rule = PolicyRule {
         api_groups: Some(vec![String::new(), "events.k8s.io".to_owned()]),

@@ -21,12 +21,12 @@ use crate::scheduling::SchedulingSettings;
 pub enum SearchMode {
     /// Exactly upstream: prefix binary search for multi-node, one replacement at most, no floor.
     Upstream,
-    /// Upstream's search first, then joist's wider search (largest batch, per-pool and per-zone
-    /// prefixes, greedy non-prefix growth, N nodes into M ≤ N replacements) and the churn guard
-    /// (savings floor, no same-type-same-price replacement). The default: its multi-node search
-    /// starts from upstream's result and only returns another move when that saves strictly
-    /// more; its per-move rules differ (N → M, the floor), so a move upstream makes below the
-    /// floor is not made.
+    /// joist's search (`disruption/search.rs`) instead of upstream's multi-node search: the whole
+    /// budget-walked batch first, then prefixes, per-pool and per-zone groups and greedy
+    /// non-prefix growth; candidates ordered by estimated waste (`disruption/waste.rs`);
+    /// simulations packed cost-aware so N nodes may go into any M cheaper NodeClaims; and the
+    /// churn guard (a savings floor per disrupted node, no same-type-same-price replacement).
+    /// The default. A move upstream makes below the floor is not made.
     #[default]
     Joist,
 }
@@ -40,8 +40,8 @@ pub struct ConsolidationSettings {
     pub spot_to_spot: bool,
     /// Upstream-exact or joist search.
     pub search: SearchMode,
-    /// Joist mode only: moves saving less than this many dollars per hour are not made (the
-    /// churn floor). Upstream mode makes any strictly cheaper move.
+    /// Joist mode only: moves saving less than this many dollars per hour **per disrupted
+    /// node** are not made (the churn floor). Upstream mode makes any strictly cheaper move.
     pub min_savings: f64,
     /// Multi-node consolidation considers at most this many candidates (upstream: 100).
     pub multi_node_max_candidates: usize,
@@ -51,8 +51,12 @@ pub struct ConsolidationSettings {
     pub multi_node_max_simulations: usize,
     /// The single-node walk's work budget in simulations (upstream: a 3-minute timeout).
     pub single_node_max_simulations: usize,
-    /// Joist mode: simulations the wider search may spend after upstream's search.
+    /// Joist mode: simulations the wider search may spend.
     pub joist_search_max_simulations: usize,
+    /// Joist mode: the most candidates one command may take (upstream's batch cap is
+    /// [`Self::multi_node_max_candidates`], 100). Budgets bound every batch anyway; this bounds
+    /// the size of one simulation (250 keeps a pass at 5,000 nodes within a few seconds).
+    pub joist_max_candidates: usize,
 }
 
 impl Default for ConsolidationSettings {
@@ -66,6 +70,7 @@ impl Default for ConsolidationSettings {
             multi_node_max_simulations: 16,
             single_node_max_simulations: 200,
             joist_search_max_simulations: 24,
+            joist_max_candidates: 250,
         }
     }
 }
@@ -200,9 +205,9 @@ pub(crate) fn decide(
             Computed::Command(command)
         }
         1 => replace_one(input, settings, candidates, method, claims),
-        n if joist && candidates.len() > 1 && n <= candidates.len() => {
-            replace_many(input, settings, candidates, claims)
-        }
+        // joist: N nodes into any M cheaper NodeClaims (cost-aware packing may split even one
+        // node's pods when that is cheaper, e.g. over small spot types).
+        _ if joist => replace_many(input, settings, candidates, claims),
         n => Computed::NoOp(Some(format!(
             "Can't remove without creating {n} candidates"
         ))),
@@ -219,13 +224,17 @@ pub(crate) fn decide(
     }
 }
 
-/// Joist's churn guard: no move below the savings floor, and no replacement whose launch
+/// Joist's churn guard: no move below the savings floor ([`ConsolidationSettings::min_savings`]
+/// per candidate), and no replacement whose launch
 /// choice is a candidate's own instance type at no lower price.
 fn churn_guard(settings: &ConsolidationSettings, command: &Command) -> Option<String> {
-    if command.savings < settings.min_savings {
+    // Per disrupted node: a large batch must pay for every node it disrupts, or each pass could
+    // churn a tenth of the fleet for a cent (and passes would take ages to converge).
+    let floor = settings.min_savings * command.candidates.len().max(1) as f64;
+    if command.savings < floor {
         return Some(format!(
-            "Savings ${:.4}/h are below the consolidation floor ${:.4}/h",
-            command.savings, settings.min_savings
+            "Savings ${:.4}/h are below the consolidation floor ${floor:.4}/h",
+            command.savings
         ));
     }
     let same = command.replacements.iter().any(|r| {

@@ -24,6 +24,7 @@ mod single_node;
 mod static_capacity;
 mod static_drift;
 mod validation;
+mod waste;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 //! prefix of the candidates (by savings ratio, within budgets, at most 100) that can go at once
 //! with at most one cheaper replacement, found by binary search.
 //!
+//! In [`SearchMode::Joist`] the search is joist's instead (`disruption/search.rs`).
+//!
 //! Upstream bounds the search by a 1-minute wall-clock timeout. The core reads no clock, so the
 //! bound is a budget of work instead: [`ConsolidationSettings::multi_node_max_simulations`]
 //! simulations. When it runs out the last valid command is returned and
@@ -21,7 +23,10 @@ pub fn multi_node_consolidation(
     rng: &mut SeededRng,
 ) -> ConsolidationDecision {
     let mut decision = ConsolidationDecision::default();
-    let listed = list_candidates(input, &mut decision);
+    let mut listed = list_candidates(input, &mut decision);
+    if settings.search == SearchMode::Joist {
+        listed = super::waste::order_by_waste(input, listed);
+    }
     let mut remaining = remaining_budgets(input);
     let mut candidates = Vec::with_capacity(listed.len());
     // Walking in savings-ratio order and spending budget as we go means every prefix (and, for
@@ -35,13 +40,12 @@ pub fn multi_node_consolidation(
             _ => decision.budget_limited = true,
         }
     }
-    let mut simulator = Simulator::new(*input, &settings.scheduling);
-    let (mut command, timed_out) =
-        first_n_consolidation(&mut simulator, settings, &candidates, rng);
+    let mut simulator = Simulator::for_consolidation(*input, settings);
+    let (command, timed_out) = match settings.search {
+        SearchMode::Upstream => first_n_consolidation(&mut simulator, settings, &candidates, rng),
+        SearchMode::Joist => search::search(&mut simulator, settings, &candidates, rng),
+    };
     decision.timed_out = timed_out;
-    if settings.search == SearchMode::Joist {
-        command = search::improve(&mut simulator, settings, &candidates, command, rng);
-    }
     decision.command = command;
     decision.simulations = simulator.runs();
     decision

@@ -1,6 +1,6 @@
 //! Pricing replacements (spec core §4.9, the replace half of upstream `computeConsolidation`):
 //! which instance types a replacement NodeClaim may keep, the spot-to-spot rules, forced spot,
-//! and joist's N → M ≤ N replacements.
+//! and joist's N → M replacements.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -116,10 +116,12 @@ fn spot_to_spot(
     Ok(finish(types, claim, requirements, &options))
 }
 
-/// Joist's N → M ≤ N replacements (several candidates, several NodeClaims): every replacement
+/// Joist's N → M replacements (one or more candidates, several NodeClaims): every replacement
 /// keeps only options whose worst launch price keeps the total strictly below the candidates'
 /// price whatever the others launch. M < N packs small nodes into fewer larger ones; M = N
-/// batches replacements that single-node consolidation would make one pass at a time.
+/// batches replacements that single-node consolidation would make one pass at a time; M > N
+/// spreads pods over more, smaller nodes when those are cheaper in total (cheap small spot
+/// types).
 pub(super) fn replace_many(
     input: &DisruptionInput<'_>,
     settings: &ConsolidationSettings,
@@ -130,6 +132,7 @@ pub(super) fn replace_many(
     let all_spot = candidates
         .iter()
         .all(|c| c.capacity_type.as_deref() == Some(CAPACITY_TYPE_SPOT));
+    let single_spot = all_spot && candidates.len() == 1;
     if all_spot && !settings.spot_to_spot {
         return Computed::NoOp(Some(
             "SpotToSpotConsolidation is disabled, can't replace a spot node with a spot node"
@@ -168,6 +171,17 @@ pub(super) fn replace_many(
         // total strictly below the candidates' price.
         let bound = candidate_price - (total - worst);
         match on_demand_to_cheaper(&types, claim, bound) {
+            // Upstream's single-node spot-to-spot rule holds for a split replacement too: one
+            // spot node moves only when every NodeClaim keeps 15 cheaper options.
+            Ok(replacement)
+                if single_spot && replacement.options.len() < MIN_SPOT_TO_SPOT_OPTIONS =>
+            {
+                return Computed::NoOp(Some(format!(
+                    "SpotToSpotConsolidation requires {MIN_SPOT_TO_SPOT_OPTIONS} cheaper \
+                     instance type options than the current candidate to consolidate, got {}",
+                    replacement.options.len()
+                )));
+            }
             Ok(replacement) => replacements.push(replacement),
             Err(message) => return Computed::NoOp(Some(message)),
         }

@@ -1,22 +1,26 @@
 //! joist's consolidation search (beyond upstream; [`SearchMode::Joist`]).
 //!
-//! Upstream's multi-node search only tries prefixes of the candidate list: when the second
-//! candidate cannot join the first (say, its pods need another zone), every prefix fails and
-//! multi-node consolidation stops, even if the first and third could merge into one cheaper node.
-//! After upstream's search, joist also tries:
-//! 0. the largest batch directly (with N → M replacements, validity is not monotone in size);
-//! 1. greedy growth: starting from the best move so far, add each remaining candidate (savings
-//!    ratio order) and keep it when the move saves strictly more (two thirds of the budget);
-//! 2. the prefix binary search within each NodePool's candidates (a prefix mixing pools needs
-//!    a NodeClaim per pool, so upstream's search stalls on multi-pool clusters), then within
-//!    each group sharing NodePool, zone and capacity type (zonal pods).
+//! Upstream's multi-node search binary-searches prefixes of at most 100 candidates for a move
+//! with at most one replacement. Each pass then removes at most ~100 nodes, a prefix that mixes
+//! pools or zones fails as a whole, and merged NodeClaims land on the largest (rarely the
+//! cheapest) types. joist's multi-node search, run instead of upstream's in joist mode, tries in
+//! order, within [`ConsolidationSettings::joist_search_max_simulations`] simulations:
+//! 1. the whole budget-walked candidate list (up to
+//!    [`ConsolidationSettings::joist_max_candidates`]) in one move; when it is valid it is the
+//!    command (one simulation: the common case while the cluster is far from packed);
+//! 2. the prefix binary search over that list, with joist's rules;
+//! 3. when no prefix works, each NodePool's candidates, then each group sharing NodePool, zone
+//!    and capacity type: the whole group, then its prefix binary search;
+//! 4. when still nothing is found, greedy growth: add each candidate (in list order) to the
+//!    move and keep it when the move then saves strictly more, until the budget is spent.
 //!
-//! Together with [`super::consolidation`]'s N → M ≤ N replacements ("pack N small nodes into
-//! fewer larger nodes") this finds moves the prefix search cannot. Safety is unchanged: every
-//! subset is drawn from the budget-walked candidate list (so it respects every pool's budget),
-//! candidates already exclude do-not-disrupt nodes and pods and PDB-blocked pods, and each
-//! move is a full scheduling simulation judged by the same rules as upstream's. The search
-//! spends at most [`ConsolidationSettings::joist_search_max_simulations`] simulations.
+//! Moves are judged by [`super::consolidation`]'s joist rules: N nodes into any M cheaper
+//! NodeClaims packed cost-aware ([`Simulator::for_consolidation`]), and the churn guard (savings
+//! of at least [`ConsolidationSettings::min_savings`] per disrupted node, never a candidate's
+//! own type at no lower price). Safety is upstream's: every subset is drawn from the
+//! budget-walked candidate list (so it respects every pool's `Underutilized` budget),
+//! candidates already exclude do-not-disrupt nodes and pods and nodes with PDB-blocked pods,
+//! and each move is a full scheduling simulation that must place every bound pod.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,64 +29,83 @@ use super::multi_node::{first_n_consolidation, valid_command};
 use super::{Candidate, Command, Simulator};
 use crate::rng::SeededRng;
 
-/// Improves on `best` (upstream's multi-node result) within the joist search budget; returns
-/// `best` unless a move saving strictly more is found.
-pub(crate) fn improve(
+/// joist's multi-node search over `candidates` (budget-walked, savings-ratio order). Returns
+/// the best move found and whether the simulation budget ran out before the search ended.
+pub(crate) fn search(
     simulator: &mut Simulator<'_>,
     settings: &ConsolidationSettings,
     candidates: &[Candidate],
-    mut best: Option<Command>,
     rng: &mut SeededRng,
-) -> Option<Command> {
+) -> (Option<Command>, bool) {
     debug_assert_eq!(settings.search, SearchMode::Joist);
     let budget_end = simulator.runs() + settings.joist_search_max_simulations;
-    // Upstream's batch cap holds in joist mode too: a command already at the cap is kept.
-    let largest = candidates.len().min(settings.multi_node_max_candidates + 1);
-    if best.as_ref().is_some_and(|b| b.candidates.len() >= largest) {
-        return best;
+    let largest = candidates.len().min(settings.joist_max_candidates);
+    if largest < 2 {
+        // One candidate: joist's multi-node also makes a single move (judged by single-node
+        // rules), so a pass needs no single-node walk for it.
+        let single = candidates
+            .first()
+            .and_then(|c| valid_command(simulator, settings, std::slice::from_ref(c), rng));
+        return (single, false);
     }
-    // Validity is not monotone in the batch size once N → M replacements are allowed (three
-    // nodes may need an unaffordable odd replacement where four pair up), so the largest batch
-    // gets one direct try.
-    if largest >= 2 && simulator.runs() < budget_end {
-        let found = valid_command(simulator, settings, &candidates[..largest], rng);
-        best = better(best, found);
+    let whole = &candidates[..largest];
+    if let Some(command) = valid_command(simulator, settings, whole, rng) {
+        return (Some(command), false);
     }
-    // Greedy growth first, with two thirds of what is left: it batches the moves single-node
-    // consolidation would make one pass at a time, which is most of the work once the easy
-    // deletes are done. The group searches get the rest.
-    let left = budget_end.saturating_sub(simulator.runs());
-    let grow_end = simulator.runs() + left * 2 / 3;
-    let search = Search {
-        settings,
-        candidates,
-        largest,
-    };
-    best = search.grow(simulator, best, grow_end, rng);
-    for group in groups(candidates) {
-        let left = budget_end.saturating_sub(simulator.runs());
-        if left == 0 {
-            break;
+    let mut best = prefix_search(simulator, settings, whole, budget_end, rng);
+    if best.is_none() {
+        // No prefix works: the list may mix pools or zones that cannot share NodeClaims.
+        for group in groups(whole) {
+            if simulator.runs() >= budget_end {
+                return (best, true);
+            }
+            let found = valid_command(simulator, settings, &group, rng)
+                .or_else(|| prefix_search(simulator, settings, &group, budget_end, rng));
+            best = better(best, found);
         }
-        let bounded = ConsolidationSettings {
-            multi_node_max_simulations: left,
-            ..settings.clone()
-        };
-        let (found, _) = first_n_consolidation(simulator, &bounded, &group, rng);
-        best = better(best, found);
     }
-    best
+    if best.is_none() {
+        // Nothing found in shape: grow a non-prefix move one candidate at a time. Growing a
+        // found move instead would spend a simulation per candidate for little: the next pass
+        // takes the rest of the list anyway.
+        let grow = Grow {
+            settings,
+            candidates: whole,
+        };
+        best = grow.grow(simulator, best, budget_end, rng);
+    }
+    (best, simulator.runs() >= budget_end)
+}
+
+/// The prefix binary search (upstream's shape, joist's rules and batch cap) over prefixes
+/// shorter than `candidates`, stopping at `budget_end`.
+fn prefix_search(
+    simulator: &mut Simulator<'_>,
+    settings: &ConsolidationSettings,
+    candidates: &[Candidate],
+    budget_end: usize,
+    rng: &mut SeededRng,
+) -> Option<Command> {
+    let left = budget_end.saturating_sub(simulator.runs());
+    if left == 0 || candidates.len() < 3 {
+        return None;
+    }
+    let bounded = ConsolidationSettings {
+        multi_node_max_simulations: left,
+        multi_node_max_candidates: candidates.len() - 2,
+        ..settings.clone()
+    };
+    first_n_consolidation(simulator, &bounded, candidates, rng).0
 }
 
 /// What the greedy growth works on.
-struct Search<'s> {
+struct Grow<'s> {
     settings: &'s ConsolidationSettings,
+    /// The candidates it may add, in order; all of them together is the batch cap.
     candidates: &'s [Candidate],
-    /// The batch cap.
-    largest: usize,
 }
 
-impl Search<'_> {
+impl Grow<'_> {
     /// Greedy growth from `best`: each remaining candidate, in savings-ratio order, joins the
     /// move when the move then saves strictly more; stops at the batch cap or `budget_end`.
     fn grow(
@@ -96,7 +119,7 @@ impl Search<'_> {
             .as_ref()
             .map_or_else(Vec::new, |c| c.candidates.clone());
         for candidate in self.candidates {
-            if simulator.runs() >= budget_end || chosen.len() >= self.largest {
+            if simulator.runs() >= budget_end || chosen.len() + 1 >= self.candidates.len() {
                 break;
             }
             if chosen.iter().any(|c| c.node == candidate.node) {

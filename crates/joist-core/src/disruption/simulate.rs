@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::DisruptionInput;
+use super::consolidation::{ConsolidationSettings, SearchMode};
 use crate::instancetype::InstanceType;
 use crate::labels::CAPACITY_TYPE_SPOT;
 use crate::labels::{CAPACITY_TYPE, CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_RESERVED};
@@ -164,15 +165,39 @@ pub struct Simulator<'a> {
 // === impl Simulator ===
 
 impl<'a> Simulator<'a> {
-    /// Prepares simulations of `input`'s snapshot solved with `settings`.
+    /// Prepares simulations of `input`'s snapshot solved with `settings` and upstream's greedy
+    /// packing (upstream's consolidation simulation).
     pub fn new(input: DisruptionInput<'a>, settings: &SchedulingSettings) -> Self {
+        // Upstream's greedy packing: a node's pods stay on one NodeClaim while some type holds
+        // them, which is what a single replacement needs. joist's cost-aware re-packing would
+        // split them over several cheaper NodeClaims, which upstream's rules refuse ("Can't
+        // remove without creating N candidates").
+        Self::with_packing(input, settings, PackingPolicy::Upstream)
+    }
+
+    /// The simulator consolidation uses under `settings`: upstream's greedy packing in
+    /// [`SearchMode::Upstream`], joist's cost-aware packing in [`SearchMode::Joist`], whose
+    /// N → M replacements accept several NodeClaims and so can launch the cheapest mix (e.g.
+    /// many small cheap spot nodes where greedy packing would pick one large dear one).
+    /// Deciding and validating a command must use the same packing, or the re-simulation of
+    /// a joist command would differ from the decision's.
+    pub fn for_consolidation(input: DisruptionInput<'a>, settings: &ConsolidationSettings) -> Self {
+        let packing = match settings.search {
+            SearchMode::Upstream => PackingPolicy::Upstream,
+            SearchMode::Joist => PackingPolicy::CostAware,
+        };
+        Self::with_packing(input, &settings.scheduling, packing)
+    }
+
+    /// Prepares simulations solved with `settings` and the packing policy `packing`.
+    pub fn with_packing(
+        input: DisruptionInput<'a>,
+        settings: &SchedulingSettings,
+        packing: PackingPolicy,
+    ) -> Self {
         let mut settings = settings.clone();
         settings.reserved_offering_mode = ReservedOfferingMode::Fallback;
-        // Upstream's greedy packing: a node's pods stay on one NodeClaim while some type holds
-        // them, which is what a replacement needs. joist's cost-aware re-packing would split
-        // them over several cheaper NodeClaims, and consolidation refuses those ("Can't remove
-        // without creating N candidates").
-        settings.packing_policy = PackingPolicy::Upstream;
+        settings.packing_policy = packing;
         let mut work = input.snapshot.clone();
         apply_consolidation_windows(&input, &mut work);
         let node_index = work

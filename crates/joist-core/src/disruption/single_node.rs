@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::consolidation::{
-    Computed, ConsolidationDecision, ConsolidationSettings, Method, compute_consolidation,
-    list_candidates, remaining_budgets,
+    Computed, ConsolidationDecision, ConsolidationSettings, Method, SearchMode,
+    compute_consolidation, list_candidates, remaining_budgets,
 };
 use super::{Candidate, DisruptionInput, Simulator, balanced_approves, balanced_scores};
 use crate::rng::SeededRng;
@@ -25,9 +25,14 @@ pub fn single_node_consolidation(
     rng: &mut SeededRng,
 ) -> ConsolidationDecision {
     let mut decision = ConsolidationDecision::default();
-    let ordered = interleave_by_nodepool(list_candidates(input, &mut decision), unseen_first);
+    let mut listed = list_candidates(input, &mut decision);
+    if settings.search == SearchMode::Joist {
+        // joist: the walk looks at the nodes with the most to give first (`waste.rs`).
+        listed = super::waste::order_by_waste(input, listed);
+    }
+    let ordered = interleave_by_nodepool(listed, unseen_first);
     let remaining = remaining_budgets(input);
-    let mut simulator = Simulator::new(*input, &settings.scheduling);
+    let mut simulator = Simulator::for_consolidation(*input, settings);
     for (position, candidate) in ordered.iter().enumerate() {
         if simulator.runs() >= settings.single_node_max_simulations {
             decision.timed_out = true;

@@ -81,7 +81,9 @@ pub fn validate_command(
     rng: &mut SeededRng,
 ) -> Result<(), ValidationError> {
     let fresh = validate_candidates(input, command)?;
-    let mut simulator = Simulator::new(*input, &settings.scheduling);
+    // The decision's packing (joist commands are packed cost-aware), or a fresh simulation of
+    // a joist command would differ from the one that made it.
+    let mut simulator = Simulator::for_consolidation(*input, settings);
     let names: Vec<&str> = fresh.iter().map(|c| c.node.as_str()).collect();
     let result = simulator
         .simulate(&names, rng)

@@ -8,6 +8,8 @@
 //!   [`Requirement::intersection`] and value picking ([`Requirement::any`]).
 //! * [`Requirements`] is a conjunction keyed by label key with upstream's `Add`, `Get`,
 //!   `Intersects` and `Compatible` (error texts included).
+//! * [`Interner`] makes separately built requirements share equal keys, values and
+//!   requirements (a catalog's instance types repeat almost all of theirs).
 //!
 //! This is the scheduler's hottest code (pods × nodes × instance types): membership, overlap and
 //! compatibility checks never allocate, and values are shared `Arc<str>`s in sorted slices.
@@ -17,6 +19,7 @@
 //! [`Requirement::normalized`] rewrites a hand-built requirement.
 
 mod compat;
+mod interner;
 mod operator;
 mod requirement;
 mod set;
@@ -28,6 +31,7 @@ mod proptests;
 mod tests;
 
 pub use compat::{IncompatibleError, KeyConflict};
+pub use interner::Interner;
 pub use operator::{NodeSelectorRequirement, Operator};
 pub use requirement::Requirement;
 pub use set::Requirements;

@@ -195,6 +195,17 @@ impl Requirement {
         self
     }
 
+    /// The same requirement over `key` and `values`, which must equal its own (the
+    /// [`Interner`](super::Interner) passes shared copies of them).
+    pub(super) fn with_shared_parts(&self, key: Arc<str>, values: Values) -> Self {
+        debug_assert!(*key == *self.key && values == self.values);
+        Self {
+            key,
+            values,
+            ..self.clone()
+        }
+    }
+
     /// The one constructor every other goes through.
     fn raw(key: Arc<str>, complement: bool, values: Values, bounds: Bounds) -> Self {
         Self {

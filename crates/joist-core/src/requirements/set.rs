@@ -53,6 +53,13 @@ impl Requirements {
         out
     }
 
+    /// Requirements from `items`, which are already sorted by key with unique keys (as another
+    /// `Requirements`' items are).
+    pub(super) fn from_sorted_unique(items: Vec<Requirement>) -> Self {
+        debug_assert!(items.windows(2).all(|w| w[0].key() < w[1].key()));
+        Self { items }
+    }
+
     /// Adds a requirement; if its key is already present the stored requirement becomes the
     /// intersection of both (`minValues` = max).
     pub fn add(&mut self, requirement: Requirement) {

@@ -169,7 +169,7 @@ impl Replica {
         let mut counts = BTreeMap::new();
         for record in self.records() {
             if message(&record) == Some(text)
-                && let Some(claim) = record["fields"]["NodeClaim"].as_str()
+                && let Some(claim) = record["NodeClaim"]["name"].as_str()
             {
                 *counts.entry(claim.to_owned()).or_insert(0) += 1;
             }
@@ -201,8 +201,9 @@ impl Replica {
     }
 }
 
+/// The message of one log line (upstream's zap shape: `docs/controller.md`, "Logs").
 fn message(record: &Value) -> Option<&str> {
-    record["fields"]["message"].as_str()
+    record["message"].as_str()
 }
 
 /// The last `lines` lines of `text`.

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use chrono::DateTime;
 use joist_aws::labels::INSTANCE_CATEGORY;
 use joist_core::disruption::{
-    Command, DisruptionInput, NodeDisruptionState, PdbStatus, PoolDisruption, Simulator,
+    Command, ConsolidationSettings, DisruptionInput, NodeDisruptionState, PdbStatus,
+    PoolDisruption, Simulator,
 };
 use joist_core::instancetype::InstanceType;
 use joist_core::labels::{
@@ -31,7 +32,6 @@ use joist_core::labels::{
 use joist_core::requirements::{Operator, Requirement, Requirements};
 use joist_core::resources::{Quantity, ResourceList, names};
 use joist_core::rng::SeededRng;
-use joist_core::scheduling::SchedulingSettings;
 use joist_core::snapshot::{
     IntOrString, LabelSelector, Node, NodeClassRef, NodePool, OwnerReference, Pod, PodConstraints,
     PodDisruptionBudget, PodPhase, Snapshot,
@@ -142,17 +142,33 @@ impl Cluster {
         by_pool
     }
 
+    /// Node count per (NodePool, instance type, capacity type), for `--trace`.
+    pub fn type_counts(&self) -> BTreeMap<(String, String, String), usize> {
+        let mut counts = BTreeMap::new();
+        for node in &self.snapshot.nodes {
+            let label = |key: &str| node.labels.get(key).cloned().unwrap_or_default();
+            let key = (
+                node.nodepool.clone().unwrap_or_default(),
+                label(INSTANCE_TYPE),
+                label(CAPACITY_TYPE),
+            );
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
+    }
+
     /// Applies a command as the driver would once it succeeded: replacements launch (cheapest
     /// option, cheapest compatible offering), pods move where the simulation put them, the
     /// candidates go.
     pub fn apply(
         &mut self,
         command: &Command,
-        settings: &SchedulingSettings,
+        settings: &ConsolidationSettings,
         rng: &mut SeededRng,
     ) -> Result<(), BenchError> {
         let names: Vec<&str> = command.candidates.iter().map(|c| c.node.as_str()).collect();
-        let result = Simulator::new(self.input(), settings)
+        // The decision's simulator (same packing), so pods go where the decision put them.
+        let result = Simulator::for_consolidation(self.input(), settings)
             .simulate(&names, rng)
             .map_err(|e| BenchError::Apply(e.to_string()))?;
         let mut destination: BTreeMap<usize, String> = result

@@ -13,6 +13,8 @@
 //! upstream's search instead. Command validation (§4.11) is skipped: nothing changes between
 //! the decision and its validation here.
 //!
+//! `--trace` prints one line per applied command to stderr (pass time, method, sizes, cost).
+//!
 //! Each size runs in a child process of this binary so `peak_rss_mb` is that size's alone.
 
 pub mod cluster;
@@ -27,7 +29,7 @@ use joist_core::disruption::{
     single_node_consolidation,
 };
 use joist_core::rng::SeededRng;
-use joist_core::scheduling::{Plan, solve};
+use joist_core::scheduling::{NewNodeClaim, Plan, solve};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -155,8 +157,30 @@ fn pass(
     single.command.map(|command| (2, command))
 }
 
+/// The cheapest instance type a NodeClaim of `snapshot`'s plan may launch (for `--trace`).
+fn cheapest_type(snapshot: &joist_core::snapshot::Snapshot, nodeclaim: &NewNodeClaim) -> String {
+    let price = |it: &joist_core::instancetype::InstanceType| {
+        it.cheapest_compatible_price(&nodeclaim.requirements)
+    };
+    snapshot
+        .instance_types
+        .get(&nodeclaim.nodepool)
+        .and_then(|types| {
+            types
+                .iter()
+                .filter(|it| nodeclaim.instance_types.iter().any(|n| **n == *it.name))
+                .min_by(|a, b| price(a).total_cmp(&price(b)))
+        })
+        .map(|it| it.name.clone())
+        .unwrap_or_default()
+}
+
 /// Measures one size in this process.
-pub fn measure(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement, BenchError> {
+pub fn measure(
+    size: &str,
+    max_seconds: f64,
+    trace: bool,
+) -> Result<ConsolidationMeasurement, BenchError> {
     let (node_count, mode) = parse_size(size)?;
     let mut cluster = cluster::generate(node_count)?;
     let settings = settings(mode);
@@ -167,6 +191,7 @@ pub fn measure(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement,
     super::check_all_placed(&repack, &plan)?;
     let repack_cost = plan_cost(&repack, &plan)?;
     let mut repack_cost_by_pool: BTreeMap<String, f64> = BTreeMap::new();
+    let mut repack_types: BTreeMap<(String, String), usize> = BTreeMap::new();
     for nodeclaim in &plan.new_nodeclaims {
         let single = Plan {
             new_nodeclaims: vec![nodeclaim.clone()],
@@ -175,6 +200,12 @@ pub fn measure(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement,
         *repack_cost_by_pool
             .entry(nodeclaim.nodepool.clone())
             .or_default() += plan_cost(&repack, &single)?;
+        if trace {
+            let cheapest = cheapest_type(&repack, nodeclaim);
+            *repack_types
+                .entry((nodeclaim.nodepool.clone(), cheapest))
+                .or_default() += 1;
+        }
     }
     drop(repack);
     let mut rng = SeededRng::new(cluster::SEED);
@@ -194,12 +225,27 @@ pub fn measure(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement,
             converged = true;
             break;
         };
-        cluster.apply(&command, &settings.scheduling, &mut rng)?;
+        cluster.apply(&command, &settings, &mut rng)?;
         by_method[method] += 1;
         passes += 1;
+        if trace {
+            eprintln!(
+                "pass {passes}: {seconds:.2}s method {method} {} -> {} replacement(s), \
+                 saves ${:.3}/h; {} nodes, ${:.2}/h",
+                command.candidates.len(),
+                command.replacements.len(),
+                command.savings,
+                cluster.snapshot.nodes.len(),
+                cluster.cost()
+            );
+        }
     }
     let seconds = first.unwrap_or_default();
     let cost_after = cluster.cost();
+    if trace {
+        eprintln!("repack first options: {repack_types:?}");
+        eprintln!("after: {:?}", cluster.type_counts());
+    }
     Ok(ConsolidationMeasurement {
         case: CASE.into(),
         nodes: node_count,
@@ -228,7 +274,11 @@ pub fn measure(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement,
 }
 
 /// Runs `size` in a child process of this binary and reads back its JSON line.
-fn measure_in_child(size: &str, max_seconds: f64) -> Result<ConsolidationMeasurement, BenchError> {
+fn measure_in_child(
+    size: &str,
+    max_seconds: f64,
+    trace: bool,
+) -> Result<ConsolidationMeasurement, BenchError> {
     let child_error = |detail: String| BenchError::Child {
         size: size.into(),
         detail,
@@ -237,6 +287,7 @@ fn measure_in_child(size: &str, max_seconds: f64) -> Result<ConsolidationMeasure
     let mut child = Process::new(exe)
         .args([CASE, "--size", size, "--json", "--in-process"])
         .arg(format!("--max-seconds={max_seconds}"))
+        .args(trace.then_some("--trace"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -283,6 +334,7 @@ fn print(json: bool, m: &ConsolidationMeasurement) {
 pub fn run_cli(args: &[String]) -> ExitCode {
     let json = args.iter().any(|a| a == "--json");
     let in_process = args.iter().any(|a| a == "--in-process");
+    let trace = args.iter().any(|a| a == "--trace");
     let mut sizes: Vec<String> = args
         .windows(2)
         .filter(|w| w[0] == "--size")
@@ -304,9 +356,9 @@ pub fn run_cli(args: &[String]) -> ExitCode {
     let mut failed = false;
     for size in &sizes {
         let result = if in_process {
-            measure(size, max_seconds)
+            measure(size, max_seconds, trace)
         } else {
-            measure_in_child(size, max_seconds)
+            measure_in_child(size, max_seconds, trace)
         };
         match result {
             Ok(m) => print(json, &m),
@@ -365,9 +417,7 @@ mod tests {
         let mut unseen = Vec::new();
         let (_, command) =
             pass(&cluster, &settings, &mut unseen, &mut rng).expect("an under-utilised cluster");
-        cluster
-            .apply(&command, &settings.scheduling, &mut rng)
-            .expect("apply");
+        cluster.apply(&command, &settings, &mut rng).expect("apply");
         assert!(cluster.cost() < before);
         let nodes: std::collections::BTreeSet<&str> = cluster
             .snapshot

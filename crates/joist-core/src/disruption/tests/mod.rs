@@ -15,6 +15,7 @@ mod checklist_candidates;
 mod checklist_consolidation;
 mod checklist_lifecycle;
 mod emptiness;
+mod joist_search;
 mod search;
 mod simulate;
 mod validation;

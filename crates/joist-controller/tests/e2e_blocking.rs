@@ -13,10 +13,9 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use joist_controller::settings::Settings;
-use joist_testenv::{ControlPlane, eventually};
+use joist_testenv::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -25,9 +24,9 @@ use kube::{Api, Client};
 use serde_json::json;
 
 use support::{
-    WAIT, app_pods, apply_example, controller_config, events_with_reason, four_cpu_requirements,
-    grant_events, install_crds, is_disrupting, managed_nodes, nodeclaims, patch_default_nodepool,
-    replaced, settings, sized_deployment, start_with, true_condition_reason,
+    WAIT, app_pods, disruption_cluster, disruption_settings, events_with_reason,
+    four_cpu_requirements, is_disrupting, managed_nodes, nodeclaims, patch_default_nodepool,
+    replaced, sized_deployment, start_with, true_condition_reason,
 };
 
 const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
@@ -80,31 +79,14 @@ async fn blocked_event(admin: &Client, node: &str, prefix: &str) {
 async fn do_not_disrupt_pods_and_blocking_pdbs_hold_their_nodes_until_removed() {
     let began = Instant::now();
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    patch_default_nodepool(
-        &admin,
-        json!({"spec": {
-            "disruption": {"consolidateAfter": "Never", "budgets": [{"nodes": "100%"}]},
-            "template": {"spec": {"requirements": four_cpu_requirements()}},
-        }}),
-    )
+    let cluster = disruption_cluster(json!({"spec": {
+        "disruption": {"consolidateAfter": "Never", "budgets": [{"nodes": "100%"}]},
+        "template": {"spec": {"requirements": four_cpu_requirements()}},
+    }}))
     .await;
-    let config = controller_config(&control_plane).await;
-    grant_events(&admin).await;
-    let settings = Settings {
-        disruption_validation_delay: Duration::from_secs(1),
-        ..settings()
-    };
-    let controller = start_with(&config, &settings).await;
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
+    let admin = cluster.admin.clone();
+    let config = cluster.config.clone();
+    let controller = cluster.controller;
     let pdb: PodDisruptionBudget = serde_json::from_value(json!({
         "metadata": {"name": "budgeted"},
         "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "budgeted"}}},
@@ -139,7 +121,7 @@ async fn do_not_disrupt_pods_and_blocking_pdbs_hold_their_nodes_until_removed() 
     )
     .await;
     let blocking = Instant::now();
-    let _controller = start_with(&config, &settings).await;
+    let _controller = start_with(&config, &disruption_settings()).await;
     eventually("both NodeClaims Drifted", WAIT, || {
         let (admin, claims) = (
             admin.clone(),

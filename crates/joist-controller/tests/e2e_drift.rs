@@ -11,18 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use joist_controller::settings::Settings;
-use joist_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
 use support::{
-    WAIT, apply_example, condition_true, controller_config, events_with_reason,
-    four_cpu_requirements, grant_events, install_crds, is_disrupting, managed_nodes, nodeclaims,
-    patch_default_nodepool, replaced, settings, sized_deployment, start_with,
-    true_condition_reason,
+    WAIT, disruption_cluster, events_with_reason, four_cpu_requirements, is_disrupting,
+    managed_nodes, nodeclaims, one_initialized_node_per_pod, patch_default_nodepool, replaced,
+    sized_deployment, true_condition_reason,
 };
 
 const REPLICAS: usize = 3;
@@ -62,32 +59,13 @@ async fn sample(admin: kube::Client, samples: Arc<Samples>) {
 async fn a_template_change_replaces_drifted_nodes_one_at_a_time() {
     let began = Instant::now();
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    // Only drift may disrupt (no emptiness or consolidation), one node at a time.
-    patch_default_nodepool(
-        &admin,
-        json!({"spec": {
-            "disruption": {"consolidateAfter": "Never", "budgets": [{"nodes": "1"}]},
-            "template": {"spec": {"requirements": four_cpu_requirements()}},
-        }}),
-    )
+    let cluster = disruption_cluster(json!({"spec": {
+        "disruption": {"consolidateAfter": "Never", "budgets": [{"nodes": "1"}]},
+        "template": {"spec": {"requirements": four_cpu_requirements()}},
+    }}))
     .await;
-    let config = controller_config(&control_plane).await;
-    grant_events(&admin).await;
-    let settings = Settings {
-        disruption_validation_delay: Duration::from_secs(1),
-        ..settings()
-    };
-    let controller = start_with(&config, &settings).await;
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
+    let admin = cluster.admin.clone();
+    let controller = &cluster.controller;
     Api::<Deployment>::namespaced(admin.clone(), "e2e")
         .create(
             &PostParams::default(),
@@ -95,24 +73,7 @@ async fn a_template_change_replaces_drifted_nodes_one_at_a_time() {
         )
         .await
         .expect("deployment");
-    let old_claims: BTreeSet<String> = eventually("one initialized node per pod", WAIT, || {
-        let admin = admin.clone();
-        async move {
-            let pods = support::app_pods(&admin, "e2e", "web").await;
-            let claims = nodeclaims(&admin).await;
-            (support::running(&pods) == REPLICAS
-                && claims.len() == REPLICAS
-                && claims.iter().all(|c| condition_true(c, "Initialized")))
-            .then(|| claims.iter().map(|c| c.0.name().to_owned()).collect())
-        }
-    })
-    .await
-    .unwrap_or_else(|err| panic!("{err}"));
-    let old_nodes: BTreeSet<String> = managed_nodes(&admin)
-        .await
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect();
+    let (old_claims, old_nodes) = one_initialized_node_per_pod(&admin, REPLICAS).await;
     eprintln!(
         "{REPLICAS} nodes up after {:.1}s",
         began.elapsed().as_secs_f64()

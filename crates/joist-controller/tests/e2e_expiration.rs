@@ -7,20 +7,16 @@
 
 mod support;
 
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use joist_controller::settings::Settings;
-use joist_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
 use support::{
-    WAIT, apply_example, condition_true, controller_config, events_with_reason,
-    four_cpu_requirements, grant_events, install_crds, managed_nodes, nodeclaims,
-    patch_default_nodepool, replaced, settings, sized_deployment, start_with,
+    WAIT, disruption_cluster, events_with_reason, four_cpu_requirements,
+    one_initialized_node_per_pod, replaced, sized_deployment,
 };
 
 const REPLICAS: usize = 2;
@@ -29,31 +25,13 @@ const REPLICAS: usize = 2;
 async fn expired_nodeclaims_are_replaced_whatever_the_budget() {
     let began = Instant::now();
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    patch_default_nodepool(
-        &admin,
-        json!({"spec": {
-            "disruption": {"consolidateAfter": "0s", "budgets": [{"nodes": "0"}]},
-            "template": {"spec": {"expireAfter": "30s", "requirements": four_cpu_requirements()}},
-        }}),
-    )
+    let cluster = disruption_cluster(json!({"spec": {
+        "disruption": {"consolidateAfter": "0s", "budgets": [{"nodes": "0"}]},
+        "template": {"spec": {"expireAfter": "30s", "requirements": four_cpu_requirements()}},
+    }}))
     .await;
-    let config = controller_config(&control_plane).await;
-    grant_events(&admin).await;
-    let settings = Settings {
-        disruption_validation_delay: Duration::from_secs(1),
-        ..settings()
-    };
-    let controller = start_with(&config, &settings).await;
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
+    let admin = cluster.admin.clone();
+    let controller = &cluster.controller;
     Api::<Deployment>::namespaced(admin.clone(), "e2e")
         .create(
             &PostParams::default(),
@@ -61,24 +39,7 @@ async fn expired_nodeclaims_are_replaced_whatever_the_budget() {
         )
         .await
         .expect("deployment");
-    let old_claims: BTreeSet<String> = eventually("one initialized node per pod", WAIT, || {
-        let admin = admin.clone();
-        async move {
-            let pods = support::app_pods(&admin, "e2e", "web").await;
-            let claims = nodeclaims(&admin).await;
-            (support::running(&pods) == REPLICAS
-                && claims.len() == REPLICAS
-                && claims.iter().all(|c| condition_true(c, "Initialized")))
-            .then(|| claims.iter().map(|c| c.0.name().to_owned()).collect())
-        }
-    })
-    .await
-    .unwrap_or_else(|err| panic!("{err}"));
-    let old_nodes: BTreeSet<String> = managed_nodes(&admin)
-        .await
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect();
+    let (old_claims, old_nodes) = one_initialized_node_per_pod(&admin, REPLICAS).await;
     eprintln!(
         "{REPLICAS} nodes up after {:.1}s",
         began.elapsed().as_secs_f64()

@@ -5,7 +5,7 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -387,45 +387,77 @@ pub fn running(pods: &[Pod]) -> usize {
 
 // === disruption e2e helpers (e2e_drift, e2e_expiration, e2e_blocking) ===
 
-/// Lets the controller's ServiceAccount write Events, so tests can assert on what the
-/// controller publishes. (Redundant since `controller_config` applies the chart's RBAC, which
-/// grants it; harmless.)
-pub async fn grant_events(admin: &Client) {
-    let rule = PolicyRule {
-        api_groups: Some(vec![String::new(), "events.k8s.io".to_owned()]),
-        resources: Some(vec!["events".to_owned()]),
-        verbs: vec!["create".to_owned(), "patch".to_owned()],
-        ..PolicyRule::default()
-    };
-    Api::<ClusterRole>::all(admin.clone())
-        .create(
-            &PostParams::default(),
-            &ClusterRole {
-                metadata: named("joist-events"),
-                rules: Some(vec![rule]),
-                ..ClusterRole::default()
-            },
-        )
+/// What the disruption tests start from: a control plane with the CRDs, the general-purpose
+/// example with `nodepool_patch` merged into NodePool `default`, namespace `e2e`, and the
+/// controller running with the chart's RBAC and a 1 s validation delay.
+pub struct DisruptionCluster {
+    /// Owns the processes; dropped last.
+    pub control_plane: ControlPlane,
+    /// An admin client.
+    pub admin: Client,
+    /// The controller's configuration (its ServiceAccount), for restarts.
+    pub config: kube::Config,
+    /// The running controller.
+    pub controller: joist_controller::RunningController,
+}
+
+/// Settings of the disruption tests: [`settings`] with a 1 s validation delay (upstream's 15 s
+/// would only make them slower).
+pub fn disruption_settings() -> Settings {
+    Settings {
+        disruption_validation_delay: Duration::from_secs(1),
+        ..settings()
+    }
+}
+
+/// Starts a [`DisruptionCluster`].
+pub async fn disruption_cluster(nodepool_patch: serde_json::Value) -> DisruptionCluster {
+    let control_plane = ControlPlane::start()
         .await
-        .expect("events role");
-    let binding = ClusterRoleBinding {
-        metadata: named("joist-events"),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
-            kind: "ClusterRole".to_owned(),
-            name: "joist-events".to_owned(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_owned(),
-            name: "joist".to_owned(),
-            namespace: Some("kube-system".to_owned()),
-            ..Subject::default()
-        }]),
-    };
-    Api::<ClusterRoleBinding>::all(admin.clone())
-        .create(&PostParams::default(), &binding)
+        .unwrap_or_else(|err| panic!("control plane: {err}"));
+    let admin = control_plane.client();
+    install_crds(&admin).await;
+    apply_example(&admin).await;
+    patch_default_nodepool(&admin, nodepool_patch).await;
+    let config = controller_config(&control_plane).await;
+    let controller = start_with(&config, &disruption_settings()).await;
+    control_plane
+        .create_namespace("e2e")
         .await
-        .expect("events binding");
+        .expect("namespace");
+    DisruptionCluster {
+        control_plane,
+        admin,
+        config,
+        controller,
+    }
+}
+
+/// Waits until Deployment `e2e/web`'s `replicas` pods run on as many initialized NodeClaims;
+/// returns the NodeClaims' and the managed Nodes' names.
+pub async fn one_initialized_node_per_pod(
+    admin: &Client,
+    replicas: usize,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let claims: BTreeSet<String> = eventually("one initialized node per pod", WAIT, || {
+        let admin = admin.clone();
+        async move {
+            let pods = app_pods(&admin, "e2e", "web").await;
+            let claims = nodeclaims(&admin).await;
+            (running(&pods) == replicas
+                && claims.len() == replicas
+                && claims.iter().all(|c| condition_true(c, "Initialized")))
+            .then(|| claims.iter().map(|c| c.0.name().to_owned()).collect())
+        }
+    })
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    let nodes = managed_nodes(admin)
+        .await
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    (claims, nodes)
 }
 
 /// Merge-patches NodePool `default`.

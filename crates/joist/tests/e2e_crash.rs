@@ -14,10 +14,10 @@ mod replica;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use joist_controller::objects::{NodeClaimObject, NodePoolObject};
+use joist_controller::objects::NodeClaimObject;
 use joist_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -25,7 +25,7 @@ use replica::{
     Replica, ReplicaOptions, Rng, claims, launched_twice_by_one_process, pairing_problems, pods,
     provider_nodes, relaunched_after_a_crash, used_nodes,
 };
-use support::{WAIT, apply_example, condition_true, controller_config, install_crds, running};
+use support::{WAIT, condition_true, running};
 
 /// Pods of the first scale-up, then of the second.
 const FIRST: usize = 30;
@@ -91,17 +91,8 @@ async fn scale(admin: &Client, replicas: usize) {
 /// and emptied quickly (`consolidateAfter: 0s`, every node at once), the ServiceAccount's
 /// kubeconfig, namespace `e2e` and an empty Deployment.
 async fn setup() -> (ControlPlane, Client, ReplicaOptions) {
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    Api::<NodePoolObject>::all(admin.clone())
-        .patch(
-            "default",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {
+    replica::cluster(
+        json!({"spec": {
                 "disruption": {"consolidateAfter": "0s", "budgets": [{"nodes": "100%"}]},
                 "template": {"spec": {"requirements": [
                     {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
@@ -109,29 +100,10 @@ async fn setup() -> (ControlPlane, Client, ReplicaOptions) {
                     {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
                     {"key": "karpenter.k8s.aws/instance-cpu", "operator": "In", "values": ["4"]},
                 ]}},
-            }})),
-        )
-        .await
-        .expect("nodepool patched");
-    controller_config(&control_plane).await;
-    let kubeconfig = control_plane
-        .service_account_kubeconfig("kube-system", "joist")
-        .await
-        .expect("service account kubeconfig");
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
-    Api::<Deployment>::namespaced(admin.clone(), "e2e")
-        .create(&PostParams::default(), &support::deployment(0))
-        .await
-        .expect("deployment");
-    let options = ReplicaOptions {
-        kubeconfig,
-        log_dir: replica::log_dir(control_plane.dir()),
-        leader_election: false,
-    };
-    (control_plane, admin, options)
+            }}),
+        false,
+    )
+    .await
 }
 
 /// Waits until `replicas` pods run, every NodeClaim is Initialized, Nodes and NodeClaims pair up

@@ -19,7 +19,7 @@ use joist_core::resources::Quantity;
 use joist_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use nix::sys::signal::Signal;
 use serde_json::json;
@@ -28,10 +28,7 @@ use replica::{
     LEASE_NAME, LEASE_NAMESPACE, Replica, ReplicaOptions, claims, pairing_problems, pods,
     provider_nodes,
 };
-use support::{
-    WAIT, apply_example, condition_true, controller_config, grant_leader_election, install_crds,
-    running,
-};
+use support::{WAIT, condition_true, running};
 
 /// The only instance type the NodePool allows.
 const INSTANCE_TYPE: &str = "m5.xlarge";
@@ -51,47 +48,18 @@ const POD_MEMORY: f64 = 1024.0 * 1024.0 * 1024.0;
 /// consolidated (so every NodeClaim made stays to be counted), the ServiceAccount with the
 /// Lease's RBAC and its kubeconfig, namespace `e2e` and an empty Deployment.
 async fn setup() -> (ControlPlane, Client, ReplicaOptions) {
-    let control_plane = ControlPlane::start()
-        .await
-        .unwrap_or_else(|err| panic!("control plane: {err}"));
-    let admin = control_plane.client();
-    install_crds(&admin).await;
-    apply_example(&admin).await;
-    Api::<joist_controller::objects::NodePoolObject>::all(admin.clone())
-        .patch(
-            "default",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {
+    replica::cluster(
+        json!({"spec": {
                 "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
                 "template": {"spec": {"requirements": [
                     {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
                     {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
                     {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": [INSTANCE_TYPE]},
                 ]}},
-            }})),
-        )
-        .await
-        .expect("nodepool patched");
-    controller_config(&control_plane).await;
-    grant_leader_election(&admin, LEASE_NAMESPACE).await;
-    let kubeconfig = control_plane
-        .service_account_kubeconfig("kube-system", "joist")
-        .await
-        .expect("service account kubeconfig");
-    control_plane
-        .create_namespace("e2e")
-        .await
-        .expect("namespace");
-    Api::<Deployment>::namespaced(admin.clone(), "e2e")
-        .create(&PostParams::default(), &support::deployment(0))
-        .await
-        .expect("deployment");
-    let options = ReplicaOptions {
-        kubeconfig,
-        log_dir: replica::log_dir(control_plane.dir()),
-        leader_election: true,
-    };
-    (control_plane, admin, options)
+            }}),
+        true,
+    )
+    .await
 }
 
 /// The Lease's `holderIdentity` (empty when released or absent).

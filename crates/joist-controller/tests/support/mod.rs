@@ -18,9 +18,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, Pod, PodSpec, PodTemplateSpec, ResourceRequirements, ServiceAccount,
 };
-use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
-};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -621,54 +619,4 @@ pub async fn replaced(
     )
     .await
     .unwrap_or_else(|err| panic!("{err}"))
-}
-
-/// Lets the controller's ServiceAccount hold the leader-election Lease in `namespace` (the
-/// chart's Role grants the same in the release namespace), for tests that run with leader
-/// election on. Idempotent.
-pub async fn grant_leader_election(admin: &Client, namespace: &str) {
-    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-    let rule = PolicyRule {
-        api_groups: Some(vec!["coordination.k8s.io".to_owned()]),
-        resources: Some(vec!["leases".to_owned()]),
-        verbs: ["get", "list", "watch", "create", "update", "patch"]
-            .map(str::to_owned)
-            .to_vec(),
-        ..PolicyRule::default()
-    };
-    let role = Role {
-        metadata: named("joist-leader-election"),
-        rules: Some(vec![rule]),
-    };
-    let binding = RoleBinding {
-        metadata: named("joist-leader-election"),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
-            kind: "Role".to_owned(),
-            name: "joist-leader-election".to_owned(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_owned(),
-            name: "joist".to_owned(),
-            namespace: Some("kube-system".to_owned()),
-            ..Subject::default()
-        }]),
-    };
-    let created = |result: Result<(), kube::Error>| match result {
-        Ok(()) => {}
-        Err(kube::Error::Api(status)) if status.code == 409 => {}
-        Err(error) => panic!("leader election RBAC: {error}"),
-    };
-    created(
-        Api::<Role>::namespaced(admin.clone(), namespace)
-            .create(&PostParams::default(), &role)
-            .await
-            .map(drop),
-    );
-    created(
-        Api::<RoleBinding>::namespaced(admin.clone(), namespace)
-            .create(&PostParams::default(), &binding)
-            .await
-            .map(drop),
-    );
 }

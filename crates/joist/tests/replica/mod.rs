@@ -45,6 +45,44 @@ pub struct ReplicaOptions {
     pub leader_election: bool,
 }
 
+/// Control plane, CRDs, the example NodePool with `nodepool_patch` merged in, the chart's RBAC
+/// (whose Role also grants the leader Lease) with the ServiceAccount's kubeconfig, namespace
+/// `e2e` and an empty Deployment: what the crash and failover tests start from.
+pub async fn cluster(
+    nodepool_patch: Value,
+    leader_election: bool,
+) -> (joist_testenv::ControlPlane, Client, ReplicaOptions) {
+    let control_plane = joist_testenv::ControlPlane::start()
+        .await
+        .unwrap_or_else(|err| panic!("control plane: {err}"));
+    let admin = control_plane.client();
+    crate::support::install_crds(&admin).await;
+    crate::support::apply_example(&admin).await;
+    crate::support::patch_default_nodepool(&admin, nodepool_patch).await;
+    crate::support::controller_config(&control_plane).await;
+    let kubeconfig = control_plane
+        .service_account_kubeconfig("kube-system", "joist")
+        .await
+        .expect("service account kubeconfig");
+    control_plane
+        .create_namespace("e2e")
+        .await
+        .expect("namespace");
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.clone(), "e2e")
+        .create(
+            &kube::api::PostParams::default(),
+            &crate::support::deployment(0),
+        )
+        .await
+        .expect("deployment");
+    let options = ReplicaOptions {
+        kubeconfig,
+        log_dir: log_dir(control_plane.dir()),
+        leader_election,
+    };
+    (control_plane, admin, options)
+}
+
 /// Where replica logs go: `JOIST_E2E_LOG_DIR` when set (kept after the test, for debugging a
 /// failure), else `default` (the control plane's directory, removed with it).
 pub fn log_dir(default: &Path) -> PathBuf {

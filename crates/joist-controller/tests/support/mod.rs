@@ -266,21 +266,8 @@ pub async fn apply_example(client: &Client) {
     for document in serde_yaml_ng::Deserializer::from_str(&text) {
         let value: serde_json::Value = serde::Deserialize::deserialize(document).expect("yaml");
         match value["kind"].as_str() {
-            Some("NodePool") => {
-                let pool: NodePoolObject = serde_json::from_value(value).expect("nodepool");
-                // The API may lag the CRD's establishment by a moment.
-                eventually("NodePool created", WAIT, || {
-                    let (api, pool) = (Api::<NodePoolObject>::all(client.clone()), pool.clone());
-                    async move {
-                        api.create(&PostParams::default(), &pool)
-                            .await
-                            .ok()
-                            .map(|_| ())
-                    }
-                })
-                .await
-                .expect("nodepool");
-            }
+            // The API may lag the CRD's establishment by a moment: created with retries.
+            Some("NodePool") => create_nodepool(client, value).await,
             Some("EC2NodeClass") => {
                 let class: EC2NodeClassObject = serde_json::from_value(value).expect("nodeclass");
                 eventually("EC2NodeClass created", WAIT, || {
